@@ -1,0 +1,100 @@
+"""Command line: ``python -m explorer summary resnet50 [--json]``.
+
+Bad arguments exit with status 2 and one line on stderr; no stack traces.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import NoReturn, Sequence
+
+from resnet import MAX_BLOCKS_PER_STAGE, PRESETS, CheckpointError, ResNetConfig, build, get_preset, load_weights
+
+from .structure import MAX_INPUT_SIZE, MIN_INPUT_SIZE, check_input_size, structure_trace
+from .table import format_table
+from .tracer import resolve_device, trace
+
+
+class UsageError(Exception):
+    """A user mistake: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help=f"a preset ({', '.join(PRESETS)}) or 'custom'")
+    p.add_argument("--block", choices=["basic", "bottleneck"], help="custom: block type")
+    p.add_argument("--layers", type=int, nargs=4, metavar="N", help=f"custom: blocks per stage (1..{MAX_BLOCKS_PER_STAGE})")
+    p.add_argument("--groups", type=int, help="custom: groups of the 3×3 conv (ResNeXt)")
+    p.add_argument("--width-per-group", type=int, help="custom: width per group (64 = ResNet, 128 = Wide ResNet)")
+    p.add_argument("--stride-in", choices=["v1.5", "v1"], help="where a Bottleneck puts its stride (default v1.5)")
+    p.add_argument("--dilation", type=int, nargs=3, choices=[0, 1], metavar="0|1",
+                   help="replace the stride of layer2..layer4 with dilation")
+    p.add_argument("--num-classes", type=int, help="classifier outputs (default 1000)")
+    p.add_argument("--input-size", type=int, default=224, help=f"input side in px ({MIN_INPUT_SIZE}..{MAX_INPUT_SIZE})")
+
+
+def config_from_args(args: argparse.Namespace) -> ResNetConfig:
+    """A preset, or a custom config, with any overrides given as flags."""
+    overrides = {
+        k: v for k, v in {
+            "block": args.block, "layers": tuple(args.layers) if args.layers else None, "groups": args.groups,
+            "width_per_group": args.width_per_group, "stride_in": args.stride_in,
+            "replace_stride_with_dilation": tuple(bool(d) for d in args.dilation) if args.dilation else None,
+            "num_classes": args.num_classes,
+        }.items() if v is not None
+    }
+    if args.model == "custom":
+        return ResNetConfig(**overrides)
+    base = get_preset(args.model)
+    if not overrides:
+        return base
+    fields = {**base.to_dict(), **overrides, "name": None}
+    fields["layers"] = tuple(fields["layers"])
+    fields["replace_stride_with_dilation"] = tuple(fields["replace_stride_with_dilation"])
+    return ResNetConfig(**fields)
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="python -m explorer", description="Explore ResNet architectures.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    summary = sub.add_parser("summary", help="per-block table and totals")
+    _add_model_args(summary)
+    summary.add_argument("--json", action="store_true", help="print the whole trace as JSON")
+    summary.add_argument("--device", default=None, help="run a real forward pass on auto/cpu/cuda/mps")
+    summary.add_argument("--weights", default=None, help="checkpoint to load (torchvision .pth or .safetensors)")
+    return parser
+
+
+def cmd_summary(args: argparse.Namespace) -> str:
+    config = config_from_args(args)
+    size = check_input_size(args.input_size)
+    if args.device is None and args.weights is None:
+        result = structure_trace(config, size)
+    else:
+        model = build(config, init_weights=args.weights is None)
+        if args.weights:
+            load_weights(model, args.weights)
+        result = trace(model, input_size=size, device=resolve_device(args.device))
+    if args.json:
+        return json.dumps(result.to_dict(), indent=1)
+    return format_table(result)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        print(cmd_summary(args))
+    except (UsageError, ValueError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # e.g. a device failure; still one line, still non-zero
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    return 0

@@ -1,0 +1,41 @@
+"""Forward hooks registered and removed in one place, so a failing forward never leaves them behind."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
+
+from torch import nn
+
+HookFn = Callable[[str, nn.Module, tuple[Any, ...], Any], None]
+
+
+@contextmanager
+def forward_hooks(modules: Iterable[tuple[str, nn.Module]], hook: HookFn) -> Iterator[None]:
+    """Call ``hook(name, module, inputs, output)`` after each listed module runs, inside the block only."""
+    handles = []
+    try:
+        for name, module in modules:
+            handles.append(module.register_forward_hook(_bind(name, hook)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _bind(name: str, hook: HookFn) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
+    def call(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        hook(name, module, inputs, output)
+
+    return call
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put every module in eval mode and restore each one's own flag afterwards."""
+    flags = [(m, m.training) for m in model.modules()]
+    try:
+        model.eval()
+        yield model
+    finally:
+        for module, training in flags:
+            module.training = training

@@ -1,0 +1,86 @@
+"""The per-block table and totals, as rows (for the UI and CSV) and as text (for the CLI)."""
+from __future__ import annotations
+
+from .records import BlockRecord, Trace, format_shape
+
+BLOCK_COLUMNS = ("block", "type", "in → out", "width", "stride", "downsample", "params", "MACs")
+
+
+def human(n: float, unit: str = "") -> str:
+    """12_345_678 -> '12.35 M'."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {suffix}{unit}"
+    return f"{n:g} {unit}".rstrip()
+
+
+def _downsample_cell(b: BlockRecord) -> str:
+    if b.downsample is None:
+        return "identity"
+    d = b.downsample
+    return f"1×1 conv s{d.stride} + BN: {format_shape(d.in_shape)} → {format_shape(d.out_shape)}"
+
+
+def block_rows(trace: Trace) -> list[list[str | int]]:
+    """One row per block, in BLOCK_COLUMNS order; counts stay integers so tables can sort them."""
+    return [
+        [b.name, b.block_type, f"{format_shape(b.in_shape)} → {format_shape(b.out_shape)}", b.width,
+         b.stride, _downsample_cell(b), b.params, b.macs]
+        for b in trace.blocks
+    ]
+
+
+STAGE_COLUMNS = ("stage", "block type", "blocks", "in → out", "stride", "params", "MACs")
+
+
+def stage_rows(trace: Trace) -> list[list[str | int]]:
+    """One row per stage, in STAGE_COLUMNS order."""
+    return [
+        [s.name, s.block_type, s.blocks, f"{format_shape(s.in_shape)} → {format_shape(s.out_shape)}",
+         s.stride, s.params, s.macs]
+        for s in trace.stages
+    ]
+
+
+def totals(trace: Trace) -> dict[str, str | int]:
+    return {
+        "model": trace.model_name,
+        "input": format_shape(trace.input_shape),
+        "blocks": len(trace.blocks),
+        "per stage": "-".join(str(s.blocks) for s in trace.stages),
+        "params": trace.total_params,
+        "MACs": trace.total_macs,
+        "output": format_shape(trace.output_shape),
+    }
+
+
+def totals_markdown(trace: Trace) -> str:
+    stages = " · ".join(f"{s.name}: {s.block_type} ×{s.blocks}" for s in trace.stages)
+    return (
+        f"**{trace.model_name}** — input {format_shape(trace.input_shape)} → output {format_shape(trace.output_shape)}  \n"
+        f"**{len(trace.blocks)} blocks** ({stages})  \n"
+        f"**Parameters:** {trace.total_params:,} ({human(trace.total_params)}) · "
+        f"**MACs:** {trace.total_macs:,} ({human(trace.total_macs)}) per image"
+    )
+
+
+def format_table(trace: Trace) -> str:
+    """Fixed-width text table with totals, for terminals."""
+    rows = [[f"{c:,}" if i >= 6 else str(c) for i, c in enumerate(r)] for r in block_rows(trace)]
+    stem, head = trace.stem, trace.head
+    rows.insert(0, ["stem", "conv7×7 s2, maxpool", f"{format_shape(stem.in_shape)} → {format_shape(stem.out_shape)}",
+                    "", "4", "", f"{stem.params:,}", f"{stem.macs:,}"])
+    rows.append(["head", "avgpool, fc", f"{format_shape(head.in_shape)} → {format_shape(head.out_shape)}",
+                 "", "", "", f"{head.params:,}", f"{head.macs:,}"])
+    header = list(BLOCK_COLUMNS)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    numeric = {3, 4, 6, 7}
+    line = lambda r: "  ".join(str(c).rjust(w) if i in numeric else str(c).ljust(w)  # noqa: E731
+                               for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+    out = [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+    t = totals(trace)
+    out.append("")
+    out.append(f"total: {t['blocks']} blocks ({t['per stage']}), {trace.total_params:,} params "
+               f"({human(trace.total_params)}), {trace.total_macs:,} MACs ({human(trace.total_macs)}) "
+               f"at input {t['input']}")
+    return "\n".join(out)

@@ -1,0 +1,134 @@
+"""Residual blocks: BasicBlock (two 3x3 convs) and Bottleneck (1x1 reduce, 3x3, 1x1 expand x4).
+
+Attribute names (conv1, bn1, ..., downsample) are torchvision's, so state-dict keys match.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor, nn
+
+StrideIn = Literal["v1.5", "v1"]
+
+
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1) -> nn.Conv2d:
+    """3x3 convolution; padding equals dilation so stride alone decides the output size."""
+    return nn.Conv2d(
+        in_planes, out_planes, kernel_size=3, stride=stride, padding=dilation,
+        groups=groups, bias=False, dilation=dilation,
+    )
+
+
+def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    """1x1 convolution: changes channels (and, with a stride, resolution) only."""
+    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convs; output channels equal the block's planes (expansion 1)."""
+
+    expansion: int = 1
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
+        dilation: int = 1,
+        stride_in: StrideIn = "v1.5",
+    ) -> None:
+        super().__init__()
+        if groups != 1 or base_width != 64:
+            raise ValueError("BasicBlock only supports groups=1 and width_per_group=64")
+        if dilation > 1:
+            raise ValueError("BasicBlock does not support dilation (replace_stride_with_dilation)")
+        # Both conv1 and downsample reduce resolution when stride != 1.
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    @property
+    def width(self) -> int:
+        """Channels inside the residual branch."""
+        return self.conv1.out_channels
+
+    def residual(self, x: Tensor) -> Tensor:
+        """F(x): the residual branch up to its last BN, before the add."""
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.bn2(self.conv2(out))
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.residual(x)
+        identity = x if self.downsample is None else self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce -> 3x3 (groups, dilation) -> 1x1 expand to planes * 4.
+
+    ``stride_in`` places the stride: "v1.5" (torchvision, the notes) on the 3x3 conv,
+    "v1" (the original paper) on the first 1x1 conv. Parameters are identical.
+    """
+
+    expansion: int = 4
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
+        dilation: int = 1,
+        stride_in: StrideIn = "v1.5",
+    ) -> None:
+        super().__init__()
+        width = int(planes * (base_width / 64.0)) * groups
+        stride1, stride3 = (stride, 1) if stride_in == "v1" else (1, stride)
+        self.conv1 = conv1x1(inplanes, width, stride1)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride3, groups, dilation)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = conv1x1(width, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.stride = stride
+
+    @property
+    def width(self) -> int:
+        """Bottleneck width: channels of the 1x1 reduce and the 3x3."""
+        return self.conv1.out_channels
+
+    def residual(self, x: Tensor) -> Tensor:
+        """F(x): the residual branch up to its last BN, before the add."""
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.bn3(self.conv3(out))
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.residual(x)
+        identity = x if self.downsample is None else self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+Block = BasicBlock | Bottleneck
+BLOCK_TYPES: dict[str, type[BasicBlock] | type[Bottleneck]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
+
+
+def is_block(module: nn.Module) -> bool:
+    """True for a residual block of this package."""
+    return isinstance(module, (BasicBlock, Bottleneck))
+
+
+__all__ = ["BasicBlock", "Bottleneck", "Block", "BLOCK_TYPES", "StrideIn", "conv1x1", "conv3x3", "is_block"]

@@ -1,0 +1,113 @@
+"""The ResNet network: stem, four stages built by ``_make_layer``, pooling and classifier."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .blocks import BLOCK_TYPES, BasicBlock, Bottleneck, conv1x1
+from .config import ResNetConfig
+
+STAGE_PLANES: tuple[int, ...] = (64, 128, 256, 512)
+STAGE_STRIDES: tuple[int, ...] = (1, 2, 2, 2)
+STAGE_NAMES: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
+
+
+class ResNet(nn.Module):
+    """torchvision-compatible ResNet: same module tree, state-dict keys and forward computation."""
+
+    def __init__(self, config: ResNetConfig, init_weights: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        block = BLOCK_TYPES[config.block]
+        self.inplanes = 64
+        self.dilation = 1
+        self.groups = config.groups
+        self.base_width = config.width_per_group
+        self.stride_in = config.stride_in
+
+        self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(self.inplanes)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        dilate = (False, *config.replace_stride_with_dilation)
+        for name, planes, blocks, stride, dil in zip(STAGE_NAMES, STAGE_PLANES, config.layers, STAGE_STRIDES, dilate):
+            self.add_module(name, self._make_layer(block, planes, blocks, stride=stride, dilate=dil))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * block.expansion, config.num_classes)
+        if init_weights:
+            self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """torchvision's initialisation: Kaiming-normal convs, unit BN, optional zero-init residual."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+        if self.config.zero_init_residual:
+            # Each residual branch starts at zero, so every block begins as an identity.
+            for m in self.modules():
+                if isinstance(m, Bottleneck):
+                    nn.init.constant_(m.bn3.weight, 0)
+                elif isinstance(m, BasicBlock):
+                    nn.init.constant_(m.bn2.weight, 0)
+
+    def _make_layer(
+        self, block: type[BasicBlock] | type[Bottleneck], planes: int, blocks: int, stride: int = 1, dilate: bool = False
+    ) -> nn.Sequential:
+        """One stage: the first block changes shape (projection shortcut), the rest keep it."""
+        downsample = None
+        previous_dilation = self.dilation
+        if dilate:
+            self.dilation *= stride
+            stride = 1
+        # The one place that decides whether a block needs a projection shortcut.
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                conv1x1(self.inplanes, planes * block.expansion, stride),
+                nn.BatchNorm2d(planes * block.expansion),
+            )
+        layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width,
+                        previous_dilation, self.stride_in)]
+        self.inplanes = planes * block.expansion
+        for _ in range(1, blocks):
+            layers.append(block(self.inplanes, planes, groups=self.groups, base_width=self.base_width,
+                                dilation=self.dilation, stride_in=self.stride_in))
+        return nn.Sequential(*layers)
+
+    def stem(self, x: Tensor) -> Tensor:
+        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.layer4(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
+
+
+def build(config: ResNetConfig, device: torch.device | str | None = None, init_weights: bool = True) -> ResNet:
+    """Build ``config`` on ``device``.
+
+    ``init_weights=False`` gives a structure-only model: built on the meta device (skipping the costly
+    random initialisation), then materialised with zero weights and unit BN variance. Shapes, parameter
+    counts and MACs are exact; outputs are meaningless. Used where only the structure is shown.
+    """
+    device = torch.device(device or "cpu")
+    if init_weights:
+        with device:
+            return ResNet(config)
+    with torch.device("meta"):
+        model = ResNet(config, init_weights=False)
+    model.to_empty(device=device)
+    with torch.no_grad():
+        for t in (*model.parameters(), *model.buffers()):
+            t.zero_()
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_var.fill_(1.0)
+    return model

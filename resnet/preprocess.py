@@ -1,0 +1,50 @@
+"""ImageNet preprocessing as torchvision's ImageClassification preset defines it, without torchvision.
+
+Resize the shorter side (bilinear, antialiased), centre-crop, scale to [0, 1], normalise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """V1 weights: resize 256, crop 224. V2 weights: resize 232, crop 224."""
+
+    resize_size: int = 256
+    crop_size: int = 224
+
+    def crop(self, image: Image.Image) -> Image.Image:
+        """The exact RGB crop the network sees (before normalisation)."""
+        image = image.convert("RGB")
+        w, h = image.size
+        short, long = (w, h) if w <= h else (h, w)
+        new_short, new_long = self.resize_size, int(self.resize_size * long / short)
+        new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
+        if (new_w, new_h) != (w, h):
+            image = image.resize((new_w, new_h), Image.Resampling.BILINEAR)  # PIL always antialiases
+        c = self.crop_size
+        if new_w < c or new_h < c:  # torchvision pads; only reachable when resize < crop
+            padded = Image.new("RGB", (max(new_w, c), max(new_h, c)))
+            padded.paste(image, ((max(new_w, c) - new_w) // 2, (max(new_h, c) - new_h) // 2))
+            image, (new_w, new_h) = padded, padded.size
+        top = int(round((new_h - c) / 2.0))
+        left = int(round((new_w - c) / 2.0))
+        return image.crop((left, top, left + c, top + c))
+
+    def to_tensor(self, crop: Image.Image) -> torch.Tensor:
+        """Normalised 1x3xHxW float tensor."""
+        arr = torch.from_numpy(np.asarray(crop, dtype=np.float32) / 255.0).permute(2, 0, 1)
+        mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+        std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+        return ((arr - mean) / std).unsqueeze(0)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return self.to_tensor(self.crop(image))

@@ -1,0 +1,187 @@
+"""Pretrained weights as data, and safe checkpoint loading (``weights_only=True`` or safetensors).
+
+Nothing here downloads unless ``download_weights`` is called explicitly.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+
+DOWNLOAD_ROOT = "https://download.pytorch.org/models/"
+DEFAULT_MAX_CHECKPOINT_BYTES = 1 << 30  # 1 GiB: the largest preset (wide_resnet101_2) is ~510 MB
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """One torchvision checkpoint: where it lives and how its images must be preprocessed."""
+
+    arch: str
+    tag: str
+    filename: str
+    resize_size: int
+    crop_size: int = 224
+    acc1: float = 0.0
+
+    @property
+    def url(self) -> str:
+        return DOWNLOAD_ROOT + self.filename
+
+
+def _w(arch: str, tag: str, filename: str, resize: int, acc1: float) -> WeightsInfo:
+    return WeightsInfo(arch, tag, filename, resize, 224, acc1)
+
+
+WEIGHTS: tuple[WeightsInfo, ...] = (
+    _w("resnet18", "IMAGENET1K_V1", "resnet18-f37072fd.pth", 256, 69.758),
+    _w("resnet34", "IMAGENET1K_V1", "resnet34-b627a593.pth", 256, 73.314),
+    _w("resnet50", "IMAGENET1K_V1", "resnet50-0676ba61.pth", 256, 76.13),
+    _w("resnet50", "IMAGENET1K_V2", "resnet50-11ad3fa6.pth", 232, 80.858),
+    _w("resnet101", "IMAGENET1K_V1", "resnet101-63fe2227.pth", 256, 77.374),
+    _w("resnet101", "IMAGENET1K_V2", "resnet101-cd907fc2.pth", 232, 81.886),
+    _w("resnet152", "IMAGENET1K_V1", "resnet152-394f9c45.pth", 256, 78.312),
+    _w("resnet152", "IMAGENET1K_V2", "resnet152-f82ba261.pth", 232, 82.284),
+    _w("resnext50_32x4d", "IMAGENET1K_V1", "resnext50_32x4d-7cdf4587.pth", 256, 77.618),
+    _w("resnext50_32x4d", "IMAGENET1K_V2", "resnext50_32x4d-1a0047aa.pth", 232, 81.198),
+    _w("resnext101_32x8d", "IMAGENET1K_V1", "resnext101_32x8d-8ba56ff5.pth", 256, 79.312),
+    _w("resnext101_32x8d", "IMAGENET1K_V2", "resnext101_32x8d-110c445d.pth", 232, 82.834),
+    _w("resnext101_64x4d", "IMAGENET1K_V1", "resnext101_64x4d-173b62eb.pth", 232, 83.246),
+    _w("wide_resnet50_2", "IMAGENET1K_V1", "wide_resnet50_2-95faca4d.pth", 256, 78.468),
+    _w("wide_resnet50_2", "IMAGENET1K_V2", "wide_resnet50_2-9ba9bcbe.pth", 232, 81.602),
+    _w("wide_resnet101_2", "IMAGENET1K_V1", "wide_resnet101_2-32ee1156.pth", 256, 78.848),
+    _w("wide_resnet101_2", "IMAGENET1K_V2", "wide_resnet101_2-d733dc28.pth", 232, 82.51),
+)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the model; the message says why."""
+
+
+def weights_for(arch: str) -> list[WeightsInfo]:
+    """Known checkpoints of ``arch``, newest (best) first."""
+    return sorted((w for w in WEIGHTS if w.arch == arch), key=lambda w: w.tag, reverse=True)
+
+
+def weights_by_filename(filename: str) -> WeightsInfo | None:
+    return next((w for w in WEIGHTS if w.filename == Path(filename).name), None)
+
+
+def hub_checkpoint_dir() -> Path:
+    """torch hub's checkpoint folder: ``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def find_cached(arch: str) -> tuple[Path, WeightsInfo] | None:
+    """The best checkpoint of ``arch`` already in the hub cache, without touching the network."""
+    folder = hub_checkpoint_dir()
+    for info in weights_for(arch):
+        path = folder / info.filename
+        if path.is_file():
+            return path, info
+    return None
+
+
+def download_weights(arch: str, tag: str | None = None, progress: bool = True) -> Path:
+    """Fetch a torchvision checkpoint into the hub cache. Only call when the user asked for it."""
+    candidates = [w for w in weights_for(arch) if tag is None or w.tag == tag]
+    if not candidates:
+        raise CheckpointError(f"no published weights for {arch!r}" + (f" with tag {tag!r}" if tag else ""))
+    info = candidates[0]
+    path = hub_checkpoint_dir() / info.filename
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(info.url, str(path), progress=progress)
+    return path
+
+
+def read_state_dict(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_CHECKPOINT_BYTES) -> dict[str, torch.Tensor]:
+    """Read a state dict without executing code from the file.
+
+    ``.safetensors`` files go through safetensors; everything else through ``torch.load(weights_only=True)``.
+    Training checkpoints that wrap the weights (``{"state_dict": ...}`` or ``{"model": ...}``) and
+    DataParallel's ``module.`` prefix are unwrapped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise CheckpointError(f"checkpoint is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")
+    if size == 0:
+        raise CheckpointError("checkpoint file is empty")
+    try:
+        if path.suffix == ".safetensors" or _is_safetensors(path):
+            from safetensors.torch import load_file
+
+            obj: object = load_file(str(path), device="cpu")
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every reader failure becomes one clear message
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            reason = "it contains Python objects other than tensors (refused: loading them could run code)"
+        raise CheckpointError(f"not a readable PyTorch/safetensors checkpoint: {reason}") from None
+    return _unwrap(obj)
+
+
+def _is_safetensors(path: Path) -> bool:
+    # safetensors: 8-byte little-endian header length, then a JSON header starting with '{'.
+    with path.open("rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size
+
+
+def _unwrap(obj: object) -> dict[str, torch.Tensor]:
+    if isinstance(obj, Mapping):
+        for wrapper in ("state_dict", "model"):
+            inner = obj.get(wrapper)
+            if isinstance(inner, Mapping):
+                obj = inner
+                break
+    if not isinstance(obj, Mapping) or not obj:
+        raise CheckpointError("checkpoint holds no state dict (expected a mapping of parameter names to tensors)")
+    state = {str(k): v for k, v in obj.items()}
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        bad = next(k for k, v in state.items() if not isinstance(v, torch.Tensor))
+        raise CheckpointError(f"checkpoint entry {bad!r} is not a tensor")
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def _preview(items: list[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
+
+
+def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+    """Raise one CheckpointError naming missing, unexpected and mis-shaped keys, if any."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mis_shaped = [
+        f"{k} (checkpoint {tuple(state[k].shape)}, model {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing: {_preview(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected: {_preview(unexpected)}")
+    if mis_shaped:
+        problems.append(f"{len(mis_shaped)} mis-shaped: {_preview(mis_shaped, 3)}")
+    if problems:
+        raise CheckpointError("checkpoint does not fit this model: " + "; ".join(problems))
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_CHECKPOINT_BYTES) -> nn.Module:
+    """Load a checkpoint into ``model`` with strict keys; the model is untouched if it does not fit."""
+    state = read_state_dict(path, max_bytes=max_bytes)
+    check_state_dict(model, state)
+    model.load_state_dict(state, strict=True)
+    return model

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install what ResNet Explorer needs on a Debian/Ubuntu machine: system packages, then a virtual env.
+#   scripts/setup.sh          app: graphviz + .venv from requirements.txt
+#   scripts/setup.sh --test   tests too: chromium + .venv from requirements-test.txt
+# Re-running is cheap: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+apt_pkgs=()
+command -v dot >/dev/null 2>&1 || apt_pkgs+=(graphviz)
+if [ "$want_test" = 1 ] && [ ! -x /usr/bin/chromium ]; then apt_pkgs+=(chromium fonts-dejavu-core); fi
+if [ "${#apt_pkgs[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "setup: installing ${apt_pkgs[*]} with apt-get"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
+  else
+    echo "setup: please install ${apt_pkgs[*]} with your system's package manager (see README)" >&2
+    exit 1
+  fi
+fi
+
+PY=${PYTHON:-python3}
+req=requirements.txt
+[ "$want_test" = 1 ] && req=requirements-test.txt
+stamp=.venv/.installed-$(basename "$req" .txt)
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ "$req" -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
+  echo "setup: installing Python packages from $req"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req"
+  touch "$stamp"
+fi
