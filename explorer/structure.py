@@ -13,7 +13,7 @@ MIN_INPUT_SIZE = 32  # below the network's output stride the last stages collaps
 MAX_INPUT_SIZE = 1024
 CACHE_SIZE = 32
 
-_cache: OrderedDict[tuple[ResNetConfig, int], Trace] = OrderedDict()
+_cache: OrderedDict[tuple[ResNetConfig, str, int], Trace] = OrderedDict()
 _lock = Lock()
 
 
@@ -28,7 +28,7 @@ def check_input_size(input_size: object) -> int:
 def structure_trace(config: ResNetConfig, input_size: int = 224) -> Trace:
     """Trace a structure-only model (no weight initialisation) of ``config``; LRU-cached."""
     check_input_size(input_size)
-    key = (config, input_size)
+    key = (config, config.slug, input_size)  # equal structures may carry different names
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)

@@ -1,0 +1,20 @@
+"""Timing helpers: interleaved repeats and medians, so compared things share the same machine state."""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+
+def median_times(fns: dict[str, Callable[[], object]], repeats: int = 7, warmup: int = 1) -> dict[str, float]:
+    """Median seconds of each function, run round-robin ``repeats`` times after ``warmup`` rounds."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in samples.items()}

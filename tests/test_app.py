@@ -1,0 +1,68 @@
+"""The real Gradio server, called with gradio_client, plus the thin handlers directly."""
+from __future__ import annotations
+
+import pytest
+
+import app
+
+DEFAULTS = dict(mode="Preset", preset="resnet50", block="bottleneck", l1=3, l2=4, l3=6, l4=3, width=64, groups=1,
+                stride_in="v1.5", input_size=224)
+
+
+def call(client, **changes):
+    args = {**DEFAULTS, **changes}
+    return client.predict(*args.values(), api_name="/summarize")
+
+
+def test_summarize_preset(client) -> None:
+    totals, stages, blocks = call(client, preset="resnet101")
+    assert "**33 blocks**" in totals and "layer3: Bottleneck ×23" in totals
+    assert "44,549,160" in totals
+    assert [r[2] for r in stages["data"]] == [3, 4, 23, 3]
+    assert len(blocks["data"]) == 33
+    row = next(r for r in blocks["data"] if r[0] == "layer2.0")
+    assert row[2] == "256×56×56 → 512×28×28" and row[4] == 2
+    assert row[5] == "1×1 conv s2 + BN: 256×56×56 → 512×28×28"
+
+
+def test_summarize_custom_and_input_size(client) -> None:
+    totals, stages, blocks = call(client, mode="Custom", block="basic", l1=1, l2=1, l3=2, l4=1, input_size=128)
+    assert [r[2] for r in stages["data"]] == [1, 1, 2, 1]
+    assert [r[0] for r in blocks["data"]] == ["layer1.0", "layer2.0", "layer3.0", "layer3.1", "layer4.0"]
+    assert blocks["data"][-1][2] == "256×8×8 → 512×4×4"
+    assert "custom_basic_1-1-2-1" in totals
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(mode="Custom", block="basic", groups=4), "groups must be 1 and width_per_group 64 for the basic block"),
+    (dict(mode="Custom", l2=2.5), "blocks in layer2 must be a whole number, got 2.5"),
+    (dict(mode="Custom", l1=0), "less than minimum value 1"),
+    (dict(mode="Custom", l4=65), "greater than maximum value 64"),
+    (dict(preset="resnet51"), "resnet51"),
+])
+def test_invalid_input_gives_clear_error_and_server_keeps_serving(client, changes, message) -> None:
+    with pytest.raises(Exception) as err:
+        call(client, **changes)
+    assert message in str(err.value)
+    totals, _, _ = call(client)  # the next request still works
+    assert "**16 blocks**" in totals
+
+
+def test_endpoints_are_named(client) -> None:
+    info = client.view_api(print_info=False, return_format="dict")
+    assert "/summarize" in info["named_endpoints"]
+    assert "/custom_from_preset" not in info["named_endpoints"]  # UI glue stays private
+
+
+def test_handlers_directly() -> None:
+    cfg = app.config_from_ui("Custom", "resnet50", "bottleneck", 2, 2, 2, 2, 4, 32, "v1")
+    assert (cfg.layers, cfg.groups, cfg.width_per_group, cfg.stride_in) == ((2, 2, 2, 2), 32, 4, "v1")
+    visible, block, *rest = app.custom_from_preset("Custom", "resnext50_32x4d")
+    assert visible["visible"] is True and block == "bottleneck" and rest == [3, 4, 6, 3, 4, 32, "v1.5"]
+
+
+def test_cli_flags_default_to_localhost(monkeypatch) -> None:
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    args = app.parse_args([])
+    assert (args.host, args.port, args.device) == ("127.0.0.1", 7860, "auto")
+    assert app.parse_args(["--port", "9000", "--host", "0.0.0.0"]).port == 9000

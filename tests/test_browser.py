@@ -1,0 +1,54 @@
+"""The page in Debian's headless Chromium, driven by Playwright."""
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+
+def test_switch_resnet50_to_resnet101_grows_layer3(app_url: str, browser) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(app_url)
+        page.wait_for_selector(".gradio-container")
+        totals = page.locator("#totals")
+        expect(totals).to_contain_text("layer3: Bottleneck ×6", timeout=30_000)
+        expect(totals).to_contain_text("16 blocks")
+        stage_table = page.locator("#stage-table")
+        expect(stage_table.get_by_text("layer3", exact=True)).to_be_visible()
+
+        page.locator("#preset input").click()
+        page.get_by_role("option", name="ResNet-101", exact=True).click()
+
+        expect(totals).to_contain_text("layer3: Bottleneck ×23", timeout=30_000)
+        expect(totals).to_contain_text("33 blocks")
+        layer3_row = stage_table.get_by_role("row").filter(has_text="layer3 ")
+        expect(layer3_row.get_by_role("gridcell").nth(2)).to_have_text("23")
+        expect(page.locator("#block-table")).to_contain_text("layer3.0")
+    finally:
+        page.close()
+
+
+def test_custom_mode_invalid_then_recovers(app_url: str, browser) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(app_url)
+        page.wait_for_selector(".gradio-container")
+        expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
+        page.locator("#mode").get_by_text("Custom", exact=True).click()
+        expect(page.locator("#layer1-blocks")).to_be_visible()
+        # Custom starts from the preset's values; wait for that round trip before editing.
+        expect(page.locator("#totals")).to_contain_text("custom_bottleneck_3-4-6-3", timeout=30_000)
+        page.locator("#block-type").get_by_text("basic", exact=True).click()
+        expect(page.locator("#totals")).to_contain_text("BasicBlock ×3", timeout=30_000)
+        groups = page.locator("#groups input[type=number]")
+        groups.fill("4")
+        groups.press("Enter")
+        expect(page.locator('[data-testid="toast-body"]').first).to_contain_text(
+            "groups must be 1 and width_per_group 64 for the basic block", timeout=30_000)
+        expect(page.locator("#block-table")).to_contain_text("layer1.0")  # the last good table stays
+        groups.fill("1")
+        groups.press("Enter")
+        page.locator("#layer3-blocks input[type=number]").fill("2")
+        page.locator("#layer3-blocks input[type=number]").press("Enter")
+        expect(page.locator("#totals")).to_contain_text("layer3: BasicBlock ×2", timeout=30_000)
+    finally:
+        page.close()
