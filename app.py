@@ -108,7 +108,8 @@ def build_demo() -> gr.Blocks:
         mode.change(custom_from_preset, [mode, preset], [custom, block, *depths, width, groups, stride_in],
                     api_visibility="private", api_name="custom_from_preset")
         gr.on([demo.load, *(c.change for c in inputs)], summarize, inputs, [totals, stages, blocks],
-              api_name="summarize", concurrency_limit=2, show_progress="minimal")
+              api_name="summarize", concurrency_limit=2, show_progress="minimal",
+              trigger_mode="always_last")
     return demo
 
 
