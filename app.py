@@ -5,15 +5,26 @@ Run ``python app.py`` (127.0.0.1:7860 by default; see ``--help``).
 from __future__ import annotations
 
 import argparse
+import html
 import os
+import tempfile
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import gradio as gr
 
 import explorer
+from explorer.export import EXPORT_FORMATS, check_graph_options, rendered, write_export
+from explorer.graph import DIRECTIONS, LEVELS
+from explorer.render import DEFAULT_DPI, INSTALL_HINT, MAX_DPI, MIN_DPI, GraphvizMissing, dot_available
 from resnet import MAX_BLOCKS_PER_STAGE, PRESET_TITLES, PRESETS, ResNetConfig, get_preset
 from resnet.config import MAX_GROUPS, MAX_WIDTH_PER_GROUP
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+EXPORT_ROOT = Path(tempfile.gettempdir()) / "resnet-explorer-exports"
+LEVEL_HELP = {"stages": "one node per stage", "blocks": "one node per residual block",
+              "layers": "conv / BN / ReLU inside blocks", "ops": "torchview: every operation"}
 
 DEFAULT_PRESET = "resnet50"
 MODES = ("Preset", "Custom")
@@ -53,17 +64,89 @@ def config_from_ui(
     )
 
 
+def _checked(*controls: Any) -> tuple[ResNetConfig, int]:
+    """Config and input size from the config controls, or a gr.Error naming what is wrong."""
+    *fields, input_size = controls
+    try:
+        config = config_from_ui(*fields)
+        size = _whole("input size", input_size)
+        explorer.structure_trace(config, size)  # validates the size; cached for what follows
+    except ValueError as exc:
+        raise gr.Error(str(exc), title="Invalid configuration") from None
+    return config, size
+
+
 def summarize(
     mode: str, preset: str, block: str, l1: float, l2: float, l3: float, l4: float,
     width_per_group: float, groups: float, stride_in: str, input_size: float,
 ) -> tuple[str, list[list[Any]], list[list[Any]]]:
     """Totals, per-stage and per-block tables for the controls' config."""
-    try:
-        config = config_from_ui(mode, preset, block, l1, l2, l3, l4, width_per_group, groups, stride_in)
-        trace = explorer.structure_trace(config, _whole("input size", input_size))
-    except ValueError as exc:
-        raise gr.Error(str(exc), title="Invalid configuration") from None
+    config, size = _checked(mode, preset, block, l1, l2, l3, l4, width_per_group, groups, stride_in, input_size)
+    trace = explorer.structure_trace(config, size)
     return explorer.totals_markdown(trace), explorer.stage_rows(trace), explorer.block_rows(trace)
+
+
+def graph_html(svg: bytes) -> str:
+    """Inline SVG in a pan/zoom frame (driven by assets/panzoom.js)."""
+    text = svg.decode()
+    text = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE
+    return (
+        '<div class="rx-graph"><div class="rx-toolbar">'
+        '<button data-zoom="in" title="zoom in">+</button><button data-zoom="out" title="zoom out">−</button>'
+        '<button data-zoom="fit" title="fit to view">fit</button></div>'
+        f'<div class="rx-stage"><div class="rx-viewport">{text}</div></div>'
+        '<div class="rx-hint">wheel: zoom · drag: pan · double-click: fit</div></div>'
+    )
+
+
+def notice_html(message: str) -> str:
+    return f'<div class="rx-notice">{html.escape(message)}</div>'
+
+
+def _graph_options(level: str, direction: str) -> None:
+    try:
+        check_graph_options(level, direction)
+    except ValueError as exc:
+        raise gr.Error(str(exc), title="Invalid graph options") from None
+
+
+def show_graph(
+    mode: str, preset: str, block: str, l1: float, l2: float, l3: float, l4: float,
+    width_per_group: float, groups: float, stride_in: str, input_size: float,
+    level: str, direction: str, collapse: bool,
+) -> str:
+    """The architecture graph as zoomable SVG, or a notice saying how to install Graphviz."""
+    config, size = _checked(mode, preset, block, l1, l2, l3, l4, width_per_group, groups, stride_in, input_size)
+    _graph_options(level, direction)
+    try:
+        return graph_html(rendered(config, size, level, direction, bool(collapse)))
+    except GraphvizMissing:
+        gr.Warning(INSTALL_HINT)
+        return notice_html(INSTALL_HINT)
+
+
+def make_export(fmt: str) -> Callable[..., str]:
+    """The download handler for one format; files land in a fresh folder under a server-chosen name."""
+
+    def export(
+        mode: str, preset: str, block: str, l1: float, l2: float, l3: float, l4: float,
+        width_per_group: float, groups: float, stride_in: str, input_size: float,
+        level: str, direction: str, collapse: bool, dpi: float,
+    ) -> str:
+        config, size = _checked(mode, preset, block, l1, l2, l3, l4, width_per_group, groups, stride_in, input_size)
+        _graph_options(level, direction)
+        try:
+            EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
+            path = write_export(config, fmt, root=EXPORT_ROOT, input_size=size, level=level, direction=direction,
+                                collapse=bool(collapse), dpi=_whole("DPI", dpi))
+        except GraphvizMissing:
+            raise gr.Error(INSTALL_HINT, title="Graphviz is not installed") from None
+        except ValueError as exc:
+            raise gr.Error(str(exc), title="Cannot export") from None
+        return str(path)
+
+    export.__name__ = f"export_{fmt}"
+    return export
 
 
 def custom_from_preset(mode: str, preset: str) -> tuple[Any, ...]:
@@ -99,17 +182,42 @@ def build_demo() -> gr.Blocks:
                                   elem_id="width-per-group")
                 groups = gr.Slider(1, MAX_GROUPS, value=1, step=1, label="Groups (ResNeXt)", elem_id="groups")
         totals = gr.Markdown(elem_id="totals")
-        stages = gr.Dataframe(headers=list(explorer.STAGE_COLUMNS), label="Stages", elem_id="stage-table",
-                              interactive=False)
-        blocks = gr.Dataframe(headers=list(explorer.BLOCK_COLUMNS), label="Blocks", elem_id="block-table",
-                              interactive=False, max_height=600)
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Tables", id="tables", elem_id="tab-tables"):
+                stages = gr.Dataframe(headers=list(explorer.STAGE_COLUMNS), label="Stages", elem_id="stage-table",
+                                      interactive=False)
+                blocks = gr.Dataframe(headers=list(explorer.BLOCK_COLUMNS), label="Blocks", elem_id="block-table",
+                                      interactive=False, max_height=600)
+            with gr.Tab("Graph", id="graph", elem_id="tab-graph"):
+                if not dot_available():
+                    gr.HTML(notice_html(INSTALL_HINT), elem_id="graphviz-notice")
+                with gr.Row():
+                    level = gr.Radio([(f"{lv} ({LEVEL_HELP[lv]})", lv) for lv in LEVELS], value="blocks",
+                                     label="Level", elem_id="graph-level", scale=3)
+                    direction = gr.Radio([(v, k) for k, v in DIRECTIONS.items()], value="TB", label="Direction",
+                                         elem_id="graph-direction", scale=1)
+                    collapse = gr.Checkbox(False, label="Fold repeated blocks (×N)", elem_id="graph-collapse",
+                                           scale=1)
+                graph = gr.HTML(elem_id="graph", js_on_load=(ASSETS / "panzoom.js").read_text(), min_height=420)
+                with gr.Row(elem_id="export-row"):
+                    export_buttons = {fmt: gr.Button(fmt.upper(), size="sm", elem_id=f"export-{fmt}", min_width=60)
+                                      for fmt in EXPORT_FORMATS}
+                    dpi = gr.Slider(MIN_DPI, MAX_DPI, value=DEFAULT_DPI, step=1, label="PNG DPI (72 = 1 px per pt)",
+                                    elem_id="png-dpi", scale=2)
+                export_file = gr.File(label="Download", elem_id="export-file", interactive=False)
 
         inputs = [mode, preset, block, *depths, width, groups, stride_in, input_size]
+        graph_inputs = [*inputs, level, direction, collapse]
         mode.change(custom_from_preset, [mode, preset], [custom, block, *depths, width, groups, stride_in],
                     api_visibility="private", api_name="custom_from_preset")
         gr.on([demo.load, *(c.change for c in inputs)], summarize, inputs, [totals, stages, blocks],
               api_name="summarize", concurrency_limit=2, show_progress="minimal",
               trigger_mode="always_last")
+        gr.on([demo.load, *(c.change for c in graph_inputs)], show_graph, graph_inputs, graph,
+              api_name="graph", concurrency_limit=2, show_progress="minimal", trigger_mode="always_last")
+        for fmt, button in export_buttons.items():
+            button.click(make_export(fmt), [*graph_inputs, dpi], export_file, api_name=f"export_{fmt}",
+                         concurrency_limit=2)
     return demo
 
 
@@ -123,6 +231,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+CSS = (ASSETS / "app.css").read_text()
 demo = build_demo()
 
 if __name__ == "__main__":
@@ -132,4 +241,4 @@ if __name__ == "__main__":
     except (ValueError, RuntimeError) as exc:
         raise SystemExit(f"error: {exc}") from None
     demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port,
-                                                   inbrowser=args.inbrowser)
+                                                   inbrowser=args.inbrowser, css=CSS)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from . import trace_overhead
+from . import graph_render, trace_overhead
 
-SUITES = {"trace": trace_overhead.run}
+SUITES = {"trace": trace_overhead.run, "graph": graph_render.run}
 
 
 def main() -> None:

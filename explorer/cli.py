@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer summary resnet50 [--json]``.
+"""Command line: ``python -m explorer summary resnet50 [--json]``, ``python -m explorer export ...``.
 
 Bad arguments exit with status 2 and one line on stderr; no stack traces.
 """
@@ -7,10 +7,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import NoReturn, Sequence
 
 from resnet import MAX_BLOCKS_PER_STAGE, PRESETS, CheckpointError, ResNetConfig, build, get_preset, load_weights
 
+from .export import EXPORT_FORMATS, export_bytes, export_filename
+from .graph import DIRECTIONS, LEVELS
+from .render import DEFAULT_DPI, MAX_DPI, MIN_DPI, GraphvizMissing
 from .structure import MAX_INPUT_SIZE, MIN_INPUT_SIZE, check_input_size, structure_trace
 from .table import format_table
 from .tracer import resolve_device, trace
@@ -67,7 +71,32 @@ def build_parser() -> _Parser:
     summary.add_argument("--json", action="store_true", help="print the whole trace as JSON")
     summary.add_argument("--device", default=None, help="run a real forward pass on auto/cpu/cuda/mps")
     summary.add_argument("--weights", default=None, help="checkpoint to load (torchvision .pth or .safetensors)")
+
+    export = sub.add_parser("export", help="write a diagram (svg/pdf/png/dot), the trace (json) or the block table (csv)")
+    _add_model_args(export)
+    export.add_argument("--format", choices=EXPORT_FORMATS, help="default: from the -o suffix, else svg")
+    export.add_argument("--level", choices=LEVELS, default="blocks", help="graph detail (default blocks)")
+    export.add_argument("--direction", choices=list(DIRECTIONS), default="TB", help="TB (top-bottom) or LR")
+    export.add_argument("--collapse", action="store_true", help="blocks level: fold repeated blocks into ×N")
+    export.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"PNG resolution ({MIN_DPI}..{MAX_DPI})")
+    export.add_argument("-o", "--output", help="output file (default: a descriptive name in the current folder)")
     return parser
+
+
+def cmd_export(args: argparse.Namespace) -> str:
+    config = config_from_args(args)
+    fmt = args.format
+    if fmt is None:
+        suffix = Path(args.output).suffix.lstrip(".").lower() if args.output else ""
+        fmt = suffix if suffix in EXPORT_FORMATS else "svg"
+    data = export_bytes(config, fmt, input_size=check_input_size(args.input_size), level=args.level,
+                        direction=args.direction, collapse=args.collapse, dpi=args.dpi)
+    out = Path(args.output) if args.output else Path(export_filename(config, fmt, args.level))
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return f"wrote {out} ({len(data):,} bytes)"
 
 
 def cmd_summary(args: argparse.Namespace) -> str:
@@ -85,13 +114,19 @@ def cmd_summary(args: argparse.Namespace) -> str:
     return format_table(result)
 
 
+COMMANDS = {"summary": cmd_summary, "export": cmd_export}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        print(cmd_summary(args))
+        print(COMMANDS[args.command](args))
     except (UsageError, ValueError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except GraphvizMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except RuntimeError as exc:  # e.g. a device failure; still one line, still non-zero
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1

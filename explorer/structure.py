@@ -1,8 +1,7 @@
 """Structure traces by config, cached: the hooks stay the source of truth, but each config runs once."""
 from __future__ import annotations
 
-from collections import OrderedDict
-from threading import Lock
+from functools import lru_cache
 
 from resnet import ResNetConfig, build
 
@@ -12,9 +11,6 @@ from .tracer import trace
 MIN_INPUT_SIZE = 32  # below the network's output stride the last stages collapse to 1×1
 MAX_INPUT_SIZE = 1024
 CACHE_SIZE = 32
-
-_cache: OrderedDict[tuple[ResNetConfig, str, int], Trace] = OrderedDict()
-_lock = Lock()
 
 
 def check_input_size(input_size: object) -> int:
@@ -27,15 +23,9 @@ def check_input_size(input_size: object) -> int:
 
 def structure_trace(config: ResNetConfig, input_size: int = 224) -> Trace:
     """Trace a structure-only model (no weight initialisation) of ``config``; LRU-cached."""
-    check_input_size(input_size)
-    key = (config, config.slug, input_size)  # equal structures may carry different names
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    result = trace(build(config, init_weights=False), input_size=input_size)
-    with _lock:
-        _cache[key] = result
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+    return _structure_trace(config, check_input_size(input_size))
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _structure_trace(config: ResNetConfig, input_size: int) -> Trace:
+    return trace(build(config, init_weights=False), input_size=input_size)

@@ -1,7 +1,7 @@
 """ResNet configurations as data: presets under torchvision's names, and validated custom configs."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .blocks import BLOCK_TYPES, StrideIn
@@ -32,7 +32,7 @@ class ResNetConfig:
     replace_stride_with_dilation: tuple[bool, bool, bool] = (False, False, False)
     num_classes: int = 1000
     zero_init_residual: bool = False
-    name: str | None = field(default=None, compare=False)
+    name: str | None = None  # preset name; a changed copy keeps it but is no longer that preset
 
     def __post_init__(self) -> None:
         # Accept lists from JSON, CLIs and UIs; store tuples so the config stays hashable.

@@ -1,6 +1,8 @@
 """The real Gradio server, called with gradio_client, plus the thin handlers directly."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import app
@@ -66,3 +68,52 @@ def test_cli_flags_default_to_localhost(monkeypatch) -> None:
     args = app.parse_args([])
     assert (args.host, args.port, args.device) == ("127.0.0.1", 7860, "auto")
     assert app.parse_args(["--port", "9000", "--host", "0.0.0.0"]).port == 9000
+
+
+GRAPH = dict(level="blocks", direction="TB", collapse=False)
+
+
+def test_graph_endpoint_returns_zoomable_svg(client) -> None:
+    html = client.predict(*{**DEFAULTS, "preset": "resnet152", **GRAPH}.values(), api_name="/graph")
+    assert 'class="rx-graph"' in html and "<svg" in html and "<?xml" not in html
+    assert html.count('class="node"') > 100
+    assert "<title>layer3.35</title>" in html and "<title>layer2.0.downsample</title>" in html
+    stages = client.predict(*{**DEFAULTS, **GRAPH, "level": "stages"}.values(), api_name="/graph")
+    assert "layer3: Bottleneck ×6" in stages and "<title>layer3.0</title>" not in stages
+
+
+@pytest.mark.parametrize("fmt, magic, name", [
+    ("svg", b"<?xml", "resnet50_blocks.svg"), ("pdf", b"%PDF", "resnet50_blocks.pdf"),
+    ("png", b"\x89PNG", "resnet50_blocks.png"), ("dot", b"digraph", "resnet50_blocks.dot"),
+    ("json", b"{", "resnet50_trace.json"), ("csv", b"block,stage", "resnet50_blocks.csv"),
+])
+def test_export_downloads(client, fmt: str, magic: bytes, name: str) -> None:
+    path = client.predict(*{**DEFAULTS, **GRAPH}.values(), 96, api_name=f"/export_{fmt}")
+    data = Path(path).read_bytes()
+    assert Path(path).name == name
+    assert data.startswith(magic)
+
+
+def test_export_custom_layers_pdf_name(client) -> None:
+    args = {**DEFAULTS, "mode": "Custom", **GRAPH, "level": "layers"}
+    path = client.predict(*args.values(), 96, api_name="/export_pdf")
+    assert Path(path).name == "custom_bottleneck_3-4-6-3_layers.pdf"
+
+
+def test_export_errors_are_clear(client) -> None:
+    with pytest.raises(Exception, match="over the 32,000 px limit"):
+        client.predict(*{**DEFAULTS, "preset": "resnet152", **GRAPH, "level": "layers"}.values(), 600,
+                       api_name="/export_png")
+    with pytest.raises(Exception, match="'nodes'.*not in the list of choices"):
+        client.predict(*{**DEFAULTS, **GRAPH, "level": "nodes"}.values(), api_name="/graph")
+
+
+def test_graphviz_missing_in_app(client, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # the server runs in this process
+    args = {**DEFAULTS, "mode": "Custom", "l1": 1, "l2": 2, "l3": 1, "l4": 2, **GRAPH}  # not rendered before
+    html = client.predict(*args.values(), api_name="/graph")
+    assert 'class="rx-notice"' in html and "apt-get install graphviz" in html
+    with pytest.raises(Exception, match="apt-get install graphviz"):
+        client.predict(*args.values(), 96, api_name="/export_svg")
+    for fmt in ("dot", "json", "csv"):
+        assert Path(client.predict(*args.values(), 96, api_name=f"/export_{fmt}")).stat().st_size > 100

@@ -1,6 +1,8 @@
 """The page in Debian's headless Chromium, driven by Playwright."""
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 
@@ -50,5 +52,39 @@ def test_custom_mode_invalid_then_recovers(app_url: str, browser) -> None:
         page.locator("#layer3-blocks input[type=number]").fill("2")
         page.locator("#layer3-blocks input[type=number]").press("Enter")
         expect(page.locator("#totals")).to_contain_text("layer3: BasicBlock ×2", timeout=30_000)
+    finally:
+        page.close()
+
+
+def test_graph_level_switch_and_svg_download(app_url: str, browser, tmp_path) -> None:
+    page = browser.new_page(accept_downloads=True)
+    try:
+        page.goto(app_url)
+        page.wait_for_selector(".gradio-container")
+        page.get_by_role("tab", name="Graph").click()
+        graph = page.locator("#graph")
+        expect(graph.locator("svg g.node", has_text="layer2.0.downsample")).to_have_count(1, timeout=30_000)
+        expect(graph.locator("svg g.node title", has_text=re.compile(r"^layer3\.5$"))).to_have_count(1)
+
+        page.locator("#graph-level").get_by_text("stages", exact=False).first.click()
+        expect(graph.locator("svg g.node", has_text="layer3: Bottleneck ×6")).to_have_count(1, timeout=30_000)
+        expect(graph.locator("svg g.node title", has_text=re.compile(r"^layer3\.5$"))).to_have_count(0)
+
+        # zoom controls change the viewport transform
+        viewport = graph.locator(".rx-viewport")
+        before = viewport.get_attribute("style")
+        graph.locator('[data-zoom="in"]').click()
+        expect(viewport).not_to_have_attribute("style", before or "")
+
+        page.locator("#export-svg").click()
+        row = page.locator("#export-file").get_by_role("row", name=re.compile(r"resnet50_stages\s*\.svg"))
+        link = row.get_by_role("link")
+        expect(link).to_be_visible(timeout=30_000)
+        with page.expect_download() as info:
+            link.click()
+        saved = tmp_path / info.value.suggested_filename
+        info.value.save_as(saved)
+        assert saved.name == "resnet50_stages.svg"
+        assert b"layer3: Bottleneck" in saved.read_bytes()
     finally:
         page.close()

@@ -1,0 +1,107 @@
+"""Diagram and data exports: SVG / PDF / PNG / DOT of a graph, JSON of the trace, CSV of the block table.
+
+File names say what they hold (``resnet152_blocks.svg``); files go to a fresh temporary folder each time.
+Graph sources and renders are cached by config, so repeating an export is nearly free.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from resnet import ResNetConfig, build
+
+from .graph import DIRECTIONS, LEVELS, build_graph, to_dot
+from .ops import ops_dot
+from .records import Trace, format_shape
+from .render import DEFAULT_DPI, RENDER_FORMATS, check_dpi, check_png_size, render
+from .structure import check_input_size, structure_trace
+
+EXPORT_FORMATS: tuple[str, ...] = ("svg", "pdf", "png", "dot", "json", "csv")
+CSV_COLUMNS = ("block", "stage", "index", "type", "in_shape", "out_shape", "width", "expansion", "stride",
+               "dilation", "downsample", "downsample_in", "downsample_out", "params", "macs")
+
+
+def check_graph_options(level: str, direction: str) -> None:
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {list(LEVELS)}, got {level!r}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {list(DIRECTIONS)} ({', '.join(DIRECTIONS.values())}), "
+                         f"got {direction!r}")
+
+
+def export_filename(config: ResNetConfig, fmt: str, level: str = "blocks") -> str:
+    if fmt == "json":
+        return f"{config.slug}_trace.json"
+    if fmt == "csv":
+        return f"{config.slug}_blocks.csv"
+    return f"{config.slug}_{level}.{fmt}"
+
+
+def trace_csv(t: Trace) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    for b in t.blocks:
+        d = b.downsample
+        w.writerow([b.name, b.stage, b.index, b.block_type, format_shape(b.in_shape), format_shape(b.out_shape),
+                    b.width, b.expansion, b.stride, b.dilation, d.name if d else "",
+                    format_shape(d.in_shape) if d else "", format_shape(d.out_shape) if d else "", b.params, b.macs])
+    return buf.getvalue()
+
+
+def graph_source(config: ResNetConfig, input_size: int = 224, level: str = "blocks", direction: str = "TB",
+                 collapse: bool = False) -> str:
+    """Graphviz source of ``config`` at ``level``, from the cached structure trace (ops: torchview)."""
+    check_graph_options(level, direction)
+    return _graph_source(config, check_input_size(input_size), level, direction, bool(collapse))
+
+
+def rendered(config: ResNetConfig, input_size: int = 224, level: str = "blocks", direction: str = "TB",
+             collapse: bool = False, fmt: str = "svg", dpi: int = DEFAULT_DPI) -> bytes:
+    """SVG / PDF / PNG bytes of a graph; cached by config and options."""
+    check_graph_options(level, direction)
+    return _rendered(config, check_input_size(input_size), level, direction, bool(collapse), fmt, check_dpi(dpi))
+
+
+# The caches take positional arguments only, so equal requests always share an entry.
+@lru_cache(maxsize=64)
+def _graph_source(config: ResNetConfig, input_size: int, level: str, direction: str, collapse: bool) -> str:
+    if level == "ops":
+        return ops_dot(build(config, init_weights=False), input_size, direction, title=f"{config.slug}: ops")
+    return to_dot(build_graph(structure_trace(config, input_size), level, collapse), direction)
+
+
+@lru_cache(maxsize=64)
+def _rendered(config: ResNetConfig, input_size: int, level: str, direction: str, collapse: bool, fmt: str,
+              dpi: int) -> bytes:
+    if fmt == "png":
+        check_png_size(_rendered(config, input_size, level, direction, collapse, "svg", DEFAULT_DPI), dpi)
+    return render(_graph_source(config, input_size, level, direction, collapse), fmt, dpi)
+
+
+def export_bytes(config: ResNetConfig, fmt: str, input_size: int = 224, level: str = "blocks", direction: str = "TB",
+                 collapse: bool = False, dpi: int = DEFAULT_DPI) -> bytes:
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {list(EXPORT_FORMATS)}, got {fmt!r}")
+    if fmt == "json":
+        return json.dumps(structure_trace(config, input_size).to_dict(), indent=1).encode()
+    if fmt == "csv":
+        return trace_csv(structure_trace(config, input_size)).encode()
+    if fmt == "dot":
+        return graph_source(config, input_size, level, direction, collapse).encode()
+    assert fmt in RENDER_FORMATS
+    return rendered(config, input_size, level, direction, collapse, fmt, dpi)
+
+
+def write_export(config: ResNetConfig, fmt: str, root: str | os.PathLike[str] | None = None, **options) -> Path:
+    """Write an export into a fresh temporary folder (under ``root`` if given); the server picks the name."""
+    data = export_bytes(config, fmt, **options)
+    folder = Path(tempfile.mkdtemp(prefix="export-", dir=root))
+    path = folder / export_filename(config, fmt, options.get("level", "blocks"))
+    path.write_bytes(data)
+    return path

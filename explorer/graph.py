@@ -1,0 +1,224 @@
+"""Architecture graphs built from a Trace (never by re-tracing), at three levels of detail.
+
+``stages``: stem -> layer1..layer4 -> head. ``blocks``: one node per residual block, with each projection
+shortcut as its own path and identity shortcuts as skip edges into the add. ``layers``: conv / BN / ReLU
+inside every block. (The fourth level, ``ops``, is torchview's graph: see ``explorer.ops``.)
+The result is a small record of nodes and edges; ``to_dot`` turns it into Graphviz source.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .records import BlockRecord, ConvRecord, Trace, format_shape
+
+LEVELS: tuple[str, ...] = ("stages", "blocks", "layers", "ops")
+DIRECTIONS: dict[str, str] = {"TB": "top to bottom", "LR": "left to right"}
+
+# One palette for every level and export: block types, projection shortcuts, stem/head.
+COLORS: dict[str, str] = {
+    "io": "#f8f9fa", "stem": "#dee2e6", "head": "#dee2e6", "BasicBlock": "#d0ebff", "Bottleneck": "#d3f9d8",
+    "downsample": "#ffd8a8", "add": "#ffffff", "bn": "#fff3bf", "relu": "#f1f3f5",
+}
+SHORTCUT_EDGE = "#e8590c"
+IDENTITY_EDGE = "#868e96"
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    label: str
+    kind: str  # a COLORS key; decides colour and shape
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class Edge:
+    tail: str
+    head: str
+    label: str = ""  # the tensor shape flowing along the edge, from the trace
+    kind: str = "data"  # "data", "identity" (skip edge) or "projection"
+
+
+@dataclass
+class Graph:
+    title: str
+    level: str
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    clusters: dict[str, str] = field(default_factory=dict)  # id -> label
+
+    def node(self, id: str, label: str, kind: str, cluster: str | None = None) -> str:
+        self.nodes.append(Node(id, label, kind, cluster))
+        return id
+
+    def edge(self, tail: str, head: str, shape: tuple[int, ...] | None = None, kind: str = "data") -> None:
+        self.edges.append(Edge(tail, head, format_shape(shape) if shape else "", kind))
+
+
+def _conv_text(c: ConvRecord, with_in: bool = True) -> str:
+    k = f"{c.kernel_size}×{c.kernel_size}"
+    ch = f"{c.in_channels}→{c.out_channels}" if with_in else f"{c.out_channels}"
+    extras = [f"s{c.stride}"] if c.stride != 1 else []
+    if c.groups != 1:
+        extras.append(f"g{c.groups}")
+    if c.dilation != 1:
+        extras.append(f"d{c.dilation}")
+    return " ".join([k, ch, *extras])
+
+
+def block_label(b: BlockRecord) -> str:
+    convs = " · ".join(_conv_text(c) for c in b.convs)
+    return f"{b.name} · {b.block_type}\n{convs}"
+
+
+def _stem_label(t: Trace) -> str:
+    return f"stem: 7×7 conv s2 + BN + ReLU + 3×3 maxpool s2\n{format_shape(t.stem.in_shape)} → {format_shape(t.stem.out_shape)}"
+
+
+def _head_label(t: Trace) -> str:
+    return f"head: global avgpool + fc\n{format_shape(t.head.in_shape)} → {format_shape(t.head.out_shape)}"
+
+
+def _start(t: Trace, g: Graph) -> str:
+    g.node("input", f"input {format_shape(t.input_shape)}", "io")
+    g.node("stem", _stem_label(t), "stem")
+    g.edge("input", "stem", t.input_shape)
+    return "stem"
+
+
+def _finish(t: Trace, g: Graph, prev: str, prev_shape: tuple[int, ...]) -> Graph:
+    g.node("head", _head_label(t), "head")
+    g.edge(prev, "head", prev_shape)
+    g.node("output", f"output {format_shape(t.output_shape)}", "io")
+    g.edge("head", "output", t.output_shape)
+    return g
+
+
+def stages_graph(t: Trace) -> Graph:
+    g = Graph(f"{t.model_name}: stages", "stages")
+    prev, shape = _start(t, g), t.stem.out_shape
+    for s in t.stages:
+        (c_in, *hw_in), (c_out, *hw_out) = s.in_shape, s.out_shape
+        label = (f"{s.name}: {s.block_type} ×{s.blocks}\n{c_in} → {c_out} ch · "
+                 f"{format_shape(tuple(hw_in))} → {format_shape(tuple(hw_out))} · stride {s.stride}")
+        g.node(s.name, label, s.block_type)
+        g.edge(prev, s.name, shape)
+        prev, shape = s.name, s.out_shape
+    return _finish(t, g, prev, shape)
+
+
+def _shortcut(g: Graph, b: BlockRecord, prev: str, add: str, cluster: str | None = None) -> None:
+    if b.downsample is None:
+        g.edge(prev, add, kind="identity")  # the shape is the block's input, already on the main edge
+        return
+    d = b.downsample
+    g.node(d.name, f"{d.label}\n{d.name}", "downsample", cluster)
+    g.edge(prev, d.name, d.in_shape, kind="projection")
+    g.edge(d.name, add, d.out_shape, kind="projection")
+
+
+def blocks_graph(t: Trace, collapse: bool = False) -> Graph:
+    """One node per block; ``collapse`` folds each stage's repeated identity blocks into one "×N" node."""
+    g = Graph(f"{t.model_name}: blocks", "blocks")
+    prev, shape = _start(t, g), t.stem.out_shape
+    for s in t.stages:
+        members = [b for b in t.blocks if b.stage == s.stage]
+        runs = [[m] for m in members] if not collapse else [[members[0]], members[1:]] if len(members) > 1 else [members]
+        for run in runs:
+            b = run[0]
+            if len(run) == 1:
+                node_id, label = b.name, block_label(b)
+            else:
+                node_id = f"{b.name}-{run[-1].name}"
+                label = f"{b.name} … {run[-1].name}: {b.block_type} ×{len(run)}\n{block_label(b).split(chr(10))[1]}"
+            add = f"{node_id}:add"
+            g.node(node_id, label, b.block_type)
+            g.node(add, "+", "add")
+            g.edge(prev, node_id, b.in_shape)
+            g.edge(node_id, add, b.out_shape)
+            _shortcut(g, b, prev, add)
+            prev, shape = add, run[-1].out_shape
+    return _finish(t, g, prev, shape)
+
+
+def layers_graph(t: Trace) -> Graph:
+    """Every conv, BN and ReLU inside each block (one cluster per block), plus the residual add."""
+    g = Graph(f"{t.model_name}: layers", "layers")
+    prev, shape = _start(t, g), t.stem.out_shape
+    for b in t.blocks:
+        cl = b.name
+        g.clusters[cl] = f"{b.name} · {b.block_type}"
+        x, x_shape = prev, b.in_shape
+        for i, c in enumerate(b.convs, start=1):
+            conv = g.node(f"{b.name}.{c.name}", f"{c.name}: {_conv_text(c)}", b.block_type, cl)
+            bn = g.node(f"{b.name}.bn{i}", f"bn{i}", "bn", cl)
+            g.edge(x, conv, x_shape)
+            g.edge(conv, bn)
+            x, x_shape = bn, c.out_shape
+            if i < len(b.convs):
+                relu = g.node(f"{b.name}.relu{i}", "ReLU", "relu", cl)
+                g.edge(bn, relu)
+                x = relu
+        add = g.node(f"{b.name}:add", "+", "add", cl)
+        g.edge(x, add, x_shape)
+        _shortcut(g, b, prev, add, cl)
+        out = g.node(f"{b.name}:relu", "ReLU", "relu", cl)
+        g.edge(add, out)
+        prev, shape = out, b.out_shape
+    return _finish(t, g, prev, shape)
+
+
+def build_graph(t: Trace, level: str = "blocks", collapse: bool = False) -> Graph:
+    if level == "stages":
+        return stages_graph(t)
+    if level == "blocks":
+        return blocks_graph(t, collapse=collapse)
+    if level == "layers":
+        return layers_graph(t)
+    raise ValueError(f"level must be one of {list(LEVELS[:3])} for a trace graph, got {level!r}")
+
+
+def _quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _node_attrs(n: Node) -> str:
+    if n.kind == "add":
+        return f'label="+", shape=circle, width=0.32, height=0.32, fixedsize=true, fillcolor="{COLORS["add"]}"'
+    if n.kind in ("bn", "relu"):
+        return f"label={_quote(n.label)}, shape=box, height=0.22, fontsize=9, fillcolor=\"{COLORS[n.kind]}\""
+    shape = "box" if n.kind != "io" else "plaintext"
+    return f"label={_quote(n.label)}, shape={shape}, fillcolor=\"{COLORS.get(n.kind, '#ffffff')}\""
+
+
+def _edge_attrs(e: Edge) -> str:
+    attrs = [f"label={_quote(e.label)}"] if e.label else []
+    if e.kind == "identity":
+        attrs += ["style=dashed", f'color="{IDENTITY_EDGE}"', f'fontcolor="{IDENTITY_EDGE}"']
+    elif e.kind == "projection":
+        attrs += [f'color="{SHORTCUT_EDGE}"', f'fontcolor="{SHORTCUT_EDGE}"', "penwidth=1.6"]
+    return f" [{', '.join(attrs)}]" if attrs else ""
+
+
+def to_dot(g: Graph, direction: str = "TB") -> str:
+    """Graphviz source; ``direction`` is TB (top to bottom) or LR (left to right)."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {list(DIRECTIONS)}, got {direction!r}")
+    lines = [
+        f"digraph {_quote(g.title)} {{",
+        f'  graph [rankdir={direction}, label={_quote(g.title)}, labelloc=t, fontname="Helvetica", fontsize=14, '
+        'nodesep=0.25, ranksep=0.3, bgcolor="white"];',
+        '  node [style="rounded,filled", fontname="Helvetica", fontsize=10, color="#495057", margin="0.12,0.04"];',
+        '  edge [fontname="Helvetica", fontsize=8, color="#495057", arrowsize=0.6];',
+    ]
+    for n in g.nodes:
+        if n.cluster is None:
+            lines.append(f"  {_quote(n.id)} [{_node_attrs(n)}];")
+    for cl, label in g.clusters.items():
+        lines.append(f"  subgraph {_quote('cluster_' + cl)} {{")
+        lines.append(f'    label={_quote(label)}; style="rounded"; color="#adb5bd"; fontsize=10;')
+        lines.extend(f"    {_quote(n.id)} [{_node_attrs(n)}];" for n in g.nodes if n.cluster == cl)
+        lines.append("  }")
+    lines.extend(f"  {_quote(e.tail)} -> {_quote(e.head)}{_edge_attrs(e)};" for e in g.edges)
+    lines.append("}")
+    return "\n".join(lines)
