@@ -17,8 +17,10 @@ import gradio as gr
 import explorer
 from explorer.export import EXPORT_FORMATS, check_graph_options, rendered, write_export
 from explorer.graph import DIRECTIONS, LEVELS
+from explorer.views import BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS, compare_views, structure_views, warm_presets
+from explorer.compare import COMPARE_COLUMNS, compare_summary
 from explorer.render import DEFAULT_DPI, INSTALL_HINT, MAX_DPI, MIN_DPI, GraphvizMissing, dot_available
-from resnet import MAX_BLOCKS_PER_STAGE, PRESET_TITLES, PRESETS, ResNetConfig, get_preset
+from resnet import MAX_BLOCKS_PER_STAGE, PRESET_TITLES, PRESETS, ResNetConfig, get_preset, parse_config
 from resnet.config import MAX_GROUPS, MAX_WIDTH_PER_GROUP
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -84,6 +86,30 @@ def summarize(
     config, size = _checked(mode, preset, block, l1, l2, l3, l4, width_per_group, groups, stride_in, input_size)
     trace = explorer.structure_trace(config, size)
     return explorer.totals_markdown(trace), explorer.stage_rows(trace), explorer.block_rows(trace)
+
+
+def structure(
+    mode: str, preset: str, block: str, l1: float, l2: float, l3: float, l4: float,
+    width_per_group: float, groups: float, stride_in: str, input_size: float,
+) -> tuple[Any, Any, Any, list[list[Any]], list[list[Any]]]:
+    """Channel hourglass and ratios, stage transitions, cost shares, and the analytics tables."""
+    config, size = _checked(mode, preset, block, l1, l2, l3, l4, width_per_group, groups, stride_in, input_size)
+    v = structure_views(config, size)
+    return v.channels, v.transitions, v.costs, v.stage_rows, v.block_rows
+
+
+def compare_configs(
+    mode: str, preset: str, block: str, l1: float, l2: float, l3: float, l4: float,
+    width_per_group: float, groups: float, stride_in: str, input_size: float, other: str,
+) -> tuple[str, list[list[Any]], Any, Any]:
+    """The controls' config (A) against ``other`` (B: a preset or a spec such as bottleneck:3-4-6-3:32x4d)."""
+    a, size = _checked(mode, preset, block, l1, l2, l3, l4, width_per_group, groups, stride_in, input_size)
+    try:
+        b = parse_config(other)
+    except ValueError as exc:
+        raise gr.Error(str(exc), title="Invalid comparison config") from None
+    v = compare_views(a, b, size)
+    return compare_summary(v.comparison), v.rows, v.channels, v.costs
 
 
 def graph_html(svg: bytes) -> str:
@@ -188,6 +214,25 @@ def build_demo() -> gr.Blocks:
                                       interactive=False)
                 blocks = gr.Dataframe(headers=list(explorer.BLOCK_COLUMNS), label="Blocks", elem_id="block-table",
                                       interactive=False, max_height=600)
+            with gr.Tab("Channels & structure", id="structure", elem_id="tab-structure"):
+                channel_plot = gr.Plot(label="Channels per block", elem_id="channel-plot")
+                transition_plot = gr.Plot(label="Resolution vs channels", elem_id="transition-plot")
+                with gr.Row():
+                    cost_plot = gr.Plot(label="Cost per stage", elem_id="cost-plot", scale=1)
+                stats_table = gr.Dataframe(headers=list(STAGE_STATS_COLUMNS), label="Per stage (receptive field in px)",
+                                           elem_id="stats-table", interactive=False)
+                analytics_table = gr.Dataframe(headers=list(BLOCK_ANALYTICS_COLUMNS), label="Per block",
+                                               elem_id="analytics-table", interactive=False, max_height=500)
+            with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+                other = gr.Dropdown([(PRESET_TITLES[n], n) for n in PRESETS], value="resnet101", allow_custom_value=True,
+                                    label="Compare the config above (A) with B",
+                                    info="a preset, or type block:L1-L2-L3-L4[:GxWd][:v1], e.g. bottleneck:3-4-6-3:32x4d",
+                                    elem_id="compare-other")
+                compare_md = gr.Markdown(elem_id="compare-summary")
+                compare_table = gr.Dataframe(headers=list(COMPARE_COLUMNS), label="Per stage, A vs B",
+                                             elem_id="compare-table", interactive=False)
+                compare_channels = gr.Plot(label="Channels along the depth", elem_id="compare-channels")
+                compare_costs = gr.Plot(label="Cost per stage", elem_id="compare-costs")
             with gr.Tab("Graph", id="graph", elem_id="tab-graph"):
                 if not dot_available():
                     gr.HTML(notice_html(INSTALL_HINT), elem_id="graphviz-notice")
@@ -215,6 +260,12 @@ def build_demo() -> gr.Blocks:
               trigger_mode="always_last")
         gr.on([demo.load, *(c.change for c in graph_inputs)], show_graph, graph_inputs, graph,
               api_name="graph", concurrency_limit=2, show_progress="minimal", trigger_mode="always_last")
+        gr.on([demo.load, *(c.change for c in inputs)], structure, inputs,
+              [channel_plot, transition_plot, cost_plot, stats_table, analytics_table], api_name="structure",
+              concurrency_limit=2, show_progress="minimal", trigger_mode="always_last")
+        gr.on([demo.load, other.change, *(c.change for c in inputs)], compare_configs, [*inputs, other],
+              [compare_md, compare_table, compare_channels, compare_costs], api_name="compare",
+              concurrency_limit=2, show_progress="minimal", trigger_mode="always_last")
         for fmt, button in export_buttons.items():
             button.click(make_export(fmt), [*graph_inputs, dpi], export_file, api_name=f"export_{fmt}",
                          concurrency_limit=2)
@@ -240,5 +291,6 @@ if __name__ == "__main__":
         SETTINGS.device = str(explorer.resolve_device(args.device))
     except (ValueError, RuntimeError) as exc:
         raise SystemExit(f"error: {exc}") from None
+    warm_presets()
     demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port,
                                                    inbrowser=args.inbrowser, css=CSS)

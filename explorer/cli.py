@@ -10,8 +10,11 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from resnet import MAX_BLOCKS_PER_STAGE, PRESETS, CheckpointError, ResNetConfig, build, get_preset, load_weights
+from resnet import (MAX_BLOCKS_PER_STAGE, PRESETS, CheckpointError, ResNetConfig, build, get_preset, load_weights,
+                    parse_config)
 
+from .analysis import analysis_dict
+from .compare import compare, format_comparison
 from .export import EXPORT_FORMATS, export_bytes, export_filename
 from .graph import DIRECTIONS, LEVELS
 from .render import DEFAULT_DPI, MAX_DPI, MIN_DPI, GraphvizMissing
@@ -80,7 +83,31 @@ def build_parser() -> _Parser:
     export.add_argument("--collapse", action="store_true", help="blocks level: fold repeated blocks into ×N")
     export.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"PNG resolution ({MIN_DPI}..{MAX_DPI})")
     export.add_argument("-o", "--output", help="output file (default: a descriptive name in the current folder)")
+
+    cmp = sub.add_parser("compare", help="two configs side by side: per-stage differences and cost deltas")
+    spec_help = "a preset, or block:L1-L2-L3-L4[:GxWd][:v1][:dil011] (e.g. bottleneck:3-4-6-3:32x4d)"
+    cmp.add_argument("a", help=spec_help)
+    cmp.add_argument("b", help=spec_help)
+    cmp.add_argument("--input-size", type=int, default=224, help=f"input side in px ({MIN_INPUT_SIZE}..{MAX_INPUT_SIZE})")
+    cmp.add_argument("--json", action="store_true", help="print the comparison and both analyses as JSON")
+
+    analyze = sub.add_parser("analyze", help="channel ratios, stage transitions, receptive fields, cost shares (JSON)")
+    _add_model_args(analyze)
     return parser
+
+
+def cmd_compare(args: argparse.Namespace) -> str:
+    size = check_input_size(args.input_size)
+    a, b = structure_trace(parse_config(args.a), size), structure_trace(parse_config(args.b), size)
+    c = compare(a, b)
+    if args.json:
+        return json.dumps({"comparison": c.to_dict(), "a": analysis_dict(a), "b": analysis_dict(b)}, indent=1)
+    return format_comparison(c)
+
+
+def cmd_analyze(args: argparse.Namespace) -> str:
+    return json.dumps(analysis_dict(structure_trace(config_from_args(args), check_input_size(args.input_size))),
+                      indent=1)
 
 
 def cmd_export(args: argparse.Namespace) -> str:
@@ -114,7 +141,7 @@ def cmd_summary(args: argparse.Namespace) -> str:
     return format_table(result)
 
 
-COMMANDS = {"summary": cmd_summary, "export": cmd_export}
+COMMANDS = {"summary": cmd_summary, "export": cmd_export, "compare": cmd_compare, "analyze": cmd_analyze}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -147,3 +147,35 @@ def get_preset(name: str) -> ResNetConfig:
         return PRESETS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}") from None
+
+
+def parse_config(spec: str) -> ResNetConfig:
+    """A preset name, or a compact custom spec: ``block:L1-L2-L3-L4[:GxW][:v1][:dil011]``.
+
+    Examples: ``resnet101``, ``bottleneck:3-4-6-3``, ``bottleneck:3-4-23-3:32x8d``, ``basic:2-2-2-2``.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError("a config is a preset name or block:L1-L2-L3-L4[:GxWd][:v1], e.g. bottleneck:3-4-6-3")
+    spec = spec.strip()
+    if spec in PRESETS:
+        return PRESETS[spec]
+    parts = spec.split(":")
+    if len(parts) < 2 or parts[0] not in ("basic", "bottleneck"):
+        raise ValueError(f"unknown preset or config {spec!r}; use a preset ({', '.join(PRESETS)}) "
+                         "or block:L1-L2-L3-L4[:GxWd][:v1], e.g. bottleneck:3-4-6-3")
+    try:
+        layers = tuple(int(n) for n in parts[1].split("-"))
+    except ValueError:
+        raise ValueError(f"block counts in {spec!r} must be four whole numbers like 3-4-6-3") from None
+    fields: dict = {"block": parts[0], "layers": layers}
+    for extra in parts[2:]:
+        if extra in STRIDE_PLACEMENTS:
+            fields["stride_in"] = extra
+        elif extra.startswith("dil") and len(extra) == 6 and set(extra[3:]) <= {"0", "1"}:
+            fields["replace_stride_with_dilation"] = tuple(c == "1" for c in extra[3:])
+        elif "x" in extra and extra.rstrip("d").replace("x", "", 1).isdigit():
+            g, w = extra.rstrip("d").split("x")
+            fields["groups"], fields["width_per_group"] = int(g), int(w)
+        else:
+            raise ValueError(f"cannot read {extra!r} in {spec!r}: expected GxWd (e.g. 32x4d), v1, v1.5 or dil011")
+    return ResNetConfig(**fields)

@@ -1,0 +1,170 @@
+"""Structure analytics from a Trace: channel ratios, stage transitions, receptive fields, cost shares.
+
+Pure bookkeeping over records; no model is run here.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .records import BlockRecord, Trace, format_shape
+
+# The ResNet stem along the main path: (name, kernel, stride, dilation).
+STEM_PATH: tuple[tuple[str, int, int, int], ...] = (("conv1", 7, 2, 1), ("maxpool", 3, 2, 1))
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    """A block's channels: input, bottleneck width (conv1/conv2 outputs) and output, and why the ratio is what it is."""
+
+    block: str
+    stage: int
+    block_type: str
+    in_channels: int
+    width: int
+    out_channels: int
+    ratio: float  # out : width
+    reason: str
+    in_shape: str
+    out_shape: str
+    prefix: str  # state-dict prefix
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    """Where channels and resolution change: the first block of each stage."""
+
+    block: str
+    from_channels: int
+    to_channels: int
+    from_size: str
+    to_size: str
+    stride: int
+    projection: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    name: str  # "stem", a block name, or a stage name
+    size: int  # side of the square input region that can affect one output unit
+    output_stride: int  # input pixels per output pixel (the "jump")
+
+
+@dataclass(frozen=True)
+class StageStats:
+    name: str
+    blocks: int
+    params: int
+    params_share: float
+    macs: int
+    macs_share: float
+    output_stride: int
+    receptive_field: int
+    out_shape: str
+
+
+def ratio_reason(b: BlockRecord, config: dict[str, Any]) -> str:
+    """Hover text: why out : width is what it is for this block."""
+    planes = b.out_shape[0] // b.expansion
+    if b.block_type == "BasicBlock":
+        return "BasicBlock: two 3×3 convs at the same width, expansion 1, so out : width = 1"
+    groups, wpg = config["groups"], config["width_per_group"]
+    if groups == 1 and wpg == 64:
+        return f"Bottleneck: 1×1 reduces to {planes}, 3×3, 1×1 expands ×4 to {b.out_shape[0]}, so out : width = 4"
+    base = (f"width = planes × width_per_group / 64 × groups = {planes} × {wpg}/64 × {groups} = {b.width}; "
+            f"output = planes × 4 = {b.out_shape[0]}, so out : width = {b.out_shape[0] / b.width:g}")
+    if groups > 1:
+        return f"ResNeXt ({groups} groups of {wpg}): {base}"
+    return f"Wide ResNet (width_per_group {wpg}): {base}"
+
+
+def channels(t: Trace) -> list[ChannelRecord]:
+    return [
+        ChannelRecord(
+            block=b.name, stage=b.stage, block_type=b.block_type, in_channels=b.in_shape[0], width=b.width,
+            out_channels=b.out_shape[0], ratio=b.out_shape[0] / b.width, reason=ratio_reason(b, t.config),
+            in_shape=format_shape(b.in_shape), out_shape=format_shape(b.out_shape), prefix=b.name,
+        )
+        for b in t.blocks
+    ]
+
+
+def transitions(t: Trace) -> list[TransitionRecord]:
+    out = []
+    for b in t.blocks:
+        if b.index != 0:
+            continue
+        c_in, c_out = b.in_shape[0], b.out_shape[0]
+        hw_in, hw_out = format_shape(b.in_shape[1:]), format_shape(b.out_shape[1:])
+        proj = b.downsample is not None
+        if not proj:
+            note = f"{c_in} → {c_out} ch, {hw_in} kept: identity shortcut, no projection needed"
+        elif b.downsample.stride == 1:
+            note = f"{c_in} → {c_out} ch at stride 1 ({hw_in} kept): projection only to match channels"
+        else:
+            note = f"{c_in} → {c_out} ch, {hw_in} → {hw_out}: projection with stride {b.downsample.stride}"
+        dilated = (False, *t.config["replace_stride_with_dilation"])[b.stage - 1]
+        if dilated:
+            note += " (the stage's stride 2 replaced by dilation)"
+        out.append(TransitionRecord(b.name, c_in, c_out, hw_in, hw_out, b.stride, proj, note))
+    return out
+
+
+def _step(rf: int, jump: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    effective = dilation * (kernel - 1) + 1
+    return rf + (effective - 1) * jump, jump * stride
+
+
+def receptive_fields(t: Trace) -> list[ReceptiveField]:
+    """Analytic receptive field and output stride after the stem, each block and each stage.
+
+    Follows the residual branch: the shortcut (identity or 1×1 projection) never sees further.
+    """
+    rf, jump = 1, 1
+    for _, k, s, d in STEM_PATH:
+        rf, jump = _step(rf, jump, k, s, d)
+    out = [ReceptiveField("stem", rf, jump)]
+    for b in t.blocks:
+        for c in b.convs:
+            rf, jump = _step(rf, jump, c.kernel_size, c.stride, c.dilation)
+        out.append(ReceptiveField(b.name, rf, jump))
+        if b.index == t.stages[b.stage - 1].blocks - 1:
+            out.append(ReceptiveField(b.stage_name, rf, jump))
+    return out
+
+
+def stage_stats(t: Trace) -> list[StageStats]:
+    rfs = {r.name: r for r in receptive_fields(t)}
+    rows = [StageStats("stem", 0, t.stem.params, t.stem.params / t.total_params, t.stem.macs,
+                       t.stem.macs / t.total_macs, rfs["stem"].output_stride, rfs["stem"].size,
+                       format_shape(t.stem.out_shape))]
+    for s in t.stages:
+        rows.append(StageStats(s.name, s.blocks, s.params, s.params / t.total_params, s.macs, s.macs / t.total_macs,
+                               rfs[s.name].output_stride, rfs[s.name].size, format_shape(s.out_shape)))
+    rows.append(StageStats("head", 0, t.head.params, t.head.params / t.total_params, t.head.macs,
+                           t.head.macs / t.total_macs, rfs[t.stages[-1].name].output_stride,
+                           rfs[t.stages[-1].name].size, format_shape(t.head.out_shape)))
+    return rows
+
+
+STAGE_STATS_COLUMNS = ("part", "blocks", "params", "params %", "MACs", "MACs %", "output stride",
+                       "receptive field", "output")
+
+
+def stage_stats_rows(t: Trace) -> list[list[Any]]:
+    rows = [[r.name, r.blocks, r.params, round(100 * r.params_share, 2), r.macs, round(100 * r.macs_share, 2),
+             r.output_stride, r.receptive_field, r.out_shape] for r in stage_stats(t)]
+    rows.append(["total", len(t.blocks), t.total_params, 100.0, t.total_macs, 100.0, rows[-1][6], rows[-1][7],
+                 format_shape(t.output_shape)])
+    return rows
+
+
+def analysis_dict(t: Trace) -> dict[str, Any]:
+    """Everything above, JSON-serialisable."""
+    return {
+        "channels": [asdict(c) for c in channels(t)],
+        "transitions": [asdict(x) for x in transitions(t)],
+        "receptive_fields": [asdict(r) for r in receptive_fields(t)],
+        "stages": [asdict(s) for s in stage_stats(t)],
+    }
