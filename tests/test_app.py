@@ -1,6 +1,7 @@
 """The real Gradio server, called with gradio_client, plus the thin handlers directly."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,25 @@ def test_graphviz_missing_in_app(client, monkeypatch, tmp_path) -> None:
         client.predict(*args.values(), 96, api_name="/export_svg")
     for fmt in ("dot", "json", "csv"):
         assert Path(client.predict(*args.values(), 96, api_name=f"/export_{fmt}")).stat().st_size > 100
+
+
+def test_structure_endpoint(client) -> None:
+    ch, tr, cost, stats, blocks = client.predict(*{**DEFAULTS, "preset": "wide_resnet50_2"}.values(),
+                                                 api_name="/structure")
+    fig = json.loads(ch["plot"])
+    ratio = next(t for t in fig["data"] if t["name"] == "out : width")
+    assert ratio["y"] == [2.0] * 16 and "Wide ResNet" in ratio["customdata"][0][1]
+    assert json.loads(tr["plot"])["layout"]["height"] > 0
+    assert [r[0] for r in stats["data"]] == ["stem", "layer1", "layer2", "layer3", "layer4", "head", "total"]
+    assert stats["data"][4][7] == 427  # receptive field after layer4
+    assert blocks["data"][0][:6] == ["layer1.0", "Bottleneck", 64, 128, 256, 2.0]
+
+
+def test_compare_endpoint(client) -> None:
+    md, table, ch, cost = client.predict(*DEFAULTS.values(), "resnet101", api_name="/compare")
+    assert "differ in layer3 (6 vs 23 blocks)" in md
+    assert table["data"][2][:4] == ["layer3", 6, 23, 17]
+    md, table, _, _ = client.predict(*DEFAULTS.values(), "bottleneck:3-4-6-3:32x4d", api_name="/compare")
+    assert "custom_bottleneck_3-4-6-3_32x4d" in md and table["data"][-1][3] == 0
+    with pytest.raises(Exception, match="unknown preset or config 'resnet5'"):
+        client.predict(*DEFAULTS.values(), "resnet5", api_name="/compare")

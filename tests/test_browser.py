@@ -88,3 +88,32 @@ def test_graph_level_switch_and_svg_download(app_url: str, browser, tmp_path) ->
         assert b"layer3: Bottleneck" in saved.read_bytes()
     finally:
         page.close()
+
+
+def test_toggle_updates_ratio_chart_and_comparison(app_url: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    try:
+        page.goto(app_url)
+        page.wait_for_selector(".gradio-container")
+        page.get_by_role("tab", name="Channels & structure").click()
+        plot = page.locator("#channel-plot")
+        expect(plot.locator(".gtitle")).to_contain_text("resnet50: channels per block", timeout=30_000)
+        expect(plot.locator(".xtick", has_text="layer3.5")).to_have_count(1)
+
+        page.locator("#preset input").click()
+        page.get_by_role("option", name="ResNet-18", exact=True).click()
+        expect(plot.locator(".gtitle")).to_contain_text("resnet18: channels per block", timeout=30_000)
+        expect(plot.locator(".xtick", has_text="layer3.5")).to_have_count(0)
+        expect(page.locator("#stats-table")).to_contain_text("435")  # ResNet-18's receptive field
+
+        page.get_by_role("tab", name="Compare").click()
+        summary = page.locator("#compare-summary")
+        expect(summary).to_contain_text("resnet18 vs resnet101", timeout=30_000)
+        other = page.locator("#compare-other input")
+        other.fill("basic:3-4-6-3")
+        other.press("Enter")
+        expect(summary).to_contain_text("custom_basic_3-4-6-3", timeout=30_000)
+        expect(summary).to_contain_text("differ in layer1 (2 vs 3 blocks)")
+        expect(page.locator("#compare-costs .gtitle")).to_contain_text("resnet18 vs custom_basic_3-4-6-3")
+    finally:
+        page.close()
