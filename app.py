@@ -19,8 +19,12 @@ from explorer.export import EXPORT_FORMATS, check_graph_options, rendered, write
 from explorer.graph import DIRECTIONS, LEVELS
 from explorer.views import BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS, compare_views, structure_views, warm_presets
 from explorer.compare import COMPARE_COLUMNS, compare_summary
+from explorer.featuremaps import channel_figure, channel_grid, network_figure, overlay, top5
+from explorer.images import ImageError
+from explorer.inference import get_capture, run_image
 from explorer.render import DEFAULT_DPI, INSTALL_HINT, MAX_DPI, MIN_DPI, GraphvizMissing, dot_available
-from resnet import MAX_BLOCKS_PER_STAGE, PRESET_TITLES, PRESETS, ResNetConfig, get_preset, parse_config
+from resnet import (MAX_BLOCKS_PER_STAGE, PRESET_TITLES, PRESETS, CheckpointError, ResNetConfig, get_preset,
+                    parse_config)
 from resnet.config import MAX_GROUPS, MAX_WIDTH_PER_GROUP
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -32,9 +36,15 @@ DEFAULT_PRESET = "resnet50"
 MODES = ("Preset", "Custom")
 
 
+EXAMPLES = {p.stem: p for p in sorted((ASSETS / "examples").glob("*")) if p.suffix in (".jpg", ".png")}
+IMAGE_TYPES = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"]
+WEIGHT_CHOICES = [("random (seed 0)", "random"), ("torch hub cache", "hub"), ("uploaded checkpoint / --weights", "file")]
+
+
 @dataclass
 class AppSettings:
     device: str = "auto"
+    weights: str | None = None  # --weights PATH: the default checkpoint for "file"
 
 
 SETTINGS = AppSettings()
@@ -110,6 +120,68 @@ def compare_configs(
         raise gr.Error(str(exc), title="Invalid comparison config") from None
     v = compare_views(a, b, size)
     return compare_summary(v.comparison), v.rows, v.channels, v.costs
+
+
+def _block_views(cid: str, block: str, k: float, channel: float) -> tuple[Any, str, Any, Any]:
+    """Grid, caption, zoomed channel and overlay for one block of a stored capture (no forward pass)."""
+    try:
+        cap = get_capture(cid)
+    except KeyError as exc:
+        raise gr.Error(str(exc.args[0]), title="Run expired") from None
+    if block not in cap.maps:
+        raise gr.Error(f"no block named {block!r} in this run; pick one of {', '.join(list(cap.maps)[:3])}, ...")
+    grid, channels = channel_grid(cap, block, _whole("k", k))
+    ch = _whole("channel", channel)
+    ch = channels[0] if ch < 0 else ch
+    try:
+        zoom = channel_figure(cap, block, ch)
+    except ValueError as exc:
+        raise gr.Error(str(exc), title="Invalid channel") from None
+    st = cap.stats(block)
+    caption = (f"**{block}** — top {len(channels)} of {st.channels} channels by mean activation "
+               f"(row by row, strongest first): {', '.join(map(str, channels))}.  \n"
+               f"zeros {st.zero_fraction:.1%} · dead channels {st.dead_channels} · mean {st.mean:.3g} ± {st.std:.3g} · "
+               f"‖F(x)‖/‖shortcut‖ = {st.residual_ratio:.3g}" + (" · projection shortcut" if st.projection else ""))
+    return grid, caption, zoom, overlay(cap, block)
+
+
+def block_view(cid: str, block: str, k: float, channel: float) -> tuple[Any, str, Any, Any]:
+    """Switch block, k or channel on the last run."""
+    if not cid:
+        raise gr.Error("run an image first", title="No image yet")
+    return _block_views(cid, block, k, channel)
+
+
+def features(
+    mode: str, preset: str, block: str, l1: float, l2: float, l3: float, l4: float,
+    width_per_group: float, groups: float, stride_in: str, input_size: float,
+    upload: str | None, example: str, weights: str, checkpoint: str | None, device: str, selected: str, k: float,
+) -> tuple[Any, ...]:
+    """Image -> crop -> one forward pass capturing every block -> the selected block's views and the
+    across-network plot."""
+    config, _ = _checked(mode, preset, block, l1, l2, l3, l4, width_per_group, groups, stride_in, input_size)
+    image = upload or (EXAMPLES.get(example) if example else None)
+    if image is None:
+        raise gr.Error(f"pick an example ({', '.join(EXAMPLES)}) or upload an image", title="No image")
+    ckpt = checkpoint or SETTINGS.weights
+    try:
+        cid, cap, entry = run_image(config, image, weights, ckpt, device or SETTINGS.device)
+    except ImageError as exc:
+        raise gr.Error(str(exc), title="Cannot use this image") from None
+    except CheckpointError as exc:
+        raise gr.Error(str(exc), title="Cannot load these weights") from None
+    except (ValueError, OSError) as exc:
+        raise gr.Error(str(exc), title="Cannot run the image") from None
+    names = list(cap.maps)
+    chosen = selected if selected in names else next((n for n in names if n.startswith("layer2.")), names[0])
+    grid, caption, zoom, over = _block_views(cid, chosen, k, -1)
+    notice = [f"Ran on **{cap.device}** · weights: {entry.label}", *cap.notices]
+    try:
+        predictions = top5(cap) if entry.real else {}
+    except ValueError as exc:
+        predictions, notice = {}, [*notice, str(exc)]
+    return (cid, "  \n".join(notice), cap.crop, gr.update(choices=names, value=chosen), grid, caption, zoom, over,
+            network_figure(cap), predictions)
 
 
 def graph_html(svg: bytes) -> str:
@@ -233,6 +305,40 @@ def build_demo() -> gr.Blocks:
                                              elem_id="compare-table", interactive=False)
                 compare_channels = gr.Plot(label="Channels along the depth", elem_id="compare-channels")
                 compare_costs = gr.Plot(label="Cost per stage", elem_id="compare-costs")
+            with gr.Tab("Feature maps", id="features", elem_id="tab-features"):
+                capture_id = gr.State("")
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        example = gr.Dropdown(list(EXAMPLES), value="cat", label="Example image", elem_id="fm-example")
+                        upload = gr.File(label="…or upload an image (JPEG, PNG, WebP, BMP, GIF, TIFF)",
+                                         file_types=IMAGE_TYPES, type="filepath", elem_id="fm-upload")
+                        weights = gr.Radio(WEIGHT_CHOICES, value="file" if SETTINGS.weights else "random",
+                                           label="Weights", elem_id="fm-weights")
+                        checkpoint = gr.File(label="Checkpoint (.pth state dict or .safetensors)",
+                                             file_types=[".pth", ".pt", ".safetensors", ".bin"], type="filepath",
+                                             elem_id="fm-checkpoint")
+                        device = gr.Radio(["auto", "cpu", "cuda", "mps"], value=SETTINGS.device, label="Device",
+                                          elem_id="fm-device")
+                        run_button = gr.Button("Run image", variant="primary", elem_id="fm-run")
+                    with gr.Column(scale=1):
+                        crop = gr.Image(label="What the network sees (the exact crop)", format="png",
+                                        interactive=False, elem_id="fm-crop", height=300)
+                        predictions = gr.Label(num_top_classes=5, label="Top-5 predictions (trained weights only)",
+                                               elem_id="fm-predictions")
+                notice = gr.Markdown(elem_id="fm-notice")
+                with gr.Row():
+                    fm_block = gr.Dropdown([], label="Block", elem_id="fm-block", allow_custom_value=True)
+                    k = gr.Slider(1, 64, value=16, step=1, label="Channels in the grid (top-k)", elem_id="fm-k")
+                    channel = gr.Number(-1, precision=0, label="Zoom on channel (-1: the strongest)",
+                                        elem_id="fm-channel")
+                grid_caption = gr.Markdown(elem_id="fm-caption")
+                with gr.Row():
+                    grid = gr.Image(label="Top-k channels (each normalised to its own range)", format="png",
+                                    interactive=False, elem_id="fm-grid")
+                    over = gr.Image(label="Mean activation over the input", format="png", interactive=False,
+                                    elem_id="fm-overlay")
+                zoom = gr.Plot(label="One channel", elem_id="fm-zoom")
+                network = gr.Plot(label="Across the network", elem_id="fm-network")
             with gr.Tab("Graph", id="graph", elem_id="tab-graph"):
                 if not dot_available():
                     gr.HTML(notice_html(INSTALL_HINT), elem_id="graphviz-notice")
@@ -266,6 +372,13 @@ def build_demo() -> gr.Blocks:
         gr.on([demo.load, other.change, *(c.change for c in inputs)], compare_configs, [*inputs, other],
               [compare_md, compare_table, compare_channels, compare_costs], api_name="compare",
               concurrency_limit=2, show_progress="minimal", trigger_mode="always_last")
+        fm_inputs = [*inputs, upload, example, weights, checkpoint, device, fm_block, k]
+        fm_outputs = [capture_id, notice, crop, fm_block, grid, grid_caption, zoom, over, network, predictions]
+        gr.on([run_button.click, upload.change, example.change, weights.change, checkpoint.change, device.change],
+              features, fm_inputs, fm_outputs, api_name="features", concurrency_limit=1, trigger_mode="always_last")
+        gr.on([fm_block.input, k.change, channel.submit], block_view, [capture_id, fm_block, k, channel],
+              [grid, grid_caption, zoom, over], api_name="block_view", concurrency_limit=2,
+              show_progress="minimal", trigger_mode="always_last")
         for fmt, button in export_buttons.items():
             button.click(make_export(fmt), [*graph_inputs, dpi], export_file, api_name=f"export_{fmt}",
                          concurrency_limit=2)
@@ -278,6 +391,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--device", default="auto", help="where activations run: auto, cpu, cuda, mps")
+    p.add_argument("--weights", default=None, help="checkpoint for the feature maps (torchvision .pth or .safetensors)")
     p.add_argument("--inbrowser", action="store_true", help="open a browser tab")
     return p.parse_args(argv)
 
@@ -288,9 +402,13 @@ demo = build_demo()
 if __name__ == "__main__":
     args = parse_args()
     try:
-        SETTINGS.device = str(explorer.resolve_device(args.device))
+        SETTINGS.device = explorer.resolve_device(args.device).type
+        if args.weights and not Path(args.weights).is_file():
+            raise ValueError(f"--weights: no such file {args.weights}")
+        SETTINGS.weights = args.weights
     except (ValueError, RuntimeError) as exc:
         raise SystemExit(f"error: {exc}") from None
     warm_presets()
+    demo = build_demo()  # again, now that the flags are known
     demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port,
                                                    inbrowser=args.inbrowser, css=CSS)

@@ -39,3 +39,20 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for module, training in flags:
             module.training = training
+
+
+@contextmanager
+def running_on(model: nn.Module, device: "torch.device") -> Iterator[nn.Module]:
+    """Eval mode and no_grad on ``device``; the model goes back to its own device and flags afterwards."""
+    import torch
+
+    home = next((p.device for p in model.parameters()), torch.device("cpu"))
+    moved = home != device
+    try:
+        if moved:
+            model.to(device)
+        with eval_mode(model), torch.no_grad():
+            yield model
+    finally:
+        if moved:
+            model.to(home)

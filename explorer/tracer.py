@@ -1,7 +1,6 @@
 """``trace(model, x)``: one forward pass under hooks, turned into a ``Trace`` of records."""
 from __future__ import annotations
 
-from contextlib import ExitStack
 from typing import Any
 
 import torch
@@ -9,7 +8,7 @@ from torch import Tensor, nn
 
 from resnet import STAGE_NAMES, ResNet, is_block
 
-from .hooks import eval_mode, forward_hooks
+from .hooks import forward_hooks, running_on
 from .macs import module_macs, own_params
 from .records import BlockRecord, ConvRecord, DownsampleRecord, ModuleRecord, Shape, StageRecord, Trace
 
@@ -29,6 +28,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was requested but no CUDA GPU is available")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' was requested but Apple's MPS backend is not available here")
     return dev
 
 
@@ -80,13 +81,7 @@ def trace(
         # Shapes only: immutable, so the inplace ReLUs cannot alter what was recorded.
         seen[name] = (_shape(inputs[0]) if inputs else (), _shape(output))
 
-    with ExitStack() as stack:
-        if target != home:
-            model.to(target)
-            stack.callback(model.to, home)
-        stack.enter_context(eval_mode(model))
-        stack.enter_context(torch.no_grad())
-        stack.enter_context(forward_hooks(_watched(model), record))
+    with running_on(model, target), forward_hooks(_watched(model), record):
         out = model(x.to(target))
     return build_trace(model, seen, tuple(x.shape[1:]), int(x.shape[0]), str(target), _shape(out))
 

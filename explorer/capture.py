@@ -1,0 +1,202 @@
+"""Activation capture: one forward pass with hooks that keep compact per-block maps and statistics.
+
+For each block: the output (after the final ReLU), ‖F(x)‖ of the residual branch (the last BN's output,
+read before ``out += identity`` changes it in place) and ‖shortcut‖ (identity or ``downsample(x)``).
+Each block is reduced on its device as soon as it returns, to float16 maps pooled to fit a memory budget,
+per-channel maxima and means and scalar statistics, so nothing full-size outlives its block.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+
+from resnet import ResNet, is_block
+
+from .hooks import forward_hooks, running_on
+from .tracer import resolve_device
+
+DEFAULT_BUDGET_BYTES = int(os.environ.get("RESNET_EXPLORER_CAPTURE_MB", "512")) * 2**20
+
+
+@dataclass(frozen=True)
+class BlockStats:
+    """Per-block statistics of one image's activations."""
+
+    name: str
+    stage: int
+    index: int
+    projection: bool
+    channels: int
+    mean: float  # of the block output (after the final ReLU)
+    std: float
+    zero_fraction: float  # share of exact zeros in the output
+    dead_channels: int  # channels that are zero everywhere
+    residual_norm: float  # ‖F(x)‖
+    shortcut_norm: float  # ‖shortcut(x)‖
+    residual_ratio: float  # ‖F(x)‖ / ‖shortcut(x)‖
+
+
+@dataclass(frozen=True)
+class BlockMaps:
+    """A block's output, kept compactly: float16 maps pooled to fit the budget, plus exact per-channel
+    value ranges and means from the full-resolution tensor."""
+
+    shape: tuple[int, int, int]  # full-resolution (C, H, W)
+    maps: np.ndarray  # float16 (C, h, w), h, w <= H, W
+    hi: np.ndarray  # float32 (C,): channel maximum at full resolution
+    channel_means: np.ndarray  # float32 (C,), from full resolution
+
+    def channel(self, c: int) -> np.ndarray:
+        """Channel ``c`` as float32."""
+        return self.maps[c].astype(np.float32)
+
+    def mean_map(self) -> np.ndarray:
+        """Mean over channels, (h, w) float32: where the block responds, for the overlay."""
+        return self.maps.astype(np.float32).mean(axis=0)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.maps, self.hi, self.channel_means))
+
+
+@dataclass
+class Capture:
+    """Everything one image's forward pass left for the views."""
+
+    model_name: str
+    device: str
+    blocks: list[BlockStats]
+    maps: dict[str, BlockMaps]
+    logits: np.ndarray  # (num_classes,)
+    crop: Image.Image | None = None
+    notices: list[str] = field(default_factory=list)
+    full: dict[str, dict[str, Tensor]] = field(default_factory=dict)  # only with keep_full=True (tests, library)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(m.nbytes for m in self.maps.values()) + self.logits.nbytes
+
+    def stats(self, name: str) -> BlockStats:
+        return next(b for b in self.blocks if b.name == name)
+
+
+def _pooled_side(channels: int, height: int, width: int, allowance: int) -> tuple[int, int]:
+    """Largest (h, w) with the aspect kept and ``channels * h * w`` float16 values within ``allowance`` bytes."""
+    if 2 * channels * height * width <= allowance:
+        return height, width
+    scale = math.sqrt(allowance / (2 * channels * height * width))
+    return max(1, int(height * scale)), max(1, int(width * scale))
+
+
+def _summarise(y: Tensor, allowance: int) -> tuple[BlockMaps, dict[str, float]]:
+    """One block output (1×C×H×W, after ReLU so >= 0) -> compact maps and exact statistics.
+
+    Each reduction is one cheap pass (aminmax, count_nonzero and uint8 casts are several times slower on
+    CPUs).
+    """
+    y = y[0].float()
+    c, h, w = y.shape
+    flat = y.reshape(c, -1)
+    hi = flat.amax(dim=1)  # outputs are >= 0: a channel whose maximum is 0 is dead
+    sums = flat.sum(dim=1)
+    norm = float(torch.linalg.vector_norm(flat))
+    positives = float(torch.sign(flat).sum())  # outputs are >= 0, so this counts the non-zeros
+    ph, pw = _pooled_side(c, h, w, allowance)
+    pooled = F.adaptive_avg_pool2d(y, (ph, pw)) if (ph, pw) != (h, w) else y
+    count = flat.numel()
+    mean = float(sums.sum()) / count
+    var = max(norm * norm / count - mean * mean, 0.0) * count / max(count - 1, 1)
+    stats = {"mean": mean, "std": math.sqrt(var), "zero_fraction": 1.0 - positives / count,
+             "dead_channels": int((hi <= 0).sum()), "norm": norm}
+    maps = BlockMaps(shape=(c, h, w), maps=pooled.half().cpu().numpy(), hi=hi.cpu().numpy(),
+                     channel_means=(sums / flat.shape[1]).cpu().numpy())
+    return maps, stats
+
+
+def capture(
+    model: ResNet,
+    x: Tensor,
+    device: str | torch.device | None = None,
+    budget_bytes: int = DEFAULT_BUDGET_BYTES,
+    keep_full: bool = False,
+) -> Capture:
+    """Run ``model`` on ``x`` (1×3×H×W) once and keep what the feature-map views need for every block.
+
+    A CUDA/MPS failure (out of memory, device error) falls back to the CPU with a notice. The model is left
+    as it was (hooks removed, flags and device restored). ``keep_full`` also keeps copies of each block's
+    input, F(x), shortcut and output (for tests and library use; memory grows with depth).
+    """
+    if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
+        raise ValueError(f"capture needs one image as a 1×3×H×W tensor, got shape {tuple(x.shape)}")
+    target = resolve_device(device) if device is not None else next(model.parameters()).device
+    try:
+        return _capture(model, x, target, budget_bytes, keep_full, [])
+    except RuntimeError as exc:
+        if target.type == "cpu":
+            raise
+        if target.type == "cuda":
+            torch.cuda.empty_cache()
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        notice = f"{target.type.upper()} failed ({first}); ran on the CPU instead"
+        return _capture(model, x, torch.device("cpu"), budget_bytes, keep_full, [notice])
+
+
+def _capture(model: ResNet, x: Tensor, device: torch.device, budget: int, keep_full: bool,
+             notices: list[str]) -> Capture:
+    """The forward pass under hooks; each block is summarised as soon as it returns, so activation memory
+    is reused exactly as in a bare forward pass."""
+    blocks = [(name, m) for name, m in model.named_modules() if is_block(m)]
+    allowance = max(1, budget // max(1, len(blocks)) - 4096)
+    last_bn = {f"{name}.{'bn3' if hasattr(m, 'bn3') else 'bn2'}": name for name, m in blocks}
+    ds = {f"{name}.downsample": name for name, m in blocks if m.downsample is not None}
+    residual: dict[str, Tensor] = {}
+    shortcut_norm: dict[str, float] = {}
+    shortcut: dict[str, Tensor] = {}
+    norm_of: dict[int, float] = {}  # norm of the last block output, the next block's identity shortcut
+    stats: list[BlockStats] = []
+    maps: dict[str, BlockMaps] = {}
+    full: dict[str, dict[str, Tensor]] = {}
+
+    def on_module(name: str, module: nn.Module, inputs: tuple, output: Tensor) -> None:
+        if name in last_bn:  # F(x): read now, before `out += identity` changes this very tensor
+            owner = last_bn[name]
+            residual[owner + ":norm"] = torch.linalg.vector_norm(output)
+            if keep_full:
+                residual[owner] = output.clone()
+        elif name in ds:
+            shortcut_norm[ds[name]] = float(torch.linalg.vector_norm(output))
+            if keep_full:
+                shortcut[ds[name]] = output.clone()
+        else:  # a block: inputs[0] is x, output is relu(F(x) + shortcut)
+            x_in = inputs[0]
+            s_norm = shortcut_norm.pop(name, None)
+            if s_norm is None:  # identity: x is usually the previous block's output, whose norm is known
+                s_norm = norm_of.get(id(x_in)) or float(torch.linalg.vector_norm(x_in))
+            f_norm = float(residual.pop(name + ":norm"))
+            block_maps, s = _summarise(output, allowance)
+            norm_of.clear()
+            norm_of[id(output)] = s["norm"]
+            stage, index = (int(p) for p in name.removeprefix("layer").split("."))
+            stats.append(BlockStats(
+                name=name, stage=stage, index=index, projection=module.downsample is not None,
+                channels=output.shape[1], mean=s["mean"], std=s["std"], zero_fraction=s["zero_fraction"],
+                dead_channels=s["dead_channels"], residual_norm=f_norm, shortcut_norm=s_norm,
+                residual_ratio=f_norm / max(s_norm, 1e-12),
+            ))
+            maps[name] = block_maps
+            if keep_full:
+                full[name] = {"input": x_in.clone(), "residual": residual.pop(name), "output": output.clone(),
+                              "shortcut": shortcut.pop(name, None) if module.downsample is not None else x_in.clone()}
+
+    watched = [(n, m) for n, m in model.named_modules() if n in last_bn or n in ds] + blocks
+    with running_on(model, device), forward_hooks(watched, on_module):
+        logits = model(x.to(device))
+    return Capture(model_name=model.config.slug, device=str(device), blocks=stats, maps=maps,
+                   logits=logits[0].float().cpu().numpy(), notices=notices, full=full)

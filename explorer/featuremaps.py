@@ -1,0 +1,139 @@
+"""Views of a Capture: top-k channel grids, one channel zoomed, the activation overlay, across-network
+plots and top-5 predictions. Pure functions of the capture: switching block needs no forward pass."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+from plotly.colors import hex_to_rgb, sequential
+from plotly.subplots import make_subplots
+
+from .capture import Capture
+
+CLASSES_FILE = Path(__file__).resolve().parent.parent / "assets" / "imagenet_classes.txt"
+GRID_TILE = 96  # px per channel tile
+GRID_GAP = 4
+
+
+@lru_cache(maxsize=1)
+def viridis_lut() -> np.ndarray:
+    """256×3 uint8 lookup table interpolated from plotly's Viridis."""
+    stops = np.array([hex_to_rgb(c) for c in sequential.Viridis], dtype=np.float64)
+    xs = np.linspace(0, 1, len(stops))
+    t = np.linspace(0, 1, 256)
+    return np.stack([np.interp(t, xs, stops[:, i]) for i in range(3)], axis=1).round().astype(np.uint8)
+
+
+def colorize(values: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """A 2-D array -> RGB uint8, normalised to [lo, hi] (default: its own range)."""
+    lo = float(values.min()) if lo is None else lo
+    hi = float(values.max()) if hi is None else hi
+    scaled = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+    return viridis_lut()[np.clip(scaled * 255 + 0.5, 0, 255).astype(np.uint8)]
+
+
+def top_channels(cap: Capture, block: str, k: int) -> list[int]:
+    """The ``k`` channels with the highest mean activation, strongest first."""
+    means = cap.maps[block].channel_means
+    k = max(1, min(int(k), len(means)))
+    order = np.argsort(-means, kind="stable")
+    return [int(c) for c in order[:k]]
+
+
+def channel_grid(cap: Capture, block: str, k: int = 16) -> tuple[np.ndarray, list[int]]:
+    """The top-k channels of ``block`` as one RGB image (row-major, strongest first), each normalised to its
+    own range; returns the image and the channel indices in tile order."""
+    channels = top_channels(cap, block, k)
+    m = cap.maps[block]
+    cols = int(np.ceil(np.sqrt(len(channels))))
+    rows = int(np.ceil(len(channels) / cols))
+    tile = GRID_TILE
+    grid = np.full((rows * (tile + GRID_GAP) - GRID_GAP, cols * (tile + GRID_GAP) - GRID_GAP, 3), 255, np.uint8)
+    for i, c in enumerate(channels):
+        img = Image.fromarray(colorize(m.channel(c))).resize((tile, tile), Image.Resampling.NEAREST)
+        r, q = divmod(i, cols)
+        grid[r * (tile + GRID_GAP):r * (tile + GRID_GAP) + tile, q * (tile + GRID_GAP):q * (tile + GRID_GAP) + tile] = \
+            np.asarray(img)
+    return grid, channels
+
+
+def channel_figure(cap: Capture, block: str, channel: int) -> go.Figure:
+    """One channel as a heatmap with its value range on the colour bar."""
+    m = cap.maps[block]
+    if not 0 <= channel < m.shape[0]:
+        raise ValueError(f"channel must be from 0 to {m.shape[0] - 1} for {block}, got {channel}")
+    values = m.channel(channel)
+    fig = go.Figure(go.Heatmap(z=values[::-1], colorscale="Viridis", colorbar=dict(title="activation"),
+                               hovertemplate="x %{x}, y %{y}<br>activation %{z:.4f}<extra></extra>"))
+    c, h, w = m.shape
+    fig.update_layout(
+        title=dict(text=f"{block}, channel {channel}: range {values.min():.3g} … {values.max():.3g} "
+                        f"(mean {m.channel_means[channel]:.3g}; full map {h}×{w})", x=0.01),
+        height=420, margin=dict(l=40, r=20, t=50, b=30), template="plotly_white",
+        xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False, scaleanchor="x"),
+    )
+    return fig
+
+
+def overlay(cap: Capture, block: str, alpha: float = 0.55) -> np.ndarray:
+    """The block's mean activation as a heatmap over the crop the network saw."""
+    if cap.crop is None:
+        raise ValueError("this capture has no input image to overlay on")
+    base = np.asarray(cap.crop.convert("RGB"), dtype=np.float32)
+    heat = Image.fromarray(colorize(cap.maps[block].mean_map())).resize(cap.crop.size, Image.Resampling.BILINEAR)
+    return (base * (1 - alpha) + np.asarray(heat, dtype=np.float32) * alpha).round().astype(np.uint8)
+
+
+def network_figure(cap: Capture, selected: str | None = None) -> go.Figure:
+    """Across the network: sparsity, mean ± std, and ‖F(x)‖ / ‖shortcut‖ per block, projections marked."""
+    b = cap.blocks
+    names = [s.name for s in b]
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=("fraction of zeros after the ReLU", "mean ± std of the block output",
+                                        "‖F(x)‖ / ‖shortcut‖: how much the residual branch adds"))
+    hover = [f"<b>{s.name}</b>{' (projection shortcut)' if s.projection else ''}<br>{s.channels} channels, "
+             f"{s.dead_channels} dead" for s in b]
+    fig.add_trace(go.Scatter(x=names, y=[s.zero_fraction for s in b], mode="lines+markers", name="zeros",
+                             customdata=hover, hovertemplate="%{customdata}<br>zeros %{y:.1%}<extra></extra>",
+                             line=dict(color="#1c7ed6")), row=1, col=1)
+    fig.add_trace(go.Scatter(x=names, y=[s.mean for s in b], mode="lines+markers", name="mean",
+                             error_y=dict(type="data", array=[s.std for s in b], thickness=1, color="#adb5bd"),
+                             customdata=hover, hovertemplate="%{customdata}<br>mean %{y:.3g}<extra></extra>",
+                             line=dict(color="#2b8a3e")), row=2, col=1)
+    fig.add_trace(go.Scatter(x=names, y=[s.residual_ratio for s in b], mode="lines+markers", name="‖F‖/‖shortcut‖",
+                             customdata=[[h, s.residual_norm, s.shortcut_norm] for h, s in zip(hover, b)],
+                             hovertemplate="%{customdata[0]}<br>‖F‖ %{customdata[1]:.4g} / ‖shortcut‖ "
+                                           "%{customdata[2]:.4g} = %{y:.3g}<extra></extra>",
+                             line=dict(color="#e8590c")), row=3, col=1)
+    proj = [s.name for s in b if s.projection]
+    fig.add_trace(go.Scatter(x=proj, y=[s.residual_ratio for s in b if s.projection], mode="markers",
+                             name="projection shortcut", marker=dict(symbol="diamond", size=11, color="#e8590c",
+                                                                     line=dict(color="black", width=1)),
+                             hoverinfo="skip"), row=3, col=1)
+    if selected in names:
+        for row in (1, 2, 3):
+            fig.add_vline(x=names.index(selected), line=dict(color="#fa5252", dash="dot"), row=row, col=1)
+    fig.update_layout(height=640, template="plotly_white", margin=dict(l=50, r=20, t=60, b=60),
+                      title=dict(text=f"{cap.model_name}: activations across the network", x=0.01),
+                      legend=dict(orientation="h", y=1.06, x=1, xanchor="right"))
+    fig.update_xaxes(tickangle=-60, row=3, col=1)
+    return fig
+
+
+@lru_cache(maxsize=1)
+def class_names() -> tuple[str, ...]:
+    return tuple(CLASSES_FILE.read_text().splitlines())
+
+
+def top5(cap: Capture) -> dict[str, float]:
+    """Top-5 ImageNet classes with probabilities (1000-class models only)."""
+    logits = cap.logits.astype(np.float64)
+    if logits.shape[0] != len(class_names()):
+        raise ValueError(f"predictions need a 1000-class ImageNet model, this one has {logits.shape[0]} outputs")
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    order = np.argsort(-p)[:5]
+    return {class_names()[i]: float(p[i]) for i in order}
