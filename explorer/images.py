@@ -15,8 +15,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_UPLOAD_BYTES = int(os.environ.get("RESNET_EXPLORER_MAX_UPLOAD_MB", "25")) * 2**20
 MAX_IMAGE_PIXELS = int(float(os.environ.get("RESNET_EXPLORER_MAX_IMAGE_MP", "40")) * 1_000_000)
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")
-# Decoding is capped globally too: Pillow refuses anything far above this before allocating it.
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+# Decoding is capped globally too: Pillow refuses anything far above the limit before allocating it;
+# between 1× and 2× the limit our own check below names the size.
+Image.MAX_IMAGE_PIXELS = 2 * MAX_IMAGE_PIXELS
 
 
 class ImageError(ValueError):

@@ -8,6 +8,8 @@ import pytest
 
 import app
 
+ROOT = Path(__file__).resolve().parent.parent
+
 DEFAULTS = dict(mode="Preset", preset="resnet50", block="bottleneck", l1=3, l2=4, l3=6, l4=3, width=64, groups=1,
                 stride_in="v1.5", input_size=224)
 
@@ -140,3 +142,91 @@ def test_compare_endpoint(client) -> None:
     assert "custom_bottleneck_3-4-6-3_32x4d" in md and table["data"][-1][3] == 0
     with pytest.raises(Exception, match="unknown preset or config 'resnet5'"):
         client.predict(*DEFAULTS.values(), "resnet5", api_name="/compare")
+
+
+FM = dict(example="cat", weights="random", checkpoint=None, device="cpu", block="", k=16)
+
+
+def features(client, upload=None, **changes):
+    from gradio_client import handle_file
+
+    fm = {**FM, **changes}
+    ckpt = handle_file(str(fm["checkpoint"])) if fm["checkpoint"] else None
+    return client.predict(*{**DEFAULTS, "preset": "resnet18"}.values(), handle_file(str(upload)) if upload else None,
+                          fm["example"], fm["weights"], ckpt, fm["device"], fm["block"], fm["k"],
+                          api_name="/features")
+
+
+def test_features_upload_grid_plot_and_predictions(client, tmp_path) -> None:
+    import torch
+    from PIL import Image
+
+    from resnet import build, get_preset
+
+    torch.manual_seed(3)
+    ckpt = tmp_path / "resnet18-f37072fd.pth"  # torchvision's file name: V1 preprocessing is picked
+    torch.save(build(get_preset("resnet18")).state_dict(), ckpt)
+    image = tmp_path / "upload.png"
+    Image.open(ROOT / "assets" / "examples" / "coffee.jpg").save(image)
+    # the capture id lives in the session's gr.State, which the API hides; the client keeps the session
+    notice, crop, block, grid, caption, zoom, over, network, preds = features(
+        client, upload=image, weights="file", checkpoint=ckpt)
+    assert "resnet18-f37072fd.pth (torchvision IMAGENET1K_V1)" in notice and "Random" not in notice
+    assert Image.open(crop).size == (224, 224)
+    assert block["value"] == "layer2.0" and len(block["choices"]) == 8
+    g = Image.open(grid)
+    assert g.format == "PNG" and g.size == (4 * 96 + 3 * 4, 4 * 96 + 3 * 4)
+    assert "top 16 of 128 channels" in caption
+    net = json.loads(network["plot"])
+    assert [t["name"] for t in net["data"]][:3] == ["zeros", "mean", "‖F‖/‖shortcut‖"]
+    assert len(net["data"][0]["x"]) == 8
+    assert len(preds["confidences"]) == 5
+    assert abs(sum(c["confidence"] for c in preds["confidences"])) <= 1.0
+
+    # switching block reuses the capture (no forward pass) and honours k and channel
+    g2, caption2, zoom2, over2 = client.predict("layer4.1", 4, 7, api_name="/block_view")
+    assert Image.open(g2).size == (2 * 96 + 4, 2 * 96 + 4)
+    assert "layer4.1" in caption2 and "channel 7" in json.loads(zoom2["plot"])["layout"]["title"]["text"]
+
+
+def test_features_random_weights_notice_and_no_predictions(client) -> None:
+    notice, *_, preds = features(client, example="shapes")
+    assert "Random weights (seed 0)" in notice
+    assert not preds.get("confidences")
+
+
+@pytest.mark.parametrize("content, name, message", [
+    (b"", "empty.png", "the file is empty"),
+    (b"not an image at all", "fake.png", "not an image we can read"),
+    (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "vector.svg", "Invalid file type"),  # refused by the upload
+    (b"<html><body>hi</body></html>", "page.jpg", "not an image we can read"),
+])
+def test_features_bad_image_then_recovers(client, tmp_path, content, name, message) -> None:
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    with pytest.raises(Exception, match=message):
+        features(client, upload=bad)
+    notice, *_ = features(client)  # the app keeps working
+    assert "Ran on" in notice
+
+
+def test_features_bad_checkpoint(client, tmp_path) -> None:
+    import torch
+
+    from resnet import build, get_preset
+
+    wrong = tmp_path / "r50.pth"
+    torch.save(build(get_preset("resnet50"), init_weights=False).state_dict(), wrong)
+    with pytest.raises(Exception, match="checkpoint does not fit this model"):
+        features(client, weights="file", checkpoint=wrong)
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"\x80\x04junk")
+    with pytest.raises(Exception, match="not a readable PyTorch/safetensors checkpoint"):
+        features(client, weights="file", checkpoint=junk)
+    with pytest.raises(Exception, match="no checkpoint for ResNet-18 in the torch hub cache"):
+        features(client, weights="hub")
+
+
+def test_block_view_without_run(client) -> None:
+    with pytest.raises(Exception, match="run an image first"):
+        client.predict("layer1.0", 16, -1, api_name="/block_view")

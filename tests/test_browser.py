@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -115,5 +116,30 @@ def test_toggle_updates_ratio_chart_and_comparison(app_url: str, browser) -> Non
         expect(summary).to_contain_text("custom_basic_3-4-6-3", timeout=30_000)
         expect(summary).to_contain_text("differ in layer1 (2 vs 3 blocks)")
         expect(page.locator("#compare-costs .gtitle")).to_contain_text("resnet18 vs custom_basic_3-4-6-3")
+    finally:
+        page.close()
+
+
+def test_upload_image_shows_grid_and_bad_file_shows_error(app_url: str, browser, tmp_path) -> None:
+    from PIL import Image
+
+    good = tmp_path / "rocket.png"
+    Image.open(Path(__file__).resolve().parent.parent / "assets" / "examples" / "rocket.jpg").save(good)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"this is text, not a PNG")
+    page = browser.new_page(viewport={"width": 1300, "height": 1400})
+    try:
+        page.goto(app_url)
+        page.wait_for_selector(".gradio-container")
+        page.get_by_role("tab", name="Feature maps").click()
+        page.locator("#fm-upload input[type=file]").set_input_files(str(bad))
+        expect(page.locator('[data-testid="toast-body"]').first).to_contain_text("not an image we can read",
+                                                                                 timeout=30_000)
+        page.locator("#fm-upload").get_by_role("button", name=re.compile("Clear|Remove", re.I)).first.click()
+        page.locator("#fm-upload input[type=file]").set_input_files(str(good))
+        expect(page.locator("#fm-caption")).to_contain_text("top 16 of", timeout=60_000)
+        expect(page.locator("#fm-grid img")).to_be_visible()
+        expect(page.locator("#fm-notice")).to_contain_text("Random weights")
+        expect(page.locator("#fm-crop img")).to_be_visible()
     finally:
         page.close()

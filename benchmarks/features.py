@@ -1,0 +1,93 @@
+"""Feature maps, ResNet-50 (and ResNet-152 memory), in one run against a bare forward pass.
+
+- capture of every block / bare forward (target <= 1.10×);
+- image file -> capture + the selected block's grid, overlay, zoom and the across-network plot / bare forward
+  (target <= 2.0×);
+- switching to another block's views afterwards (target <= 0.05 s, no forward pass);
+- ResNet-152: peak memory of a full capture above the model, against the capture budget (subprocess).
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from explorer.capture import DEFAULT_BUDGET_BYTES, capture
+from explorer.featuremaps import channel_figure, channel_grid, network_figure, overlay
+from explorer.inference import get_model, run_image
+from resnet import get_preset
+
+from .common import median_times
+
+IMAGE = Path(__file__).resolve().parent.parent / "assets" / "examples" / "cat.jpg"
+
+_MEMORY_PROBE = r"""
+import json, resource, sys, torch
+sys.path.insert(0, ".")
+from resnet import build, get_preset
+from explorer.capture import capture
+torch.manual_seed(0)
+model = build(get_preset("resnet152")).eval()
+x = torch.randn(1, 3, 224, 224)
+with torch.no_grad():
+    model(x)  # the bare forward's own peak first
+rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+after_forward = rss()
+cap = capture(model, x)
+print(json.dumps({"peak_after_forward": after_forward, "peak_after_capture": rss(), "kept": cap.nbytes,
+                  "model": sum(p.numel() * 4 for p in model.parameters())}))
+"""
+
+
+def run(repeats: int = 7) -> list[dict]:
+    cfg = get_preset("resnet50")
+    entry = get_model(cfg, "random", device="cpu")
+    model = entry.model
+    x = entry.preprocess(__import__("PIL.Image", fromlist=["Image"]).open(IMAGE))
+
+    def bare() -> None:
+        with torch.no_grad():
+            model(x)
+
+    def end_to_end() -> None:
+        _, cap, _ = run_image(cfg, IMAGE)
+        channel_grid(cap, "layer2.0", 16)
+        overlay(cap, "layer2.0")
+        channel_figure(cap, "layer2.0", 0)
+        network_figure(cap)
+
+    times = median_times({"bare forward": bare, "capture": lambda: capture(model, x), "image -> views": end_to_end},
+                         repeats=repeats)
+    _, cap, _ = run_image(cfg, IMAGE)
+    switches = []
+    for name in list(cap.maps)[:12]:
+        start = time.perf_counter()
+        channel_grid(cap, name, 16)
+        overlay(cap, name)
+        channel_figure(cap, name, 0)
+        switches.append(time.perf_counter() - start)
+    probe = subprocess.run([sys.executable, "-c", _MEMORY_PROBE], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parent.parent)
+    mem = json.loads(probe.stdout.strip().splitlines()[-1])
+    base = times["bare forward"]
+    return [{
+        "benchmark": "feature maps", "model": "resnet50",
+        **{f"{k} (s)": round(v, 4) for k, v in times.items()},
+        "capture / bare": round(times["capture"] / base, 3),
+        "image -> views / bare": round(times["image -> views"] / base, 3),
+        "block switch median (s)": round(statistics.median(switches), 4),
+        "block switch max (s)": round(max(switches), 4),
+        "target": "capture <= 1.10x; image->views <= 2.0x; switch <= 0.05 s",
+    }, {
+        "benchmark": "capture memory", "model": "resnet152",
+        "kept by the capture (MiB)": round(mem["kept"] / 2**20, 1),
+        "peak RSS growth during capture, above the bare forward's peak (MiB)":
+            round((mem["peak_after_capture"] - mem["peak_after_forward"]) / 2**20, 1),
+        "budget (MiB)": DEFAULT_BUDGET_BYTES // 2**20,
+        "model weights (MiB)": round(mem["model"] / 2**20, 1),
+    }]

@@ -1,0 +1,244 @@
+"""Feature maps: capture numerics, statistics, views, image decoding and refusals, memory budget."""
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import explorer.capture as capture_mod
+from explorer.capture import _summarise, capture
+from explorer.featuremaps import channel_figure, channel_grid, network_figure, overlay, top5, GRID_GAP, GRID_TILE
+from explorer.images import ImageError, load_image
+from explorer.inference import get_capture, run_image
+from resnet import build, get_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+CAT = ROOT / "assets" / "examples" / "cat.jpg"
+
+
+@pytest.fixture(scope="module")
+def r50_capture():
+    torch.manual_seed(0)
+    model = build(get_preset("resnet50")).eval()
+    x = torch.randn(1, 3, 128, 128)
+    return model, x, capture(model, x, keep_full=True)
+
+
+def test_residual_plus_shortcut_is_the_pre_relu_sum(r50_capture) -> None:
+    _, _, cap = r50_capture
+    for name in ("layer1.0", "layer1.1", "layer2.0", "layer3.4", "layer4.2"):
+        f = cap.full[name]
+        pre = f["residual"] + f["shortcut"]
+        assert torch.allclose(torch.relu(pre), f["output"], atol=1e-5)
+        assert (pre < 0).any()  # the ReLU really clips something
+        st = cap.stats(name)
+        assert st.residual_norm == pytest.approx(float(f["residual"].norm()), rel=1e-4)
+        assert st.shortcut_norm == pytest.approx(float(f["shortcut"].norm()), rel=1e-4)
+        assert st.residual_ratio == pytest.approx(st.residual_norm / st.shortcut_norm)
+    assert cap.stats("layer1.0").projection and not cap.stats("layer1.1").projection
+
+
+def test_captured_output_equals_running_the_model_up_to_that_block(r50_capture) -> None:
+    model, x, cap = r50_capture
+    with torch.no_grad():
+        h = model.stem(x)
+        for stage in ("layer1", "layer2", "layer3"):
+            for i, block in enumerate(getattr(model, stage)):
+                h = block(h)
+                if f"{stage}.{i}" in ("layer1.2", "layer2.0", "layer3.5"):
+                    assert torch.allclose(cap.full[f"{stage}.{i}"]["output"], h, atol=1e-5)
+                    maps = cap.maps[f"{stage}.{i}"]
+                    assert np.allclose(maps.maps.astype(np.float32), h[0].numpy(), atol=1e-2, rtol=1e-3)
+                    assert np.allclose(maps.channel_means, h[0].mean(dim=(1, 2)).numpy(), rtol=1e-4, atol=1e-6)
+    assert model.training is False and all(not m._forward_hooks for m in model.modules())
+
+
+def test_statistics_on_crafted_tensor() -> None:
+    y = torch.zeros(1, 4, 5, 5)
+    y[0, 0] = 2.0  # channel 0: all 2
+    y[0, 1, 0, 0] = 5.0  # channel 1: one 5
+    y[0, 3, :, :2] = 1.0  # channel 3: 10 ones; channel 2 dead
+    maps, s = _summarise(y, 1 << 20)
+    values = y.flatten()
+    assert s["mean"] == pytest.approx(float(values.mean()))
+    assert s["std"] == pytest.approx(float(values.std()))
+    assert s["zero_fraction"] == pytest.approx(float((values == 0).float().mean()))
+    assert s["dead_channels"] == 1
+    assert s["norm"] == pytest.approx(float(values.norm()))
+    assert list(maps.channel_means) == pytest.approx([2.0, 0.2, 0.0, 0.4])
+    assert list(maps.hi) == [2.0, 5.0, 0.0, 1.0]
+
+
+def test_grid_size_and_channel_order(r50_capture) -> None:
+    _, _, cap = r50_capture
+    grid, channels = channel_grid(cap, "layer2.1", 10)
+    means = cap.maps["layer2.1"].channel_means
+    assert channels == [int(c) for c in np.argsort(-means, kind="stable")[:10]]
+    assert all(means[a] >= means[b] for a, b in zip(channels, channels[1:]))
+    cols, rows = 4, 3  # ceil(sqrt(10)) columns
+    assert grid.shape == (rows * (GRID_TILE + GRID_GAP) - GRID_GAP, cols * (GRID_TILE + GRID_GAP) - GRID_GAP, 3)
+    assert channel_grid(cap, "layer2.1", 1000)[1].__len__() == 512  # k is capped at the channel count
+    # The first tile shows the strongest channel, normalised to its own range.
+    tile = grid[:GRID_TILE, :GRID_TILE]
+    assert tile.reshape(-1, 3).std(axis=0).sum() > 0
+
+
+def test_views_from_a_stored_capture() -> None:
+    cid, cap, entry = run_image(get_preset("resnet18"), CAT)
+    assert get_capture(cid) is cap and not entry.real
+    assert cap.crop.size == (224, 224) and "Random weights" in cap.notices[0]
+    over = overlay(cap, "layer3.1")
+    assert over.shape == (224, 224, 3)
+    fig = channel_figure(cap, "layer1.0", 3)
+    assert "layer1.0, channel 3: range" in fig.layout.title.text
+    with pytest.raises(ValueError, match="channel must be from 0 to 63"):
+        channel_figure(cap, "layer1.0", 64)
+    net = network_figure(cap)
+    assert [t.name for t in net.data][:3] == ["zeros", "mean", "‖F‖/‖shortcut‖"]
+    assert list(net.data[3].x) == ["layer2.0", "layer3.0", "layer4.0"]  # projections marked
+    assert len(top5(cap)) == 5
+
+
+def test_memory_budget_pools_maps() -> None:
+    model = build(get_preset("resnet152"), init_weights=False)
+    x = torch.randn(1, 3, 224, 224)
+    budget = 8 * 2**20
+    cap = capture(model, x, budget_bytes=budget)
+    assert cap.nbytes <= budget
+    assert cap.maps["layer1.0"].maps.shape[1] < 56  # pooled to fit
+    assert cap.maps["layer1.0"].shape == (256, 56, 56)  # the full shape is still known
+    assert capture(model, x).nbytes < capture_mod.DEFAULT_BUDGET_BYTES
+
+
+def test_device_failure_falls_back_to_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback branch: a device error on the first try reruns on the CPU with a notice."""
+    model = build(get_preset("resnet18"), init_weights=False)
+    real = capture_mod._capture
+    monkeypatch.setattr(capture_mod, "resolve_device", lambda d: torch.device("cuda"))
+
+    def failing(model, x, device, *args):
+        if device.type == "cuda":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(model, x, device, *args)
+
+    monkeypatch.setattr(capture_mod, "_capture", failing)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    cap = capture(model, torch.randn(1, 3, 64, 64), device="cuda")
+    assert cap.device == "cpu"
+    assert cap.notices == ["CUDA failed (CUDA out of memory. Tried to allocate 2.00 GiB); ran on the CPU instead"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_capture_on_cuda_matches_cpu() -> None:
+    torch.manual_seed(0)
+    model = build(get_preset("resnet50")).eval()
+    x = torch.randn(1, 3, 224, 224)
+    cpu = capture(model, x)
+    gpu = capture(model, x, device="cuda")
+    assert gpu.device.startswith("cuda") and next(model.parameters()).device.type == "cpu"
+    for a, b in zip(cpu.blocks, gpu.blocks):
+        assert a.name == b.name and b.residual_ratio == pytest.approx(a.residual_ratio, rel=1e-2)
+
+
+# ---- image decoding -------------------------------------------------------------------------------
+
+def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"])
+def test_every_format_decodes(fmt: str) -> None:
+    img = Image.new("RGB", (320, 240), (200, 30, 30))
+    out = load_image(_encode(img if fmt != "GIF" else img.convert("P"), fmt))
+    assert out.mode == "RGB" and out.size == (320, 240)
+    r, g, b = out.getpixel((10, 10))
+    assert r > 150 and g < 80 and b < 80
+
+
+def test_modes_convert_correctly() -> None:
+    rgba = Image.new("RGBA", (40, 30), (255, 0, 0, 0))  # fully transparent red -> white
+    assert load_image(_encode(rgba, "PNG")).getpixel((1, 1)) == (255, 255, 255)
+    half = Image.new("RGBA", (40, 30), (0, 0, 0, 128))  # half-transparent black -> grey
+    assert load_image(_encode(half, "PNG")).getpixel((1, 1)) == (127, 127, 127)
+    la = Image.new("LA", (40, 30), (0, 0))
+    assert load_image(_encode(la, "PNG")).getpixel((1, 1)) == (255, 255, 255)
+    gray = Image.new("L", (40, 30), 77)
+    assert load_image(_encode(gray, "PNG")).getpixel((1, 1)) == (77, 77, 77)
+    pal = Image.new("P", (40, 30), 1)
+    pal.putpalette([0, 0, 0, 0, 0, 255] + [0] * 762)
+    assert load_image(_encode(pal, "PNG", transparency=1)).getpixel((1, 1)) == (255, 255, 255)
+    assert load_image(_encode(pal, "PNG")).getpixel((1, 1)) == (0, 0, 255)
+    cmyk = Image.new("CMYK", (40, 30), (0, 255, 255, 0))  # red in CMYK
+    r, g, b = load_image(_encode(cmyk, "JPEG")).getpixel((5, 5))
+    assert r > 200 and g < 60 and b < 60
+    deep = Image.fromarray(np.full((30, 40), 40000, dtype=np.uint16))
+    assert deep.mode == "I;16"
+    assert load_image(_encode(deep, "PNG")).getpixel((1, 1)) == (156, 156, 156)  # 40000/65535*255
+
+
+def test_gif_first_frame() -> None:
+    frames = [Image.new("P", (30, 30), i) for i in (1, 2)]
+    for f in frames:
+        f.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
+    data = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    assert load_image(data).getpixel((1, 1)) == (255, 0, 0)
+
+
+def test_exif_orientation_is_honoured() -> None:
+    img = Image.new("RGB", (60, 30), (0, 0, 0))
+    img.paste((255, 0, 0), (0, 0, 30, 30))  # left half red
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    out = load_image(_encode(img, "JPEG", exif=exif.tobytes(), quality=95))
+    assert out.size == (30, 60)
+    r, g, b = out.getpixel((15, 5))  # the red half ends up on top
+    assert r > 200 and g < 60
+
+
+def test_large_images_are_reduced_first() -> None:
+    img = Image.new("RGB", (4000, 3000), (10, 200, 10))
+    out = load_image(_encode(img, "PNG"), need_short_side=256)
+    assert min(out.size) >= 512 and min(out.size) < 1500
+
+
+def _png_bomb(width: int, height: int) -> bytes:
+    """A tiny PNG that declares a huge size."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + \
+        chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "the file is empty"),
+    (b"just some text, renamed to .png", "not an image we can read"),
+    (b"<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>", "not an image we can read"),
+    (b"<html><body>hello</body></html>", "not an image we can read"),
+    (_png_bomb(100_000, 100_000), "too many pixels"),
+    (_png_bomb(8_000, 6_000), "over the 40 MP limit"),
+])
+def test_refusals(data: bytes, message: str) -> None:
+    with pytest.raises(ImageError, match=message):
+        load_image(data)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_truncated_images_are_refused(fmt: str) -> None:
+    data = _encode(Image.effect_noise((300, 300), 60).convert("RGB"), fmt)
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        load_image(data[: len(data) // 2])
+
+
+def test_misleading_extension_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "photo.gif"
+    path.write_bytes(CAT.read_bytes())  # a JPEG named .gif: decoded by content
+    assert load_image(path).size == (451, 300)
