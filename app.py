@@ -8,7 +8,7 @@ import argparse
 import html
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,8 +22,10 @@ from explorer.compare import COMPARE_COLUMNS, compare_summary
 from explorer.featuremaps import channel_figure, channel_grid, network_figure, overlay, top5
 from explorer.images import ImageError
 from explorer.inference import get_capture, run_image
+from explorer.limits import Limits, env_name
 from explorer.render import DEFAULT_DPI, INSTALL_HINT, MAX_DPI, MIN_DPI, GraphvizMissing, dot_available
-from resnet import (MAX_BLOCKS_PER_STAGE, PRESET_TITLES, PRESETS, CheckpointError, ResNetConfig, get_preset,
+import resnet.config
+from resnet import (PRESET_TITLES, PRESETS, CheckpointError, ResNetConfig, get_preset,
                     parse_config)
 from resnet.config import MAX_GROUPS, MAX_WIDTH_PER_GROUP
 
@@ -45,6 +47,7 @@ WEIGHT_CHOICES = [("random (seed 0)", "random"), ("torch hub cache", "hub"), ("u
 class AppSettings:
     device: str = "auto"
     weights: str | None = None  # --weights PATH: the default checkpoint for "file"
+    limits: Limits = field(default_factory=explorer.limits.from_env)
 
 
 SETTINGS = AppSettings()
@@ -247,13 +250,14 @@ def make_export(fmt: str) -> Callable[..., str]:
     return export
 
 
-def custom_from_preset(mode: str, preset: str) -> tuple[Any, ...]:
-    """When switching to Custom, start the custom fields from the current preset."""
-    visible = gr.update(visible=mode == "Custom")
-    if mode != "Custom":
-        return (visible,) + (gr.update(),) * 7
+def show_custom(mode: str) -> Any:
+    return gr.update(visible=mode == "Custom")
+
+
+def custom_from_preset(preset: str) -> tuple[Any, ...]:
+    """Copy a preset's structure into the custom fields (an explicit button: no race with the user's edits)."""
     c = get_preset(preset)
-    return (visible, c.block, *c.layers, c.width_per_group, c.groups, c.stride_in)
+    return (c.block, *c.layers, c.width_per_group, c.groups, c.stride_in)
 
 
 def build_demo() -> gr.Blocks:
@@ -264,7 +268,7 @@ def build_demo() -> gr.Blocks:
             mode = gr.Radio(list(MODES), value="Preset", label="Model", elem_id="mode")
             preset = gr.Dropdown([(PRESET_TITLES[n], n) for n in PRESETS], value=DEFAULT_PRESET,
                                  label="Preset", elem_id="preset")
-            input_size = gr.Slider(explorer.MIN_INPUT_SIZE, explorer.MAX_INPUT_SIZE, value=224, step=1,
+            input_size = gr.Slider(explorer.MIN_INPUT_SIZE, explorer.structure.MAX_INPUT_SIZE, value=224, step=1,
                                    label="Input size (px)", elem_id="input-size")
         d = get_preset(DEFAULT_PRESET)
         with gr.Group(visible=False, elem_id="custom-group") as custom:
@@ -273,12 +277,14 @@ def build_demo() -> gr.Blocks:
                 stride_in = gr.Radio(["v1.5", "v1"], value="v1.5", label="Stride on (v1.5: 3×3, v1: first 1×1)",
                                      elem_id="stride-in")
             with gr.Row():
-                depths = [gr.Slider(1, MAX_BLOCKS_PER_STAGE, value=n, step=1, label=f"layer{i} blocks",
+                depths = [gr.Slider(1, resnet.config.MAX_BLOCKS_PER_STAGE, value=n, step=1, label=f"layer{i} blocks",
                                     elem_id=f"layer{i}-blocks") for i, n in enumerate(d.layers, start=1)]
             with gr.Row():
                 width = gr.Slider(1, MAX_WIDTH_PER_GROUP, value=64, step=1, label="Width per group (64 = ResNet)",
                                   elem_id="width-per-group")
                 groups = gr.Slider(1, MAX_GROUPS, value=1, step=1, label="Groups (ResNeXt)", elem_id="groups")
+                load_preset = gr.Button("Copy the picked preset into these fields", size="sm",
+                                        elem_id="load-preset", scale=0, min_width=160)
         totals = gr.Markdown(elem_id="totals")
         with gr.Tabs(elem_id="tabs"):
             with gr.Tab("Tables", id="tables", elem_id="tab-tables"):
@@ -359,8 +365,9 @@ def build_demo() -> gr.Blocks:
 
         inputs = [mode, preset, block, *depths, width, groups, stride_in, input_size]
         graph_inputs = [*inputs, level, direction, collapse]
-        mode.change(custom_from_preset, [mode, preset], [custom, block, *depths, width, groups, stride_in],
-                    api_visibility="private", api_name="custom_from_preset")
+        mode.change(show_custom, mode, custom, api_visibility="private", api_name="show_custom")
+        load_preset.click(custom_from_preset, preset, [block, *depths, width, groups, stride_in],
+                          api_visibility="private", api_name="custom_from_preset")
         gr.on([demo.load, *(c.change for c in inputs)], summarize, inputs, [totals, stages, blocks],
               api_name="summarize", concurrency_limit=2, show_progress="minimal",
               trigger_mode="always_last")
@@ -393,10 +400,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="where activations run: auto, cpu, cuda, mps")
     p.add_argument("--weights", default=None, help="checkpoint for the feature maps (torchvision .pth or .safetensors)")
     p.add_argument("--inbrowser", action="store_true", help="open a browser tab")
+    defaults = explorer.limits.from_env()
+    for f in fields(Limits):
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=getattr(defaults, f.name),
+                       help=f"limit (default {getattr(defaults, f.name)}; env {env_name(f.name)})")
     return p.parse_args(argv)
 
 
 CSS = (ASSETS / "app.css").read_text()
+
+
+def launch_options() -> dict[str, Any]:
+    """Options every launch uses (the tests' too): styles, one-line error messages, the upload limit."""
+    limits = SETTINGS.limits
+    return {"css": CSS, "show_error": True,
+            "max_file_size": int(max(limits.max_upload_mb, limits.max_checkpoint_mb) * 2**20)}
 demo = build_demo()
 
 if __name__ == "__main__":
@@ -406,9 +424,10 @@ if __name__ == "__main__":
         if args.weights and not Path(args.weights).is_file():
             raise ValueError(f"--weights: no such file {args.weights}")
         SETTINGS.weights = args.weights
+        SETTINGS.limits = explorer.limits.apply(Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)}))
     except (ValueError, RuntimeError) as exc:
         raise SystemExit(f"error: {exc}") from None
     warm_presets()
     demo = build_demo()  # again, now that the flags are known
-    demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port,
-                                                   inbrowser=args.inbrowser, css=CSS)
+    demo.queue(default_concurrency_limit=2, max_size=64).launch(server_name=args.host, server_port=args.port,
+                                                                inbrowser=args.inbrowser, **launch_options())

@@ -8,7 +8,6 @@ per-channel maxima and means and scalar statistics, so nothing full-size outlive
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +21,7 @@ from resnet import ResNet, is_block
 from .hooks import forward_hooks, running_on
 from .tracer import resolve_device
 
-DEFAULT_BUDGET_BYTES = int(os.environ.get("RESNET_EXPLORER_CAPTURE_MB", "512")) * 2**20
+DEFAULT_BUDGET_BYTES = 512 * 2**20  # set from explorer.limits
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,7 @@ def capture(
     model: ResNet,
     x: Tensor,
     device: str | torch.device | None = None,
-    budget_bytes: int = DEFAULT_BUDGET_BYTES,
+    budget_bytes: int | None = None,
     keep_full: bool = False,
 ) -> Capture:
     """Run ``model`` on ``x`` (1×3×H×W) once and keep what the feature-map views need for every block.
@@ -136,6 +135,7 @@ def capture(
     if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
         raise ValueError(f"capture needs one image as a 1×3×H×W tensor, got shape {tuple(x.shape)}")
     target = resolve_device(device) if device is not None else next(model.parameters()).device
+    budget_bytes = DEFAULT_BUDGET_BYTES if budget_bytes is None else budget_bytes
     try:
         return _capture(model, x, target, budget_bytes, keep_full, [])
     except RuntimeError as exc:

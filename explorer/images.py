@@ -10,10 +10,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: I001
 
-MAX_UPLOAD_BYTES = int(os.environ.get("RESNET_EXPLORER_MAX_UPLOAD_MB", "25")) * 2**20
-MAX_IMAGE_PIXELS = int(float(os.environ.get("RESNET_EXPLORER_MAX_IMAGE_MP", "40")) * 1_000_000)
+MAX_UPLOAD_BYTES = 25 * 2**20  # set from explorer.limits
+MAX_IMAGE_PIXELS = 40_000_000
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")
 # Decoding is capped globally too: Pillow refuses anything far above the limit before allocating it;
 # between 1× and 2× the limit our own check below names the size.

@@ -17,13 +17,13 @@ import torch
 from resnet import Preprocess, ResNet, ResNetConfig, build, find_cached, load_weights
 from resnet.weights import weights_by_filename
 
-from .capture import DEFAULT_BUDGET_BYTES, Capture, capture
+from .capture import Capture, capture
 from .images import load_image
 from .tracer import resolve_device
 
 RANDOM_SEED = 0
-MODEL_CACHE_SIZE = int(os.environ.get("RESNET_EXPLORER_MODEL_CACHE", "2"))
-CAPTURE_STORE_SIZE = int(os.environ.get("RESNET_EXPLORER_CAPTURES", "6"))
+MODEL_CACHE_SIZE = 2  # set from explorer.limits
+CAPTURE_STORE_SIZE = 6
 WEIGHT_SOURCES = ("random", "hub", "file")
 
 
@@ -93,7 +93,7 @@ def get_model(config: ResNetConfig, source: str = "random", path: str | None = N
 
 def run_image(config: ResNetConfig, image: str | os.PathLike[str] | bytes, source: str = "random",
               path: str | None = None, device: str | torch.device | None = "cpu",
-              budget_bytes: int = DEFAULT_BUDGET_BYTES) -> tuple[str, Capture, _Entry]:
+              budget_bytes: int | None = None) -> tuple[str, Capture, _Entry]:
     """Decode ``image``, preprocess it for the weights, capture every block; returns (id, capture, model entry)."""
     entry = get_model(config, source, path, device)
     pre = entry.preprocess

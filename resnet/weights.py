@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 DOWNLOAD_ROOT = "https://download.pytorch.org/models/"
-DEFAULT_MAX_CHECKPOINT_BYTES = 1 << 30  # 1 GiB: the largest preset (wide_resnet101_2) is ~510 MB
+# 1 GiB: the largest preset (wide_resnet101_2) is ~510 MB. Read at call time; explorer.limits sets it.
+MAX_CHECKPOINT_BYTES = 1024 * 2**20
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def download_weights(arch: str, tag: str | None = None, progress: bool = True) -
     return path
 
 
-def read_state_dict(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_CHECKPOINT_BYTES) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, torch.Tensor]:
     """Read a state dict without executing code from the file.
 
     ``.safetensors`` files go through safetensors; everything else through ``torch.load(weights_only=True)``.
@@ -108,6 +109,7 @@ def read_state_dict(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_C
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    max_bytes = MAX_CHECKPOINT_BYTES if max_bytes is None else max_bytes
     size = path.stat().st_size
     if size > max_bytes:
         raise CheckpointError(f"checkpoint is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")
@@ -179,7 +181,7 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) -> Non
         raise CheckpointError("checkpoint does not fit this model: " + "; ".join(problems))
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_CHECKPOINT_BYTES) -> nn.Module:
+def load_weights(model: nn.Module, path: str | os.PathLike[str], max_bytes: int | None = None) -> nn.Module:
     """Load a checkpoint into ``model`` with strict keys; the model is untouched if it does not fit."""
     state = read_state_dict(path, max_bytes=max_bytes)
     check_state_dict(model, state)

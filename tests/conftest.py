@@ -30,7 +30,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
 
     demo = app.build_demo()
     demo.queue(default_concurrency_limit=2)
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", css=app.CSS)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **app.launch_options())
     try:
         yield url
     finally:

@@ -62,8 +62,9 @@ def test_endpoints_are_named(client) -> None:
 def test_handlers_directly() -> None:
     cfg = app.config_from_ui("Custom", "resnet50", "bottleneck", 2, 2, 2, 2, 4, 32, "v1")
     assert (cfg.layers, cfg.groups, cfg.width_per_group, cfg.stride_in) == ((2, 2, 2, 2), 32, 4, "v1")
-    visible, block, *rest = app.custom_from_preset("Custom", "resnext50_32x4d")
-    assert visible["visible"] is True and block == "bottleneck" and rest == [3, 4, 6, 3, 4, 32, "v1.5"]
+    block, *rest = app.custom_from_preset("resnext50_32x4d")
+    assert block == "bottleneck" and rest == [3, 4, 6, 3, 4, 32, "v1.5"]
+    assert app.show_custom("Custom")["visible"] is True and app.show_custom("Preset")["visible"] is False
 
 
 def test_cli_flags_default_to_localhost(monkeypatch) -> None:

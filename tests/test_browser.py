@@ -38,7 +38,6 @@ def test_custom_mode_invalid_then_recovers(app_url: str, browser) -> None:
         expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
         page.locator("#mode").get_by_text("Custom", exact=True).click()
         expect(page.locator("#layer1-blocks")).to_be_visible()
-        # Custom starts from the preset's values; wait for that round trip before editing.
         expect(page.locator("#totals")).to_contain_text("custom_bottleneck_3-4-6-3", timeout=30_000)
         page.locator("#block-type").get_by_text("basic", exact=True).click()
         expect(page.locator("#totals")).to_contain_text("BasicBlock ×3", timeout=30_000)
@@ -50,9 +49,15 @@ def test_custom_mode_invalid_then_recovers(app_url: str, browser) -> None:
         expect(page.locator("#block-table")).to_contain_text("layer1.0")  # the last good table stays
         groups.fill("1")
         groups.press("Enter")
+        expect(page.locator("#totals")).to_contain_text("custom_basic_3-4-6-3", timeout=30_000)
         page.locator("#layer3-blocks input[type=number]").fill("2")
         page.locator("#layer3-blocks input[type=number]").press("Enter")
         expect(page.locator("#totals")).to_contain_text("layer3: BasicBlock ×2", timeout=30_000)
+        # copying a preset into the custom fields
+        page.locator("#preset input").click()
+        page.get_by_role("option", name="ResNeXt-50 32x4d", exact=True).click()
+        page.locator("#load-preset").click()
+        expect(page.locator("#totals")).to_contain_text("custom_bottleneck_3-4-6-3_32x4d", timeout=30_000)
     finally:
         page.close()
 
