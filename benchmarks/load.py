@@ -1,0 +1,132 @@
+"""Load: concurrent gradio_client users against a real server process, a bounded number of rounds each.
+
+Each user, every round: a config toggle (/summarize on a random preset), a structure view, a graph export
+(SVG or PNG) and a feature-map run on an example image, then a block switch. Reports latency p50/p95 per
+endpoint and overall, failures, and the server's RSS after each round (a plateau means the caches are
+bounded) and its peak.
+"""
+from __future__ import annotations
+
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PRESETS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2"]
+EXAMPLES = ["cat", "coffee", "rocket", "shapes"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
+                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/gradio_api/info", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError("the app exited during start-up")
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("the app did not start within 120 s")
+
+
+def _config(preset: str) -> list:
+    return ["Preset", preset, "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", 224]
+
+
+def run(users: int = 8, rounds: int = 3, repeats: int = 0, seed: int = 0) -> list[dict]:  # noqa: ARG001
+    from gradio_client import Client
+
+    port = _free_port()
+    proc = start_server(port)
+    url = f"http://127.0.0.1:{port}/"
+    latencies: dict[str, list[float]] = {}
+    failures: list[str] = []
+    rss_by_round: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(users)
+
+    def timed(kind: str, fn, *args, **kw):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kw)
+        except Exception as exc:  # noqa: BLE001 - every failure is counted and reported
+            with lock:
+                failures.append(f"{kind}: {str(exc).splitlines()[0][:120]}")
+            return None
+        finally:
+            with lock:
+                latencies.setdefault(kind, []).append(time.perf_counter() - start)
+
+    def user(i: int) -> None:
+        rng = random.Random(seed + i)
+        client = Client(url, analytics_enabled=False, verbose=False)
+        try:
+            for r in range(rounds):
+                cfg = _config(rng.choice(PRESETS))
+                timed("toggle", client.predict, *cfg, api_name="/summarize")
+                timed("structure", client.predict, *cfg, api_name="/structure")
+                fmt = rng.choice(["svg", "png"])
+                timed(f"export_{fmt}", client.predict, *cfg, "blocks", "TB", False, 96, api_name=f"/export_{fmt}")
+                timed("features", client.predict, *_config(rng.choice(PRESETS[:3])), None, rng.choice(EXAMPLES),
+                      "random", None, "cpu", "", 16, api_name="/features")
+                timed("block_view", client.predict, "layer3.0", 9, -1, api_name="/block_view")
+                barrier.wait(timeout=600)
+                if i == 0:
+                    rss_by_round.append(_rss(proc.pid))
+        finally:
+            client.close()
+
+    try:
+        start = time.perf_counter()
+        threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - start
+        peak = _rss(proc.pid, "VmHWM")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    everything = [x for v in latencies.values() for x in v]
+
+    def pct(values: list[float], q: float) -> float:
+        return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 3) if len(values) > 1 else \
+            round(values[0], 3)
+
+    row = {
+        "benchmark": "load", "users": users, "rounds": rounds, "requests": len(everything),
+        "failed": len(failures), "wall (s)": round(wall, 1),
+        "p50 (s)": pct(everything, 50), "p95 (s)": pct(everything, 95),
+        **{f"{k} p50/p95 (s)": f"{pct(v, 50)}/{pct(v, 95)}" for k, v in sorted(latencies.items())},
+        "RSS by round (MiB)": [round(x / 2**20) for x in rss_by_round], "peak RSS (MiB)": round(peak / 2**20),
+    }
+    if failures:
+        row["failures"] = failures[:5]
+    return [row]
