@@ -24,7 +24,31 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
-class BasicBlock(nn.Module):
+class ResidualBlock(nn.Module):
+    """What every block shares: out = ReLU(F(x) + shortcut(x)), shortcut = identity or ``downsample``."""
+
+    expansion: int = 1
+    conv1: nn.Conv2d
+    relu: nn.ReLU
+    downsample: nn.Module | None
+
+    @property
+    def width(self) -> int:
+        """Channels inside the residual branch (the bottleneck width)."""
+        return self.conv1.out_channels
+
+    def residual(self, x: Tensor) -> Tensor:
+        """F(x): the residual branch up to its last BN, before the add."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.residual(x)
+        identity = x if self.downsample is None else self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class BasicBlock(ResidualBlock):
     """Two 3x3 convs; output channels equal the block's planes (expansion 1)."""
 
     expansion: int = 1
@@ -54,24 +78,12 @@ class BasicBlock(nn.Module):
         self.downsample = downsample
         self.stride = stride
 
-    @property
-    def width(self) -> int:
-        """Channels inside the residual branch."""
-        return self.conv1.out_channels
-
     def residual(self, x: Tensor) -> Tensor:
-        """F(x): the residual branch up to its last BN, before the add."""
         out = self.relu(self.bn1(self.conv1(x)))
         return self.bn2(self.conv2(out))
 
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.residual(x)
-        identity = x if self.downsample is None else self.downsample(x)
-        out += identity
-        return self.relu(out)
 
-
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualBlock):
     """1x1 reduce -> 3x3 (groups, dilation) -> 1x1 expand to planes * 4.
 
     ``stride_in`` places the stride: "v1.5" (torchvision, the notes) on the 3x3 conv,
@@ -104,22 +116,10 @@ class Bottleneck(nn.Module):
         self.downsample = downsample
         self.stride = stride
 
-    @property
-    def width(self) -> int:
-        """Bottleneck width: channels of the 1x1 reduce and the 3x3."""
-        return self.conv1.out_channels
-
     def residual(self, x: Tensor) -> Tensor:
-        """F(x): the residual branch up to its last BN, before the add."""
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         return self.bn3(self.conv3(out))
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.residual(x)
-        identity = x if self.downsample is None else self.downsample(x)
-        out += identity
-        return self.relu(out)
 
 
 Block = BasicBlock | Bottleneck
@@ -128,7 +128,7 @@ BLOCK_TYPES: dict[str, type[BasicBlock] | type[Bottleneck]] = {"basic": BasicBlo
 
 def is_block(module: nn.Module) -> bool:
     """True for a residual block of this package."""
-    return isinstance(module, (BasicBlock, Bottleneck))
+    return isinstance(module, ResidualBlock)
 
 
-__all__ = ["BasicBlock", "Bottleneck", "Block", "BLOCK_TYPES", "StrideIn", "conv1x1", "conv3x3", "is_block"]
+__all__ = ["BasicBlock", "Bottleneck", "ResidualBlock", "Block", "BLOCK_TYPES", "StrideIn", "conv1x1", "conv3x3", "is_block"]
