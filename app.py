@@ -159,14 +159,17 @@ def features(
     mode: str, preset: str, block: str, l1: float, l2: float, l3: float, l4: float,
     width_per_group: float, groups: float, stride_in: str, input_size: float,
     upload: str | None, example: str, weights: str, checkpoint: str | None, device: str, selected: str, k: float,
+    progress: gr.Progress = gr.Progress(),
 ) -> tuple[Any, ...]:
     """Image -> crop -> one forward pass capturing every block -> the selected block's views and the
     across-network plot."""
+    progress(0.05, desc="checking the configuration")
     config, _ = _checked(mode, preset, block, l1, l2, l3, l4, width_per_group, groups, stride_in, input_size)
     image = upload or (EXAMPLES.get(example) if example else None)
     if image is None:
         raise gr.Error(f"pick an example ({', '.join(EXAMPLES)}) or upload an image", title="No image")
     ckpt = checkpoint or SETTINGS.weights
+    progress(0.2, desc="loading the model and the image, running every block")
     try:
         cid, cap, entry = run_image(config, image, weights, ckpt, device or SETTINGS.device)
     except ImageError as exc:
@@ -175,6 +178,7 @@ def features(
         raise gr.Error(str(exc), title="Cannot load these weights") from None
     except (ValueError, OSError) as exc:
         raise gr.Error(str(exc), title="Cannot run the image") from None
+    progress(0.8, desc="drawing the views")
     names = list(cap.maps)
     chosen = selected if selected in names else next((n for n in names if n.startswith("layer2.")), names[0])
     grid, caption, zoom, over = _block_views(cid, chosen, k, -1)
