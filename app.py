@@ -7,12 +7,17 @@ from __future__ import annotations
 import argparse
 import html
 import os
+import shutil
+import sys
 import tempfile
+import time
+import uuid
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
+from PIL import Image, PngImagePlugin
 
 import explorer
 from explorer.export import EXPORT_FORMATS, check_graph_options, rendered, write_export
@@ -125,6 +130,33 @@ def compare_configs(
     return compare_summary(v.comparison), v.rows, v.channels, v.costs
 
 
+EXPORT_MAX_AGE_S = 3600
+
+
+def fresh_folder() -> Path:
+    """A new private folder for one response's files; folders older than an hour are removed first."""
+    EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in EXPORT_ROOT.iterdir():
+        try:
+            if old.is_dir() and now - old.stat().st_mtime > EXPORT_MAX_AGE_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(dir=EXPORT_ROOT))
+
+
+def png_file(image: Any, name: str, run: str) -> str:
+    """Write an image as PNG tagged with its run id. Identical images from concurrent runs would otherwise
+    share one path in Gradio's content-addressed cache, and one request could read it mid-copy."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("resnet-explorer-run", f"{run}-{uuid.uuid4().hex}")
+    img = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    path = fresh_folder() / f"{name}.png"
+    img.save(path, pnginfo=info)
+    return str(path)
+
+
 def _block_views(cid: str, block: str, k: float, channel: float) -> tuple[Any, str, Any, Any]:
     """Grid, caption, zoomed channel and overlay for one block of a stored capture (no forward pass)."""
     try:
@@ -141,11 +173,12 @@ def _block_views(cid: str, block: str, k: float, channel: float) -> tuple[Any, s
     except ValueError as exc:
         raise gr.Error(str(exc), title="Invalid channel") from None
     st = cap.stats(block)
+    grid = png_file(grid, f"{cap.model_name}_{block}_top{len(channels)}", cid)
     caption = (f"**{block}** — top {len(channels)} of {st.channels} channels by mean activation "
                f"(row by row, strongest first): {', '.join(map(str, channels))}.  \n"
                f"zeros {st.zero_fraction:.1%} · dead channels {st.dead_channels} · mean {st.mean:.3g} ± {st.std:.3g} · "
                f"‖F(x)‖/‖shortcut‖ = {st.residual_ratio:.3g}" + (" · projection shortcut" if st.projection else ""))
-    return grid, caption, zoom, overlay(cap, block)
+    return grid, caption, zoom, png_file(overlay(cap, block), f"{cap.model_name}_{block}_overlay", cid)
 
 
 def block_view(cid: str, block: str, k: float, channel: float) -> tuple[Any, str, Any, Any]:
@@ -187,7 +220,7 @@ def features(
         predictions = top5(cap) if entry.real else {}
     except ValueError as exc:
         predictions, notice = {}, [*notice, str(exc)]
-    return (cid, "  \n".join(notice), cap.crop, gr.update(choices=names, value=chosen), grid, caption, zoom, over,
+    return (cid, "  \n".join(notice), png_file(cap.crop, "crop", cid), gr.update(choices=names, value=chosen), grid, caption, zoom, over,
             network_figure(cap), predictions)
 
 
@@ -241,8 +274,7 @@ def make_export(fmt: str) -> Callable[..., str]:
         config, size = _checked(mode, preset, block, l1, l2, l3, l4, width_per_group, groups, stride_in, input_size)
         _graph_options(level, direction)
         try:
-            EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
-            path = write_export(config, fmt, root=EXPORT_ROOT, input_size=size, level=level, direction=direction,
+            path = write_export(config, fmt, root=fresh_folder(), input_size=size, level=level, direction=direction,
                                 collapse=bool(collapse), dpi=_whole("DPI", dpi))
         except GraphvizMissing:
             raise gr.Error(INSTALL_HINT, title="Graphviz is not installed") from None
@@ -422,6 +454,11 @@ def launch_options() -> dict[str, Any]:
 demo = build_demo()
 
 if __name__ == "__main__":
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        # glibc gives every worker thread its own heap, which keeps freed model and activation memory;
+        # two arenas keep the server's memory on a plateau under concurrent use (see benchmarks/load.py).
+        os.environ["MALLOC_ARENA_MAX"] = "2"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     args = parse_args()
     try:
         SETTINGS.device = explorer.resolve_device(args.device).type

@@ -59,7 +59,7 @@ def _config(preset: str) -> list:
     return ["Preset", preset, "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", 224]
 
 
-def run(users: int = 8, rounds: int = 3, repeats: int = 0, seed: int = 0) -> list[dict]:  # noqa: ARG001
+def run(users: int = 8, rounds: int = 5, repeats: int = 0, seed: int = 0) -> list[dict]:  # noqa: ARG001
     from gradio_client import Client
 
     port = _free_port()

@@ -23,7 +23,8 @@ from .tracer import resolve_device
 
 RANDOM_SEED = 0
 MODEL_CACHE_SIZE = 2  # set from explorer.limits
-CAPTURE_STORE_SIZE = 6
+CAPTURE_STORE_SIZE = 32  # at least the number of users switching blocks at once
+CAPTURE_STORE_BYTES = 512 * 2**20
 WEIGHT_SOURCES = ("random", "hub", "file")
 
 
@@ -111,7 +112,8 @@ def store(cap: Capture) -> str:
     cid = uuid.uuid4().hex
     with _captures_lock:
         _captures[cid] = cap
-        while len(_captures) > CAPTURE_STORE_SIZE:
+        while len(_captures) > 1 and (len(_captures) > CAPTURE_STORE_SIZE
+                                      or sum(c.nbytes for c in _captures.values()) > CAPTURE_STORE_BYTES):
             _captures.popitem(last=False)
     return cid
 

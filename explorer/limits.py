@@ -15,7 +15,7 @@ class Limits:
     max_input_size: int = 1024  # px
     capture_mb: float = 512  # what one feature-map capture keeps
     model_cache: int = 2  # models with weights kept in memory (least recently used goes first)
-    capture_store: int = 6  # captures kept for block switching
+    capture_store: int = 32  # captures kept for block switching (also capped at capture_mb in total)
 
 
 def env_name(field: str) -> str:
@@ -62,4 +62,5 @@ def apply(limits: Limits) -> Limits:
     capture.DEFAULT_BUDGET_BYTES = int(limits.capture_mb * 2**20)
     inference.MODEL_CACHE_SIZE = int(limits.model_cache)
     inference.CAPTURE_STORE_SIZE = int(limits.capture_store)
+    inference.CAPTURE_STORE_BYTES = int(limits.capture_mb * 2**20)
     return limits
