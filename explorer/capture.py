@@ -44,11 +44,11 @@ class BlockStats:
 
 @dataclass(frozen=True)
 class BlockMaps:
-    """A block's output, kept compactly: float16 maps pooled to fit the budget, plus exact per-channel
-    value ranges and means from the full-resolution tensor."""
+    """A block's output: the tensor itself when it fits the budget, else float16 maps pooled to fit,
+    plus exact per-channel maxima and means from the full-resolution tensor."""
 
     shape: tuple[int, int, int]  # full-resolution (C, H, W)
-    maps: np.ndarray  # float16 (C, h, w), h, w <= H, W
+    maps: np.ndarray  # (C, h, w): the float32 output itself, or float16 pooled to fit the budget
     hi: np.ndarray  # float32 (C,): channel maximum at full resolution
     channel_means: np.ndarray  # float32 (C,), from full resolution
 
@@ -88,9 +88,9 @@ class Capture:
 
 def _pooled_side(channels: int, height: int, width: int, allowance: int) -> tuple[int, int]:
     """Largest (h, w) with the aspect kept and ``channels * h * w`` float16 values within ``allowance`` bytes."""
-    if 2 * channels * height * width <= allowance:
+    if 4 * channels * height * width <= allowance:  # kept as float32, uncopied
         return height, width
-    scale = math.sqrt(allowance / (2 * channels * height * width))
+    scale = math.sqrt(allowance / (2 * channels * height * width))  # pooled copies are float16
     return max(1, int(height * scale)), max(1, int(width * scale))
 
 
@@ -114,7 +114,10 @@ def _summarise(y: Tensor, allowance: int) -> tuple[BlockMaps, dict[str, float]]:
     var = max(norm * norm / count - mean * mean, 0.0) * count / max(count - 1, 1)
     stats = {"mean": mean, "std": math.sqrt(var), "zero_fraction": 1.0 - positives / count,
              "dead_channels": int((hi <= 0).sum()), "norm": norm}
-    maps = BlockMaps(shape=(c, h, w), maps=pooled.half().cpu().numpy(), hi=hi.cpu().numpy(),
+    # Unpooled outputs are kept as they are, without a copy: a block's output is never modified after the
+    # block returns (the next block only reads it), so the hook may hold on to it.
+    kept = pooled.half() if pooled is not y else pooled.detach()
+    maps = BlockMaps(shape=(c, h, w), maps=kept.cpu().numpy(), hi=hi.cpu().numpy(),
                      channel_means=(sums / flat.shape[1]).cpu().numpy())
     return maps, stats
 
@@ -150,53 +153,64 @@ def capture(
 
 def _capture(model: ResNet, x: Tensor, device: torch.device, budget: int, keep_full: bool,
              notices: list[str]) -> Capture:
-    """The forward pass under hooks; each block is summarised as soon as it returns, so activation memory
-    is reused exactly as in a bare forward pass."""
+    """The forward pass under hooks, then the per-block reductions.
+
+    Hooks do only what cannot wait: ‖F(x)‖ before the add overwrites it, ‖downsample(x)‖, and a reference
+    to each block's output (never modified after its block returns). Reducing the outputs after the forward
+    keeps the reductions from competing with the convolutions for caches and threads. An output that does
+    not fit the budget is pooled in its hook instead, so memory stays bounded.
+    """
     blocks = [(name, m) for name, m in model.named_modules() if is_block(m)]
     allowance = max(1, budget // max(1, len(blocks)) - 4096)
     last_bn = {f"{name}.{'bn3' if hasattr(m, 'bn3') else 'bn2'}": name for name, m in blocks}
     ds = {f"{name}.downsample": name for name, m in blocks if m.downsample is not None}
-    residual: dict[str, Tensor] = {}
-    shortcut_norm: dict[str, float] = {}
-    shortcut: dict[str, Tensor] = {}
-    norm_of: dict[int, float] = {}  # norm of the last block output, the next block's identity shortcut
-    stats: list[BlockStats] = []
-    maps: dict[str, BlockMaps] = {}
-    full: dict[str, dict[str, Tensor]] = {}
+    f_norms: dict[str, Tensor] = {}
+    ds_norms: dict[str, Tensor] = {}
+    copies: dict[str, dict[str, Tensor]] = {}  # keep_full only
+    recorded: list[tuple[str, bool, Tensor, Tensor | tuple[BlockMaps, dict[str, float]]]] = []
 
     def on_module(name: str, module: nn.Module, inputs: tuple, output: Tensor) -> None:
         if name in last_bn:  # F(x): read now, before `out += identity` changes this very tensor
             owner = last_bn[name]
-            residual[owner + ":norm"] = torch.linalg.vector_norm(output)
+            f_norms[owner] = torch.linalg.vector_norm(output)
             if keep_full:
-                residual[owner] = output.clone()
+                copies.setdefault(owner, {})["residual"] = output.clone()
         elif name in ds:
-            shortcut_norm[ds[name]] = float(torch.linalg.vector_norm(output))
+            ds_norms[ds[name]] = torch.linalg.vector_norm(output)
             if keep_full:
-                shortcut[ds[name]] = output.clone()
+                copies.setdefault(ds[name], {})["shortcut"] = output.clone()
         else:  # a block: inputs[0] is x, output is relu(F(x) + shortcut)
-            x_in = inputs[0]
-            s_norm = shortcut_norm.pop(name, None)
-            if s_norm is None:  # identity: x is usually the previous block's output, whose norm is known
-                s_norm = norm_of.get(id(x_in)) or float(torch.linalg.vector_norm(x_in))
-            f_norm = float(residual.pop(name + ":norm"))
-            block_maps, s = _summarise(output, allowance)
-            norm_of.clear()
-            norm_of[id(output)] = s["norm"]
-            stage, index = (int(p) for p in name.removeprefix("layer").split("."))
-            stats.append(BlockStats(
-                name=name, stage=stage, index=index, projection=module.downsample is not None,
-                channels=output.shape[1], mean=s["mean"], std=s["std"], zero_fraction=s["zero_fraction"],
-                dead_channels=s["dead_channels"], residual_norm=f_norm, shortcut_norm=s_norm,
-                residual_ratio=f_norm / max(s_norm, 1e-12),
-            ))
-            maps[name] = block_maps
+            c, h, w = output.shape[1:]
+            fits = 4 * c * h * w <= allowance
+            recorded.append((name, module.downsample is not None, inputs[0],
+                             output if fits else _summarise(output, allowance)))
             if keep_full:
-                full[name] = {"input": x_in.clone(), "residual": residual.pop(name), "output": output.clone(),
-                              "shortcut": shortcut.pop(name, None) if module.downsample is not None else x_in.clone()}
+                entry = copies.setdefault(name, {})
+                entry.update(input=inputs[0].clone(), output=output.clone())
+                entry.setdefault("shortcut", entry["input"])
 
     watched = [(n, m) for n, m in model.named_modules() if n in last_bn or n in ds] + blocks
     with running_on(model, device), forward_hooks(watched, on_module):
         logits = model(x.to(device))
+
+    stats: list[BlockStats] = []
+    maps: dict[str, BlockMaps] = {}
+    norm_of: dict[int, float] = {}  # block output norms: the next block's identity shortcut
+    for name, projection, x_in, out in recorded:
+        block_maps, s = _summarise(out, allowance) if isinstance(out, Tensor) else out
+        if projection:
+            s_norm = float(ds_norms[name])
+        else:  # identity: x is the previous block's output (or the stem's)
+            s_norm = norm_of.get(id(x_in)) or float(torch.linalg.vector_norm(x_in))
+        if isinstance(out, Tensor):
+            norm_of[id(out)] = s["norm"]
+        f_norm = float(f_norms[name])
+        stage, index = (int(p) for p in name.removeprefix("layer").split("."))
+        stats.append(BlockStats(
+            name=name, stage=stage, index=index, projection=projection, channels=block_maps.shape[0],
+            mean=s["mean"], std=s["std"], zero_fraction=s["zero_fraction"], dead_channels=s["dead_channels"],
+            residual_norm=f_norm, shortcut_norm=s_norm, residual_ratio=f_norm / max(s_norm, 1e-12),
+        ))
+        maps[name] = block_maps
     return Capture(model_name=model.config.slug, device=str(device), blocks=stats, maps=maps,
-                   logits=logits[0].float().cpu().numpy(), notices=notices, full=full)
+                   logits=logits[0].float().cpu().numpy(), notices=notices, full=copies)

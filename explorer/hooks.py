@@ -1,6 +1,7 @@
 """Forward hooks registered and removed in one place, so a failing forward never leaves them behind."""
 from __future__ import annotations
 
+import gc
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
@@ -48,11 +49,17 @@ def running_on(model: nn.Module, device: "torch.device") -> Iterator[nn.Module]:
 
     home = next((p.device for p in model.parameters()), torch.device("cpu"))
     moved = home != device
+    # The hooks allocate small Python objects on every block; a cyclic-GC pass triggered mid-forward
+    # walks the whole heap (a large one in a server) and costs more than the hooks themselves.
+    gc_was_enabled = gc.isenabled()
     try:
         if moved:
             model.to(device)
+        gc.disable()
         with eval_mode(model), torch.no_grad():
             yield model
     finally:
+        if gc_was_enabled:
+            gc.enable()
         if moved:
             model.to(home)
