@@ -91,17 +91,26 @@ def build_trace(
 ) -> Trace:
     """Turn observed shapes into records; pure bookkeeping, no tensors."""
     modules = dict(model.named_modules())
+    # One pass: each module's own parameters and MACs, added to every ancestor ("layer2.0.conv1" counts
+    # for "layer2.0" and "layer2").
+    params: dict[str, int] = {}
+    macs: dict[str, int] = {}
+    total_params = 0
+    for name, m in modules.items():
+        own = own_params(m)
+        total_params += own
+        cost = module_macs(m, seen[name][1]) if own and not m._modules and name in seen else 0
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:i])
+            params[prefix] = params.get(prefix, 0) + own
+            macs[prefix] = macs.get(prefix, 0) + cost
 
     def macs_under(prefix: str) -> int:
-        root = modules[prefix]
-        total = 0
-        for sub_name, sub in root.named_modules(prefix=prefix):
-            if len(sub._modules) == 0 and sub_name in seen:
-                total += module_macs(sub, seen[sub_name][1])
-        return total
+        return macs.get(prefix, 0)
 
     def params_under(prefix: str) -> int:
-        return sum(p.numel() for p in modules[prefix].parameters())
+        return params.get(prefix, 0)
 
     def run(name: str, names: tuple[str, ...]) -> ModuleRecord:
         watched = [n for n in names if n in seen]
@@ -141,7 +150,7 @@ def build_trace(
     return Trace(
         model_name=model.config.slug, config=model.config.to_dict(), input_shape=input_shape, batch_size=batch,
         device=device, stem=stem, blocks=tuple(blocks), head=head, output_shape=output_shape,
-        total_params=sum(p.numel() for p in model.parameters()),
+        total_params=total_params,
         total_macs=stem.macs + head.macs + sum(b.macs for b in blocks),
         stages=tuple(_stages(blocks)),
     )
