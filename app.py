@@ -20,18 +20,17 @@ import gradio as gr
 from PIL import Image, PngImagePlugin
 
 import explorer
-from explorer.export import EXPORT_FORMATS, check_graph_options, rendered, write_export
-from explorer.graph import DIRECTIONS, LEVELS
-from explorer.views import BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS, compare_views, structure_views, warm_presets
+import resnet.config
 from explorer.compare import COMPARE_COLUMNS, compare_summary
+from explorer.export import EXPORT_FORMATS, check_graph_options, rendered, write_export
 from explorer.featuremaps import channel_figure, channel_grid, network_figure, overlay, top5
+from explorer.graph import DIRECTIONS, LEVELS
 from explorer.images import ImageError
 from explorer.inference import get_capture, run_image
 from explorer.limits import Limits, env_name
 from explorer.render import DEFAULT_DPI, INSTALL_HINT, MAX_DPI, MIN_DPI, GraphvizMissing, dot_available
-import resnet.config
-from resnet import (PRESET_TITLES, PRESETS, CheckpointError, ResNetConfig, get_preset,
-                    parse_config)
+from explorer.views import BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS, compare_views, structure_views, warm_presets
+from resnet import PRESET_TITLES, PRESETS, CheckpointError, ResNetConfig, get_preset, parse_config
 from resnet.config import MAX_GROUPS, MAX_WIDTH_PER_GROUP
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -86,9 +85,9 @@ def config_from_ui(
 
 def _checked(*controls: Any) -> tuple[ResNetConfig, int]:
     """Config and input size from the config controls, or a gr.Error naming what is wrong."""
-    *fields, input_size = controls
+    *ui, input_size = controls
     try:
-        config = config_from_ui(*fields)
+        config = config_from_ui(*ui)
         size = _whole("input size", input_size)
         explorer.structure_trace(config, size)  # validates the size; cached for what follows
     except ValueError as exc:

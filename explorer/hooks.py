@@ -5,6 +5,7 @@ import gc
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
+import torch
 from torch import nn
 
 HookFn = Callable[[str, nn.Module, tuple[Any, ...], Any], None]
@@ -44,9 +45,8 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 @contextmanager
-def running_on(model: nn.Module, device: "torch.device") -> Iterator[nn.Module]:
+def running_on(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
     """Eval mode and no_grad on ``device``; the model goes back to its own device and flags afterwards."""
-    import torch
 
     home = next((p.device for p in model.parameters()), torch.device("cpu"))
     moved = home != device
