@@ -132,8 +132,8 @@ def compare_configs(
 EXPORT_MAX_AGE_S = 3600
 
 
-def fresh_folder() -> Path:
-    """A new private folder for one response's files; folders older than an hour are removed first."""
+def prune_outputs() -> None:
+    """Remove response folders older than an hour, so temporary files do not pile up."""
     EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
     now = time.time()
     for old in EXPORT_ROOT.iterdir():
@@ -142,6 +142,11 @@ def fresh_folder() -> Path:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
+
+
+def fresh_folder() -> Path:
+    """A new private folder for one response's files."""
+    prune_outputs()
     return Path(tempfile.mkdtemp(dir=EXPORT_ROOT))
 
 
@@ -273,7 +278,8 @@ def make_export(fmt: str) -> Callable[..., str]:
         config, size = _checked(mode, preset, block, l1, l2, l3, l4, width_per_group, groups, stride_in, input_size)
         _graph_options(level, direction)
         try:
-            path = write_export(config, fmt, root=fresh_folder(), input_size=size, level=level, direction=direction,
+            prune_outputs()
+            path = write_export(config, fmt, root=EXPORT_ROOT, input_size=size, level=level, direction=direction,
                                 collapse=bool(collapse), dpi=_whole("DPI", dpi))
         except GraphvizMissing:
             raise gr.Error(INSTALL_HINT, title="Graphviz is not installed") from None

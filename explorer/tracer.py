@@ -106,17 +106,11 @@ def build_trace(
             params[prefix] = params.get(prefix, 0) + own
             macs[prefix] = macs.get(prefix, 0) + cost
 
-    def macs_under(prefix: str) -> int:
-        return macs.get(prefix, 0)
-
-    def params_under(prefix: str) -> int:
-        return params.get(prefix, 0)
-
     def run(name: str, names: tuple[str, ...]) -> ModuleRecord:
         watched = [n for n in names if n in seen]
         return ModuleRecord(
             name=name, modules=names, in_shape=seen[watched[0]][0], out_shape=seen[watched[-1]][1],
-            params=sum(params_under(n) for n in names), macs=sum(macs_under(n) for n in names),
+            params=sum(params.get(n, 0) for n in names), macs=sum(macs.get(n, 0) for n in names),
         )
 
     blocks: list[BlockRecord] = []
@@ -137,13 +131,13 @@ def build_trace(
                 ds_name = f"{name}.downsample"
                 ds = DownsampleRecord(
                     name=ds_name, in_shape=seen[ds_name][0], out_shape=seen[ds_name][1],
-                    stride=block.downsample[0].stride[0], params=params_under(ds_name), macs=macs_under(ds_name),
+                    stride=block.downsample[0].stride[0], params=params[ds_name], macs=macs[ds_name],
                 )
             blocks.append(BlockRecord(
                 name=name, stage=stage, index=index, block_type=type(block).__name__,
                 in_shape=seen[name][0], out_shape=seen[name][1], convs=convs, stride=block.stride,
                 dilation=max(c.dilation for c in convs), width=block.width, expansion=block.expansion,
-                downsample=ds, params=params_under(name), macs=macs_under(name),
+                downsample=ds, params=params[name], macs=macs[name],
             ))
     stem = run("stem", STEM_MODULES)
     head = run("head", HEAD_MODULES)
