@@ -2,13 +2,15 @@
 
 For each block: the output (after the final ReLU), ‖F(x)‖ of the residual branch (the last BN's output,
 read before ``out += identity`` changes it in place) and ‖shortcut‖ (identity or ``downsample(x)``).
-Each block is reduced on its device as soon as it returns, to float16 maps pooled to fit a memory budget,
-per-channel maxima and means and scalar statistics, so nothing full-size outlives its block.
+An output that fits its share of the memory budget is kept as it is (no copy); a larger one is pooled to
+float16 in its hook, so memory stays bounded whatever the depth. Statistics are reduced after the forward,
+on the capture's device.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -16,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from resnet import ResNet, is_block
+from resnet import ResNet
 
 from .hooks import forward_hooks, running_on
 from .tracer import resolve_device
@@ -45,12 +47,23 @@ class BlockStats:
 @dataclass(frozen=True)
 class BlockMaps:
     """A block's output: the tensor itself when it fits the budget, else float16 maps pooled to fit,
-    plus exact per-channel maxima and means from the full-resolution tensor."""
+    plus exact per-channel means (and, when pooled, maxima) from the full-resolution tensor."""
 
     shape: tuple[int, int, int]  # full-resolution (C, H, W)
     maps: np.ndarray  # (C, h, w): the float32 output itself, or float16 pooled to fit the budget
-    hi: np.ndarray  # float32 (C,): channel maximum at full resolution
     channel_means: np.ndarray  # float32 (C,), from full resolution
+    pooled_from_max: np.ndarray | None = None  # float32 (C,): full-resolution maxima, kept only when pooled
+
+    @property
+    def pooled(self) -> bool:
+        return self.maps.shape[1:] != self.shape[1:]
+
+    @cached_property
+    def hi(self) -> np.ndarray:
+        """Per-channel maximum at full resolution (read from the maps themselves when they are full size)."""
+        if self.pooled_from_max is not None:
+            return self.pooled_from_max
+        return self.maps.reshape(self.maps.shape[0], -1).max(axis=1).astype(np.float32)
 
     def channel(self, c: int) -> np.ndarray:
         """Channel ``c`` as float32."""
@@ -62,7 +75,8 @@ class BlockMaps:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.maps, self.hi, self.channel_means))
+        extra = () if self.pooled_from_max is None else (self.pooled_from_max,)
+        return sum(a.nbytes for a in (self.maps, self.channel_means, *extra))
 
 
 @dataclass
@@ -94,32 +108,40 @@ def _pooled_side(channels: int, height: int, width: int, allowance: int) -> tupl
     return max(1, int(height * scale)), max(1, int(width * scale))
 
 
+def _square(t: Tensor) -> Tensor:
+    """‖t‖² as a 0-d tensor on t's device: a dot product is one pass, vector_norm's scaled accumulation two."""
+    v = t.reshape(-1)
+    return torch.dot(v, v)
+
+
 def _summarise(y: Tensor, allowance: int) -> tuple[BlockMaps, dict[str, float]]:
     """One block output (1×C×H×W, after ReLU so >= 0) -> compact maps and exact statistics.
 
-    Each reduction is one cheap pass (aminmax, count_nonzero and uint8 casts are several times slower on
-    CPUs).
+    Three passes over the output (channel sums, sum of squares, non-zero count), each the cheapest
+    kernel for its job (aminmax, count_nonzero and comparisons are several times slower on CPUs); the
+    scalars are derived on the host from one transfer. As the output is >= 0, a channel is dead exactly
+    when its sum is 0.
     """
     y = y[0].float()
     c, h, w = y.shape
     flat = y.reshape(c, -1)
-    hi = flat.amax(dim=1)  # outputs are >= 0: a channel whose maximum is 0 is dead
     sums = flat.sum(dim=1)
-    norm = float(torch.linalg.vector_norm(flat))
-    positives = float(torch.sign(flat).sum())  # outputs are >= 0, so this counts the non-zeros
+    square, positives = torch.stack((_square(flat), torch.sign(flat).sum())).tolist()
     ph, pw = _pooled_side(c, h, w, allowance)
-    pooled = F.adaptive_avg_pool2d(y, (ph, pw)) if (ph, pw) != (h, w) else y
     count = flat.numel()
-    mean = float(sums.sum()) / count
-    var = max(norm * norm / count - mean * mean, 0.0) * count / max(count - 1, 1)
+    channel_sums = sums.cpu().numpy()
+    mean = float(channel_sums.sum(dtype=np.float64)) / count
+    var = max(square / count - mean * mean, 0.0) * count / max(count - 1, 1)
     stats = {"mean": mean, "std": math.sqrt(var), "zero_fraction": 1.0 - positives / count,
-             "dead_channels": int((hi <= 0).sum()), "norm": norm}
-    # Unpooled outputs are kept as they are, without a copy: a block's output is never modified after the
-    # block returns (the next block only reads it), so the hook may hold on to it.
-    kept = pooled.half() if pooled is not y else pooled.detach()
-    maps = BlockMaps(shape=(c, h, w), maps=kept.cpu().numpy(), hi=hi.cpu().numpy(),
-                     channel_means=(sums / flat.shape[1]).cpu().numpy())
-    return maps, stats
+             "dead_channels": int((channel_sums <= 0).sum()), "norm": math.sqrt(square)}
+    channel_means = channel_sums / np.float32(h * w)
+    if (ph, pw) == (h, w):
+        # Kept as it is, without a copy: a block's output is never modified after the block returns (the
+        # next block only reads it), so the capture may hold on to it.
+        return BlockMaps(shape=(c, h, w), maps=y.detach().cpu().numpy(), channel_means=channel_means), stats
+    pooled = F.adaptive_avg_pool2d(y, (ph, pw)).half()
+    return BlockMaps(shape=(c, h, w), maps=pooled.cpu().numpy(), channel_means=channel_means,
+                     pooled_from_max=flat.amax(dim=1).cpu().numpy()), stats
 
 
 def capture(
@@ -151,6 +173,11 @@ def capture(
         return _capture(model, x, torch.device("cpu"), budget_bytes, keep_full, [notice])
 
 
+def _last_bn(block: nn.Module) -> str:
+    """The attribute name of the BN that ends a block's residual branch."""
+    return "bn3" if hasattr(block, "bn3") else "bn2"
+
+
 def _capture(model: ResNet, x: Tensor, device: torch.device, budget: int, keep_full: bool,
              notices: list[str]) -> Capture:
     """The forward pass under hooks, then the per-block reductions.
@@ -158,56 +185,71 @@ def _capture(model: ResNet, x: Tensor, device: torch.device, budget: int, keep_f
     Hooks do only what cannot wait: ‖F(x)‖ before the add overwrites it, ‖downsample(x)‖, and a reference
     to each block's output (never modified after its block returns). Reducing the outputs after the forward
     keeps the reductions from competing with the convolutions for caches and threads. An output that does
-    not fit the budget is pooled in its hook instead, so memory stays bounded.
+    not fit the budget is pooled in its hook instead, and nothing else full-size is held, so memory stays
+    bounded.
     """
-    blocks = [(name, m) for name, m in model.named_modules() if is_block(m)]
+    # The stages are walked directly: a full named_modules() walk costs about as much as a block.
+    blocks = [(f"layer{s}.{i}", block) for s in range(1, 5) for i, block in enumerate(getattr(model, f"layer{s}"))]
     allowance = max(1, budget // max(1, len(blocks)) - 4096)
-    last_bn = {f"{name}.{'bn3' if hasattr(m, 'bn3') else 'bn2'}": name for name, m in blocks}
-    ds = {f"{name}.downsample": name for name, m in blocks if m.downsample is not None}
-    f_norms: dict[str, Tensor] = {}
-    ds_norms: dict[str, Tensor] = {}
+    last_bn: dict[str, str] = {}  # hooked module -> its block
+    ds: dict[str, str] = {}
+    watched: list[tuple[str, nn.Module]] = []
+    for name, m in blocks:
+        last_bn[f"{name}.{_last_bn(m)}"] = name
+        watched.append((f"{name}.{_last_bn(m)}", getattr(m, _last_bn(m))))
+        if m.downsample is not None:
+            ds[f"{name}.downsample"] = name
+            watched.append((f"{name}.downsample", m.downsample))
+    watched += blocks
+    squares: dict[tuple[str, str], Tensor] = {}  # (block, "residual" | "shortcut") -> ‖·‖², read once at the end
+    kept_whole: dict[int, str] = {}  # id of a block output held for reduction after the forward -> its block
+    shortcut_from: dict[str, str] = {}  # identity block -> the block whose output is its input
+    recorded: list[tuple[str, Tensor | tuple[BlockMaps, dict[str, float]]]] = []
     copies: dict[str, dict[str, Tensor]] = {}  # keep_full only
-    recorded: list[tuple[str, bool, Tensor, Tensor | tuple[BlockMaps, dict[str, float]]]] = []
 
     def on_module(name: str, module: nn.Module, inputs: tuple, output: Tensor) -> None:
         if name in last_bn:  # F(x): read now, before `out += identity` changes this very tensor
             owner = last_bn[name]
-            f_norms[owner] = torch.linalg.vector_norm(output)
+            squares[owner, "residual"] = _square(output)
             if keep_full:
                 copies.setdefault(owner, {})["residual"] = output.clone()
         elif name in ds:
-            ds_norms[ds[name]] = torch.linalg.vector_norm(output)
+            squares[ds[name], "shortcut"] = _square(output)
             if keep_full:
                 copies.setdefault(ds[name], {})["shortcut"] = output.clone()
         else:  # a block: inputs[0] is x, output is relu(F(x) + shortcut)
+            x_in = inputs[0]
+            if module.downsample is None:  # identity: ‖x‖ is the previous block's output norm, or measured now
+                if id(x_in) in kept_whole:
+                    shortcut_from[name] = kept_whole[id(x_in)]
+                else:
+                    squares[name, "shortcut"] = _square(x_in)
             c, h, w = output.shape[1:]
-            fits = 4 * c * h * w <= allowance
-            recorded.append((name, module.downsample is not None, inputs[0],
-                             output if fits else _summarise(output, allowance)))
+            if 4 * c * h * w <= allowance:
+                kept_whole[id(output)] = name  # alive until the end (held in `recorded`), so the id is unique
+                recorded.append((name, output))
+            else:
+                recorded.append((name, _summarise(output, allowance)))
             if keep_full:
                 entry = copies.setdefault(name, {})
-                entry.update(input=inputs[0].clone(), output=output.clone())
+                entry.update(input=x_in.clone(), output=output.clone())
                 entry.setdefault("shortcut", entry["input"])
 
-    watched = [(n, m) for n, m in model.named_modules() if n in last_bn or n in ds] + blocks
     with running_on(model, device), forward_hooks(watched, on_module):
         logits = model(x.to(device))
 
+    norms = dict(zip(squares, torch.stack(list(squares.values())).sqrt().tolist())) if squares else {}
+    projections = set(ds.values())
     stats: list[BlockStats] = []
     maps: dict[str, BlockMaps] = {}
-    norm_of: dict[int, float] = {}  # block output norms: the next block's identity shortcut
-    for name, projection, x_in, out in recorded:
+    for name, out in recorded:
         block_maps, s = _summarise(out, allowance) if isinstance(out, Tensor) else out
-        if projection:
-            s_norm = float(ds_norms[name])
-        else:  # identity: x is the previous block's output (or the stem's)
-            s_norm = norm_of.get(id(x_in)) or float(torch.linalg.vector_norm(x_in))
-        if isinstance(out, Tensor):
-            norm_of[id(out)] = s["norm"]
-        f_norm = float(f_norms[name])
+        norms[name, "output"] = s["norm"]
+        f_norm = norms[name, "residual"]
+        s_norm = norms[shortcut_from[name], "output"] if name in shortcut_from else norms[name, "shortcut"]
         stage, index = (int(p) for p in name.removeprefix("layer").split("."))
         stats.append(BlockStats(
-            name=name, stage=stage, index=index, projection=projection, channels=block_maps.shape[0],
+            name=name, stage=stage, index=index, projection=name in projections, channels=block_maps.shape[0],
             mean=s["mean"], std=s["std"], zero_fraction=s["zero_fraction"], dead_channels=s["dead_channels"],
             residual_norm=f_norm, shortcut_norm=s_norm, residual_ratio=f_norm / max(s_norm, 1e-12),
         ))

@@ -69,9 +69,11 @@ def channel_figure(cap: Capture, block: str, channel: int) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=values[::-1], colorscale="Viridis", colorbar=dict(title="activation"),
                                hovertemplate="x %{x}, y %{y}<br>activation %{z:.4f}<extra></extra>"))
     c, h, w = m.shape
+    size = (f"pooled to {values.shape[0]}×{values.shape[1]} from {h}×{w}, full-resolution max {m.hi[channel]:.3g}"
+            if m.pooled else f"full map {h}×{w}")
     fig.update_layout(
         title=dict(text=f"{block}, channel {channel}: range {values.min():.3g} … {values.max():.3g} "
-                        f"(mean {m.channel_means[channel]:.3g}; full map {h}×{w})", x=0.01),
+                        f"(mean {m.channel_means[channel]:.3g}; {size})", x=0.01),
         height=420, margin=dict(l=40, r=20, t=50, b=30), template="plotly_white",
         xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False, scaleanchor="x"),
     )

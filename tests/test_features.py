@@ -73,6 +73,15 @@ def test_statistics_on_crafted_tensor() -> None:
     assert s["norm"] == pytest.approx(float(values.norm()))
     assert list(maps.channel_means) == pytest.approx([2.0, 0.2, 0.0, 0.4])
     assert list(maps.hi) == [2.0, 5.0, 0.0, 1.0]
+    assert not maps.pooled and maps.maps.dtype == np.float32
+    # Over its allowance the output is pooled to float16, with the same statistics and full-resolution
+    # means and maxima.
+    small, s2 = _summarise(y, 4 * 3 * 3 * 2)
+    assert small.pooled and small.maps.dtype == np.float16 and small.maps.shape[1:] == (3, 3)
+    assert small.maps.nbytes <= 4 * 3 * 3 * 2
+    assert s2 == s
+    assert list(small.channel_means) == pytest.approx([2.0, 0.2, 0.0, 0.4])
+    assert list(small.hi) == [2.0, 5.0, 0.0, 1.0] and small.maps[1].max() < 5.0
 
 
 def test_grid_size_and_channel_order(r50_capture) -> None:
@@ -113,7 +122,40 @@ def test_memory_budget_pools_maps() -> None:
     assert cap.nbytes <= budget
     assert cap.maps["layer1.0"].maps.shape[1] < 56  # pooled to fit
     assert cap.maps["layer1.0"].shape == (256, 56, 56)  # the full shape is still known
-    assert capture(model, x).nbytes < capture_mod.DEFAULT_BUDGET_BYTES
+    pooled = cap.maps["layer1.0"]
+    assert f"full-resolution max {pooled.hi[5]:.3g}" in channel_figure(cap, "layer1.0", 5).layout.title.text
+    full = capture(model, x)  # the default budget keeps every ResNet-152 map at full size
+    assert full.nbytes < capture_mod.DEFAULT_BUDGET_BYTES and not any(m.pooled for m in full.maps.values())
+    assert "full map 56×56" in channel_figure(full, "layer1.0", 0).layout.title.text
+
+
+def test_full_size_outputs_held_only_within_budget() -> None:
+    """Over budget, no block output (or input) outlives its block during the forward: at the classifier at
+    most the last one is alive. Within budget all 16 are held, to be reduced after the forward. Both give
+    the same statistics."""
+    import weakref
+
+    torch.manual_seed(0)
+    model = build(get_preset("resnet50")).eval()
+    x = torch.randn(1, 3, 160, 160)
+    refs: list[weakref.ref] = []
+    alive_at_fc: list[int] = []
+    blocks = [m for n, m in model.named_modules() if n.count(".") == 1 and n.startswith("layer")]
+    hooks = [m.register_forward_hook(lambda m, i, o: refs.append(weakref.ref(o))) for m in blocks]
+    hooks.append(model.fc.register_forward_hook(lambda *a: alive_at_fc.append(sum(r() is not None for r in refs))))
+    try:
+        small = capture(model, x, budget_bytes=2**20)
+        refs.clear()
+        whole = capture(model, x)
+    finally:
+        for h in hooks:
+            h.remove()
+    assert len(refs) == 16 and alive_at_fc[0] <= 1 and alive_at_fc[1] == 16
+    assert all(m.pooled for m in small.maps.values()) and not any(m.pooled for m in whole.maps.values())
+    for a, b in zip(small.blocks, whole.blocks):
+        for f in ("mean", "std", "zero_fraction", "residual_norm", "shortcut_norm", "residual_ratio"):
+            assert getattr(a, f) == pytest.approx(getattr(b, f), rel=1e-5), (a.name, f)
+        assert a.dead_channels == b.dead_channels
 
 
 def test_device_failure_falls_back_to_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
