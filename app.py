@@ -22,7 +22,7 @@ import explorer
 import resnet.config
 from explorer.compare import COMPARE_COLUMNS, compare_summary
 from explorer.export import EXPORT_FORMATS, check_graph_options, rendered, write_export
-from explorer.featuremaps import channel_figure, channel_grid, network_figure, overlay, top5
+from explorer.featuremaps import PNG_LEVEL, channel_figure, channel_grid, network_figure, overlay, top5
 from explorer.graph import DIRECTIONS, LEVELS
 from explorer.images import ImageError
 from explorer.inference import get_capture, run_image
@@ -156,7 +156,7 @@ def png_file(image: Any, name: str, run: str) -> str:
     info.add_text("resnet-explorer-run", f"{run}-{uuid.uuid4().hex}")
     img = image if isinstance(image, Image.Image) else Image.fromarray(image)
     path = fresh_folder() / f"{name}.png"
-    img.save(path, pnginfo=info)
+    img.save(path, pnginfo=info, compress_level=PNG_LEVEL)
     return str(path)
 
 

@@ -1,13 +1,14 @@
 """Feature maps, ResNet-50 (and ResNet-152 memory), in one run against a bare forward pass.
 
 - capture of every block / bare forward (target <= 1.10×);
-- image file -> capture + the selected block's grid, overlay, zoom and the across-network plot / bare forward
-  (target <= 2.0×);
+- image file -> capture + the selected block's grid, overlay, zoom and the across-network plot, encoded as
+  the app sends them (PNG, plotly JSON) / bare forward (target <= 2.0×);
 - switching to another block's views afterwards (target <= 0.05 s, no forward pass);
 - ResNet-152: peak memory of a full capture above the model, against the capture budget (subprocess).
 """
 from __future__ import annotations
 
+import io
 import json
 import statistics
 import subprocess
@@ -16,9 +17,10 @@ import time
 from pathlib import Path
 
 import torch
+from PIL import Image
 
-from explorer.capture import DEFAULT_BUDGET_BYTES, capture
-from explorer.featuremaps import channel_figure, channel_grid, network_figure, overlay
+from explorer.capture import DEFAULT_BUDGET_BYTES, Capture, capture
+from explorer.featuremaps import PNG_LEVEL, channel_figure, channel_grid, network_figure, overlay
 from explorer.inference import get_model, run_image
 from resnet import get_preset
 
@@ -48,18 +50,24 @@ def run(repeats: int = 7) -> list[dict]:
     cfg = get_preset("resnet50")
     entry = get_model(cfg, "random", device="cpu")
     model = entry.model
-    x = entry.preprocess(__import__("PIL.Image", fromlist=["Image"]).open(IMAGE))
+    x = entry.preprocess(Image.open(IMAGE))
 
     def bare() -> None:
         with torch.no_grad():
             model(x)
 
+    def block_views(cap: Capture, block: str) -> None:
+        """What the app sends for one block: grid and overlay as PNG (at app.py's compression level), the
+        zoomed channel as plotly JSON."""
+        for image in (channel_grid(cap, block, 16)[0], overlay(cap, block)):
+            Image.fromarray(image).save(io.BytesIO(), format="png", compress_level=PNG_LEVEL)
+        channel_figure(cap, block, 0).to_json()
+
     def end_to_end() -> None:
+        """The app's feature run: decode, crop, capture, the selected block's views, the across-network plot."""
         _, cap, _ = run_image(cfg, IMAGE)
-        channel_grid(cap, "layer2.0", 16)
-        overlay(cap, "layer2.0")
-        channel_figure(cap, "layer2.0", 0)
-        network_figure(cap)
+        block_views(cap, "layer2.0")
+        network_figure(cap, "layer2.0").to_json()
 
     times = median_times({"bare forward": bare, "capture": lambda: capture(model, x), "image -> views": end_to_end},
                          repeats=repeats)
@@ -67,9 +75,7 @@ def run(repeats: int = 7) -> list[dict]:
     switches = []
     for name in list(cap.maps)[:12]:
         start = time.perf_counter()
-        channel_grid(cap, name, 16)
-        overlay(cap, name)
-        channel_figure(cap, name, 0)
+        block_views(cap, name)
         switches.append(time.perf_counter() - start)
     probe = subprocess.run([sys.executable, "-c", _MEMORY_PROBE], capture_output=True, text=True, check=True,
                            cwd=Path(__file__).resolve().parent.parent)

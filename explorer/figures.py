@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 from .analysis import channels, receptive_fields, stage_stats, transitions
 from .compare import Comparison
 from .records import Trace, format_shape
+from .theme import TEMPLATE
 
 COLORS = {"in": "#74c0fc", "width": "#ffa94d", "out": "#51cf66", "ratio": "#495057", "a": "#1c7ed6", "b": "#e8590c"}
 HEIGHT = 460
@@ -18,8 +19,8 @@ HEIGHT = 460
 
 def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
     fig.update_layout(title=dict(text=title, x=0.01), height=height, margin=dict(l=60, r=60, t=60, b=60),
-                      template="plotly_white", legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
-                                                           yanchor="bottom"), hovermode="closest")
+                      template=TEMPLATE, hovermode="closest",
+                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
     return fig
 
 

@@ -111,6 +111,23 @@ def test_views_from_a_stored_capture() -> None:
     net = network_figure(cap)
     assert [t.name for t in net.data][:3] == ["zeros", "mean", "‖F‖/‖shortcut‖"]
     assert list(net.data[3].x) == ["layer2.0", "layer3.0", "layer4.0"]  # projections marked
+    # Three rows on one shared x axis, block names on the bottom row only, titled like subplots.
+    assert net.layout.xaxis.matches == "x3" and net.layout.xaxis2.matches == "x3"
+    assert net.layout.xaxis3.showticklabels and not net.layout.xaxis.showticklabels
+    tops = [net.layout[f"yaxis{s}"].domain[1] for s in ("", "2", "3")]
+    assert tops[0] == 1 and tops[0] > tops[1] > tops[2]
+    assert [a.y for a in net.layout.annotations] == tops
+    assert [t.yaxis or "y" for t in net.data] == ["y", "y2", "y3", "y3"]
+    marked = network_figure(cap, "layer3.1").layout.shapes
+    names = [b.name for b in cap.blocks]
+    assert len(marked) == 3 and {s.x0 for s in marked} == {names.index("layer3.1")}
+    assert not network_figure(cap, "nonsense").layout.shapes
+    # The light theme keeps plotly_white's look.
+    white = __import__("plotly.io", fromlist=["templates"]).templates["plotly_white"].layout
+    for fig in (net, channel_figure(cap, "layer1.0", 3)):
+        theme = fig.layout.template.layout
+        assert theme.plot_bgcolor == white.plot_bgcolor and theme.xaxis.gridcolor == white.xaxis.gridcolor
+        assert theme.colorway == white.colorway and theme.font.color == white.font.color
     assert len(top5(cap)) == 5
 
 
