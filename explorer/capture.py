@@ -114,34 +114,72 @@ def _square(t: Tensor) -> Tensor:
     return torch.dot(v, v)
 
 
-def _summarise(y: Tensor, allowance: int) -> tuple[BlockMaps, dict[str, float]]:
-    """One block output (1×C×H×W, after ReLU so >= 0) -> compact maps and exact statistics.
+def _reduce(y: Tensor) -> tuple[Tensor, Tensor]:
+    """Device side of one block output (1×C×H×W, after ReLU so >= 0): per-channel sums and
+    [‖y‖², number of non-zeros]. Three passes, each the cheapest kernel for its job (aminmax,
+    count_nonzero and comparisons are several times slower on CPUs)."""
+    flat = y[0].reshape(y.shape[1], -1)
+    return flat.sum(dim=1), torch.stack((_square(flat), torch.sign(flat).sum()))
 
-    Three passes over the output (channel sums, sum of squares, non-zero count), each the cheapest
-    kernel for its job (aminmax, count_nonzero and comparisons are several times slower on CPUs); the
-    scalars are derived on the host from one transfer. As the output is >= 0, a channel is dead exactly
-    when its sum is 0.
-    """
-    y = y[0].float()
-    c, h, w = y.shape
-    flat = y.reshape(c, -1)
-    sums = flat.sum(dim=1)
-    square, positives = torch.stack((_square(flat), torch.sign(flat).sum())).tolist()
-    ph, pw = _pooled_side(c, h, w, allowance)
-    count = flat.numel()
-    channel_sums = sums.cpu().numpy()
+
+def _describe(channel_sums: np.ndarray, count: int, square: float, positives: float) -> dict[str, float]:
+    """Host side: exact statistics from the reductions. As the output is >= 0, a channel is dead exactly
+    when its sum is 0."""
     mean = float(channel_sums.sum(dtype=np.float64)) / count
     var = max(square / count - mean * mean, 0.0) * count / max(count - 1, 1)
-    stats = {"mean": mean, "std": math.sqrt(var), "zero_fraction": 1.0 - positives / count,
-             "dead_channels": int((channel_sums <= 0).sum()), "norm": math.sqrt(square)}
-    channel_means = channel_sums / np.float32(h * w)
+    return {"mean": mean, "std": math.sqrt(var), "zero_fraction": 1.0 - positives / count,
+            "dead_channels": int((channel_sums <= 0).sum()), "norm": math.sqrt(square)}
+
+
+def _compact(y: Tensor, allowance: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The maps a block output leaves for the views, and its full-resolution channel maxima when pooled.
+
+    Within ``allowance`` it is kept as it is, without a copy: a block's output is never modified after the
+    block returns (the next block only reads it), so the capture may hold on to it.
+    """
+    y = y[0]
+    c, h, w = y.shape
+    ph, pw = _pooled_side(c, h, w, allowance)
     if (ph, pw) == (h, w):
-        # Kept as it is, without a copy: a block's output is never modified after the block returns (the
-        # next block only reads it), so the capture may hold on to it.
-        return BlockMaps(shape=(c, h, w), maps=y.detach().cpu().numpy(), channel_means=channel_means), stats
+        return y.detach().cpu().numpy(), None
     pooled = F.adaptive_avg_pool2d(y, (ph, pw)).half()
-    return BlockMaps(shape=(c, h, w), maps=pooled.cpu().numpy(), channel_means=channel_means,
-                     pooled_from_max=flat.amax(dim=1).cpu().numpy()), stats
+    return pooled.cpu().numpy(), y.reshape(c, -1).amax(dim=1).cpu().numpy()
+
+
+@dataclass(frozen=True)
+class _Reduced:
+    """A block output reduced on its device: what stays of it, before the statistics reach the host."""
+
+    shape: tuple[int, int, int]
+    maps: np.ndarray
+    maxima: np.ndarray | None
+    sums: Tensor
+    scalars: Tensor
+
+    @classmethod
+    def of(cls, y: Tensor, allowance: int) -> _Reduced:
+        return cls(tuple(y.shape[1:]), *_compact(y, allowance), *_reduce(y))
+
+
+def _finish(outputs: list[_Reduced]) -> list[tuple[BlockMaps, dict[str, float]]]:
+    """Block maps and statistics, after one transfer of every output's reductions to the host."""
+    if not outputs:
+        return []
+    host = torch.cat([t for r in outputs for t in (r.sums, r.scalars)]).cpu().numpy()
+    done, at = [], 0
+    for r in outputs:
+        c, h, w = r.shape
+        channel_sums, (square, positives) = host[at:at + c], host[at + c:at + c + 2].tolist()
+        at += c + 2
+        block = BlockMaps(shape=r.shape, maps=r.maps, channel_means=channel_sums / np.float32(h * w),
+                          pooled_from_max=r.maxima)
+        done.append((block, _describe(channel_sums, c * h * w, square, positives)))
+    return done
+
+
+def _summarise(y: Tensor, allowance: int) -> tuple[BlockMaps, dict[str, float]]:
+    """One block output (1×C×H×W, >= 0) -> compact maps and exact statistics."""
+    return _finish([_Reduced.of(y, allowance)])[0]
 
 
 def capture(
@@ -204,7 +242,7 @@ def _capture(model: ResNet, x: Tensor, device: torch.device, budget: int, keep_f
     squares: dict[tuple[str, str], Tensor] = {}  # (block, "residual" | "shortcut") -> ‖·‖², read once at the end
     kept_whole: dict[int, str] = {}  # id of a block output held for reduction after the forward -> its block
     shortcut_from: dict[str, str] = {}  # identity block -> the block whose output is its input
-    recorded: list[tuple[str, Tensor | tuple[BlockMaps, dict[str, float]]]] = []
+    recorded: list[tuple[str, Tensor | _Reduced]] = []  # (block, its output held whole, or reduced in the hook)
     copies: dict[str, dict[str, Tensor]] = {}  # keep_full only
 
     def on_module(name: str, module: nn.Module, inputs: tuple, output: Tensor) -> None:
@@ -229,7 +267,7 @@ def _capture(model: ResNet, x: Tensor, device: torch.device, budget: int, keep_f
                 kept_whole[id(output)] = name  # alive until the end (held in `recorded`), so the id is unique
                 recorded.append((name, output))
             else:
-                recorded.append((name, _summarise(output, allowance)))
+                recorded.append((name, _Reduced.of(output, allowance)))
             if keep_full:
                 entry = copies.setdefault(name, {})
                 entry.update(input=x_in.clone(), output=output.clone())
@@ -242,8 +280,8 @@ def _capture(model: ResNet, x: Tensor, device: torch.device, budget: int, keep_f
     projections = set(ds.values())
     stats: list[BlockStats] = []
     maps: dict[str, BlockMaps] = {}
-    for name, out in recorded:
-        block_maps, s = _summarise(out, allowance) if isinstance(out, Tensor) else out
+    reduced = [_Reduced.of(out, allowance) if isinstance(out, Tensor) else out for _, out in recorded]
+    for (name, _), (block_maps, s) in zip(recorded, _finish(reduced)):
         norms[name, "output"] = s["norm"]
         f_norm = norms[name, "residual"]
         s_norm = norms[shortcut_from[name], "output"] if name in shortcut_from else norms[name, "shortcut"]
