@@ -160,8 +160,9 @@ def png_file(image: Any, name: str, run: str) -> str:
     return str(path)
 
 
-def _block_views(cid: str, block: str, k: float, channel: float) -> tuple[Any, str, Any, Any]:
-    """Grid, caption, zoomed channel and overlay for one block of a stored capture (no forward pass)."""
+def _block_views(cid: str, block: str, k: float, channel: float) -> tuple[Any, str, Any, Any, Any]:
+    """Grid, caption, zoomed channel, overlay and the across-network plot marking the block, for one block
+    of a stored capture (no forward pass)."""
     try:
         cap = get_capture(cid)
     except KeyError as exc:
@@ -181,10 +182,11 @@ def _block_views(cid: str, block: str, k: float, channel: float) -> tuple[Any, s
                f"(row by row, strongest first): {', '.join(map(str, channels))}.  \n"
                f"zeros {st.zero_fraction:.1%} · dead channels {st.dead_channels} · mean {st.mean:.3g} ± {st.std:.3g} · "
                f"‖F(x)‖/‖shortcut‖ = {st.residual_ratio:.3g}" + (" · projection shortcut" if st.projection else ""))
-    return grid, caption, zoom, png_file(overlay(cap, block), f"{cap.model_name}_{block}_overlay", cid)
+    over = png_file(overlay(cap, block), f"{cap.model_name}_{block}_overlay", cid)
+    return grid, caption, zoom, over, network_figure(cap, block)
 
 
-def block_view(cid: str, block: str, k: float, channel: float) -> tuple[Any, str, Any, Any]:
+def block_view(cid: str, block: str, k: float, channel: float) -> tuple[Any, str, Any, Any, Any]:
     """Switch block, k or channel on the last run."""
     if not cid:
         raise gr.Error("run an image first", title="No image yet")
@@ -217,14 +219,16 @@ def features(
     progress(0.8, desc="drawing the views")
     names = list(cap.maps)
     chosen = selected if selected in names else next((n for n in names if n.startswith("layer2.")), names[0])
-    grid, caption, zoom, over = _block_views(cid, chosen, k, -1)
+    grid, caption, zoom, over, network = _block_views(cid, chosen, k, -1)
     notice = [f"Ran on **{cap.device}** · weights: {entry.label}", *cap.notices]
     try:
         predictions = top5(cap) if entry.real else {}
     except ValueError as exc:
         predictions, notice = {}, [*notice, str(exc)]
-    return (cid, "  \n".join(notice), png_file(cap.crop, "crop", cid), gr.update(choices=names, value=chosen), grid, caption, zoom, over,
-            network_figure(cap), predictions)
+    choices = [(f"{b.name} · {'×'.join(map(str, cap.maps[b.name].shape))}{' · projection' if b.projection else ''}",
+                b.name) for b in cap.blocks]
+    return (cid, "  \n".join(notice), png_file(cap.crop, "crop", cid), gr.update(choices=choices, value=chosen),
+            grid, caption, zoom, over, network, predictions)
 
 
 def graph_html(svg: bytes) -> str:
@@ -424,7 +428,7 @@ def build_demo() -> gr.Blocks:
         gr.on([run_button.click, upload.change, example.change, weights.change, checkpoint.change, device.change],
               features, fm_inputs, fm_outputs, api_name="features", concurrency_limit=1, trigger_mode="always_last")
         gr.on([fm_block.input, k.change, channel.submit], block_view, [capture_id, fm_block, k, channel],
-              [grid, grid_caption, zoom, over], api_name="block_view", concurrency_limit=2,
+              [grid, grid_caption, zoom, over, network], api_name="block_view", concurrency_limit=2,
               show_progress="minimal", trigger_mode="always_last")
         for fmt, button in export_buttons.items():
             button.click(make_export(fmt), [*graph_inputs, dpi], export_file, api_name=f"export_{fmt}",

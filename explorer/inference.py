@@ -74,8 +74,7 @@ def get_model(config: ResNetConfig, source: str = "random", path: str | None = N
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)
             model = build(config)
-        label, real, pre = f"random weights (seed {RANDOM_SEED}): activations show structure, not learned features", \
-            False, Preprocess()
+        label, real, pre = f"random (seed {RANDOM_SEED})", False, Preprocess()
     else:
         model = load_weights(build(config, init_weights=False), wkey[1])
         info = weights_by_filename(wkey[1])
@@ -103,7 +102,7 @@ def run_image(config: ResNetConfig, image: str | os.PathLike[str] | bytes, sourc
         cap = capture(entry.model, pre.to_tensor(crop), budget_bytes=budget_bytes)
     cap.crop = crop
     if not entry.real:
-        cap.notices.insert(0, "Random weights (seed 0): the maps show how signals flow through the structure, "
+        cap.notices.insert(0, f"Random weights (seed {RANDOM_SEED}): the maps show how signals flow through the structure, "
                               "not learned features. Load trained weights to see real features and predictions.")
     return store(cap), cap, entry
 

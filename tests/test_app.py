@@ -175,18 +175,21 @@ def test_features_upload_grid_plot_and_predictions(client, tmp_path) -> None:
     assert "resnet18-f37072fd.pth (torchvision IMAGENET1K_V1)" in notice and "Random" not in notice
     assert Image.open(crop).size == (224, 224)
     assert block["value"] == "layer2.0" and len(block["choices"]) == 8
+    assert block["choices"][2] == ["layer2.0 · 128×28×28 · projection", "layer2.0"]  # labelled with shape
     g = Image.open(grid)
     assert g.format == "PNG" and g.size == (4 * 96 + 3 * 4, 4 * 96 + 3 * 4)
     assert "top 16 of 128 channels" in caption
     net = json.loads(network["plot"])
     assert [t["name"] for t in net["data"]][:3] == ["zeros", "mean", "‖F‖/‖shortcut‖"]
     assert len(net["data"][0]["x"]) == 8
+    assert {shape["x0"] for shape in net["layout"]["shapes"]} == {2}  # the selected block is marked
     assert len(preds["confidences"]) == 5
     assert abs(sum(c["confidence"] for c in preds["confidences"])) <= 1.0
 
     # switching block reuses the capture (no forward pass) and honours k and channel
-    g2, caption2, zoom2, over2 = client.predict("layer4.1", 4, 7, api_name="/block_view")
+    g2, caption2, zoom2, over2, network2 = client.predict("layer4.1", 4, 7, api_name="/block_view")
     assert Image.open(g2).size == (2 * 96 + 4, 2 * 96 + 4)
+    assert {shape["x0"] for shape in json.loads(network2["plot"])["layout"]["shapes"]} == {7}  # marker moved
     assert "layer4.1" in caption2 and "channel 7" in json.loads(zoom2["plot"])["layout"]["title"]["text"]
 
 

@@ -146,5 +146,10 @@ def test_upload_image_shows_grid_and_bad_file_shows_error(app_url: str, browser,
         expect(page.locator("#fm-grid img")).to_be_visible()
         expect(page.locator("#fm-notice")).to_contain_text("Random weights")
         expect(page.locator("#fm-crop img")).to_be_visible()
+        # Another block from the list (labelled with its shape): its views, and the plot marks it.
+        page.locator("#fm-block input").click()
+        page.get_by_role("option", name=re.compile(r"layer3\.1 · 1024×14×14")).click()
+        expect(page.locator("#fm-caption")).to_contain_text("layer3.1 — top 16 of 1024 channels", timeout=30_000)
+        expect(page.locator("#fm-network .shapelayer path")).to_have_count(3)
     finally:
         page.close()
