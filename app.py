@@ -8,6 +8,7 @@ import argparse
 import html
 import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -462,7 +463,11 @@ def launch_options() -> dict[str, Any]:
 demo = build_demo()
 
 if __name__ == "__main__":
-    explorer.malloc.tune()  # before the server's threads start: memory plateau, no page-fault storms
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        # glibc gives every worker thread its own heap, which keeps freed model and activation memory;
+        # two arenas keep the server's memory on a plateau under concurrent use (see benchmarks/load.py).
+        os.environ["MALLOC_ARENA_MAX"] = "2"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     args = parse_args()
     try:
         SETTINGS.device = explorer.resolve_device(args.device).type

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import torch
 
-from explorer import malloc
-
 from . import features, graph_render, load, structure_speed, trace_overhead
 
 SUITES = {"trace": trace_overhead.run, "graph": graph_render.run, "structure": structure_speed.run, "features": features.run, "load": load.run}
@@ -24,9 +22,7 @@ def main() -> None:
     unknown = set(args.suites) - set(SUITES)
     if unknown:
         p.error(f"unknown suite(s): {', '.join(sorted(unknown))}; choose from {', '.join(SUITES)}")
-    tuned = malloc.tune()  # the app's own malloc settings (app.py), so timings are what the app sees
-    print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__},"
-          f" malloc tuned as in app.py: {tuned}")
+    print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     results = []
     for name in args.suites or list(SUITES):
         for row in SUITES[name](repeats=args.repeats):

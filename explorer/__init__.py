@@ -4,7 +4,7 @@ from .records import BlockRecord, ConvRecord, DownsampleRecord, ModuleRecord, St
 from .structure import MAX_INPUT_SIZE, MIN_INPUT_SIZE, structure_trace
 from .table import BLOCK_COLUMNS, STAGE_COLUMNS, block_rows, format_table, stage_rows, totals, totals_markdown
 from .tracer import resolve_device, trace
-from . import limits, malloc
+from . import limits
 
 limits.apply(limits.from_env())
 
