@@ -1,4 +1,5 @@
-"""Command line: ``python -m explorer summary resnet50 [--json]``, ``python -m explorer export ...``.
+"""Command line: ``python -m explorer summary resnet50 [--json]``, ``export``, ``compare``, ``analyze``,
+``features MODEL IMAGE``.
 
 Bad arguments exit with status 2 and one line on stderr; no stack traces.
 """
@@ -10,16 +11,22 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from PIL import Image
+
 from resnet import (MAX_BLOCKS_PER_STAGE, PRESETS, CheckpointError, ResNetConfig, build, get_preset, load_weights,
                     parse_config)
 
 from .analysis import analysis_dict
+from .capture import Capture
 from .compare import compare, format_comparison
 from .export import EXPORT_FORMATS, export_bytes, export_filename
+from .featuremaps import (PNG_LEVEL, STAT_COLUMNS, capture_dict, channel_figure, channel_grid, class_names,
+                          network_figure, overlay, stat_rows, top5)
 from .graph import DIRECTIONS, LEVELS
+from .inference import run_image
 from .render import DEFAULT_DPI, MAX_DPI, MIN_DPI, GraphvizMissing
 from .structure import MAX_INPUT_SIZE, MIN_INPUT_SIZE, check_input_size, structure_trace
-from .table import format_table
+from .table import format_table, text_table
 from .tracer import resolve_device, trace
 
 
@@ -93,7 +100,66 @@ def build_parser() -> _Parser:
 
     analyze = sub.add_parser("analyze", help="channel ratios, stage transitions, receptive fields, cost shares (JSON)")
     _add_model_args(analyze)
+
+    feats = sub.add_parser("features", help="run an image: per-block activation statistics, top-5 with trained "
+                                            "weights, and the feature-map views as files")
+    feats.add_argument("model", help=spec_help)
+    feats.add_argument("image", help="image file (JPEG, PNG, WebP, BMP, GIF, TIFF)")
+    source = feats.add_mutually_exclusive_group()
+    source.add_argument("--weights", help="checkpoint (torchvision .pth or .safetensors); default: random, seed 0")
+    source.add_argument("--hub", action="store_true", help="the model's checkpoint from the torch hub cache")
+    feats.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (a GPU failure falls back to the CPU)")
+    feats.add_argument("--view", help="block whose views --out writes (default: the first of layer2)")
+    feats.add_argument("--k", type=int, default=16, help="channels in the grid (default 16)")
+    feats.add_argument("--channel", type=int, help="channel to zoom on (default: the strongest)")
+    feats.add_argument("--out", help="folder for crop.png, <block>_top<k>.png, <block>_overlay.png and the plots "
+                                     "as standalone HTML")
+    feats.add_argument("--json", action="store_true", help="print the statistics (and top-5) as JSON")
     return parser
+
+
+def cmd_features(args: argparse.Namespace) -> str:
+    if args.k < 1:
+        raise UsageError(f"--k must be at least 1, got {args.k}")
+    config = parse_config(args.model)
+    for path, what in ((args.image, "image"), (args.weights, "--weights")):
+        if path and not Path(path).is_file():
+            raise UsageError(f"{what}: no such file {path}")
+    source = "file" if args.weights else "hub" if args.hub else "random"
+    _, cap, entry = run_image(config, args.image, source, args.weights, resolve_device(args.device))
+    names = list(cap.maps)
+    block = args.view or next((n for n in names if n.startswith("layer2.")), names[0])
+    if block not in cap.maps:
+        raise UsageError(f"--view: no block {block!r} in {cap.model_name} (blocks: {names[0]} … {names[-1]})")
+    predictions = top5(cap) if entry.real and len(cap.logits) == len(class_names()) else {}
+    written = _write_views(cap, block, args.k, args.channel, Path(args.out)) if args.out else []
+    if args.json:
+        return json.dumps({**capture_dict(cap), "weights": entry.label, "top5": predictions,
+                           "written": [str(w) for w in written]}, indent=1)
+    lines = [f"{cap.model_name} on {cap.device} · weights: {entry.label}", *cap.notices, "",
+             text_table(list(STAT_COLUMNS), stat_rows(cap), right=set(range(2, len(STAT_COLUMNS))))]
+    if predictions:
+        lines += ["", "top-5:", *(f"  {p:6.1%}  {name}" for name, p in predictions.items())]
+    return "\n".join(lines + [f"wrote {w}" for w in written])
+
+
+def _write_views(cap: Capture, block: str, k: int, channel: int | None, out: Path) -> list[Path]:
+    """The app's views of ``block`` as files: the crop, the top-k grid, the overlay (PNG) and the zoomed
+    channel and across-network plots (standalone HTML, plotly.js inlined: they open offline)."""
+    grid, channels = channel_grid(cap, block, k)
+    zoom = channel_figure(cap, block, channels[0] if channel is None else channel)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        files = {out / "crop.png": cap.crop, out / f"{block}_top{len(channels)}.png": Image.fromarray(grid),
+                 out / f"{block}_overlay.png": Image.fromarray(overlay(cap, block))}
+        for path, image in files.items():
+            image.save(path, compress_level=PNG_LEVEL)
+        for path, fig in {out / f"{block}_channel.html": zoom, out / "network.html": network_figure(cap, block)}.items():
+            fig.write_html(path, include_plotlyjs=True)
+            files[path] = None
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    return list(files)
 
 
 def cmd_compare(args: argparse.Namespace) -> str:
@@ -141,14 +207,15 @@ def cmd_summary(args: argparse.Namespace) -> str:
     return format_table(result)
 
 
-COMMANDS = {"summary": cmd_summary, "export": cmd_export, "compare": cmd_compare, "analyze": cmd_analyze}
+COMMANDS = {"summary": cmd_summary, "export": cmd_export, "compare": cmd_compare, "analyze": cmd_analyze,
+            "features": cmd_features}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         print(COMMANDS[args.command](args))
-    except (UsageError, ValueError, CheckpointError) as exc:
+    except (UsageError, ValueError, CheckpointError) as exc:  # ImageError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except GraphvizMissing as exc:
@@ -159,4 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # unreadable input files and the like
+        print(f"error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        return 2
     return 0

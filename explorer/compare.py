@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .records import Trace, format_shape
-from .table import human
+from .table import human, text_table
 
 
 @dataclass(frozen=True)
@@ -115,10 +115,7 @@ def compare_summary(c: Comparison) -> str:
 
 def format_comparison(c: Comparison) -> str:
     """Text table for the CLI."""
-    header = list(COMPARE_COLUMNS)
     rows = [[f"{v:,}" if isinstance(v, int) else str(v) for v in r] for r in compare_rows(c)]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda r: "  ".join(str(v).rjust(w) if i else str(v).ljust(w) for i, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+    table = text_table(list(COMPARE_COLUMNS), rows, right=set(range(1, len(COMPARE_COLUMNS))))
     text = compare_summary(c).replace("**", "").replace("  \n", "\n")
-    return "\n".join([f"A = {c.a}, B = {c.b}", line(header), line(["-" * w for w in widths]), *map(line, rows), "",
-                      text])
+    return "\n".join([f"A = {c.a}, B = {c.b}", table, "", text])

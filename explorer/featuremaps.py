@@ -2,6 +2,7 @@
 plots and top-5 predictions. Pure functions of the capture: switching block needs no forward pass."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
@@ -143,6 +144,22 @@ def network_figure(cap: Capture, selected: str | None = None) -> go.Figure:
                   title=dict(text=f"{cap.model_name}: activations across the network", x=0.01),
                   legend=dict(orientation="h", y=1.06, x=1, xanchor="right"))
     return go.Figure(traces, layout)
+
+
+STAT_COLUMNS = ("block", "output", "zeros", "dead", "mean", "std", "‖F(x)‖", "‖shortcut‖", "‖F‖/‖shortcut‖")
+
+
+def stat_rows(cap: Capture) -> list[list[str]]:
+    """One row per block for tables (CLI, CSV): STAT_COLUMNS, formatted."""
+    return [[f"{b.name}{' (proj)' if b.projection else ''}", "×".join(map(str, cap.maps[b.name].shape)),
+             f"{b.zero_fraction:.1%}", str(b.dead_channels), f"{b.mean:.4g}", f"{b.std:.4g}", f"{b.residual_norm:.4g}",
+             f"{b.shortcut_norm:.4g}", f"{b.residual_ratio:.3g}"] for b in cap.blocks]
+
+
+def capture_dict(cap: Capture) -> dict:
+    """The capture's statistics as plain data (JSON): per-block records, notices, logits-free."""
+    return {"model": cap.model_name, "device": cap.device, "notices": list(cap.notices),
+            "blocks": [{**asdict(b), "shape": list(cap.maps[b.name].shape)} for b in cap.blocks]}
 
 
 @lru_cache(maxsize=1)

@@ -64,6 +64,17 @@ def totals_markdown(trace: Trace) -> str:
     )
 
 
+def text_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    """Fixed-width columns, a rule under the header; the columns in ``right`` are right-aligned."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+                         for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
 def format_table(trace: Trace) -> str:
     """Fixed-width text table with totals, for terminals."""
     rows = [[f"{c:,}" if i >= 6 else str(c) for i, c in enumerate(r)] for r in block_rows(trace)]
@@ -72,12 +83,7 @@ def format_table(trace: Trace) -> str:
                     "", "4", "", f"{stem.params:,}", f"{stem.macs:,}"])
     rows.append(["head", "avgpool, fc", f"{format_shape(head.in_shape)} → {format_shape(head.out_shape)}",
                  "", "", "", f"{head.params:,}", f"{head.macs:,}"])
-    header = list(BLOCK_COLUMNS)
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    numeric = {3, 4, 6, 7}
-    line = lambda r: "  ".join(str(c).rjust(w) if i in numeric else str(c).ljust(w)  # noqa: E731
-                               for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-    out = [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+    out = text_table(list(BLOCK_COLUMNS), rows, right={3, 4, 6, 7}).splitlines()
     t = totals(trace)
     out.append("")
     out.append(f"total: {t['blocks']} blocks ({t['per stage']}), {trace.total_params:,} params "

@@ -16,6 +16,9 @@ STEM_MODULES = ("conv1", "bn1", "relu", "maxpool")
 HEAD_MODULES = ("avgpool", "fc")
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None``/``"auto"`` -> CUDA when present, else MPS when present, else CPU."""
     if device is None or str(device) == "auto":
@@ -25,7 +28,12 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        dev = None
+    if dev is None or dev.type not in DEVICE_TYPES:
+        raise ValueError(f"device must be auto, {', '.join(DEVICE_TYPES)} (or cuda:N), got {str(device)!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was requested but no CUDA GPU is available")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):

@@ -72,3 +72,72 @@ def test_explorer_does_not_import_gradio() -> None:
     code = "import sys, explorer, explorer.cli; print('gradio' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "False"
+
+
+CAT = str(ROOT / "assets" / "examples" / "cat.jpg")
+
+
+def test_features_table_predictions_files_and_json(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from explorer.inference import run_image
+
+    torch.manual_seed(5)
+    ckpt = tmp_path / "resnet18-f37072fd.pth"  # torchvision's file name: V1 preprocessing
+    torch.save(build(get_preset("resnet18")).state_dict(), ckpt)
+    out = tmp_path / "views"
+    r = run("features", "resnet18", CAT, "--weights", str(ckpt), "--out", str(out), "--view", "layer3.1", "--k", "9",
+            "--channel", "5")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == ("resnet18 on cpu · weights: resnet18-f37072fd.pth (torchvision IMAGENET1K_V1); "
+                        "preprocessing: resize 256, centre crop 224")
+    assert sum(1 for ln in lines if ln.startswith("layer")) == 8
+    assert any(ln.startswith("layer2.0 (proj)  128×28×28") for ln in lines)
+    top = lines[lines.index("top-5:") + 1:lines.index("top-5:") + 6]
+    assert len(top) == 5 and all(ln.strip()[0].isdigit() and "%" in ln for ln in top)
+    assert Image.open(out / "crop.png").size == (224, 224)
+    assert Image.open(out / "layer3.1_top9.png").size == (3 * 96 + 2 * 4,) * 2
+    assert Image.open(out / "layer3.1_overlay.png").size == (224, 224)
+    assert "layer3.1, channel 5: range" in (out / "layer3.1_channel.html").read_text()
+    network = (out / "network.html").read_text()
+    assert "activations across the network" in network
+    assert "<script src=" not in network and len(network) > 1_000_000  # plotly.js inlined: opens offline
+    assert f"wrote {out / 'network.html'}" in lines
+
+    # JSON: the numbers are the library's own capture of the same image and weights
+    d = json.loads(run("features", "resnet18", CAT, "--weights", str(ckpt), "--json").stdout)
+    _, cap, _ = run_image(get_preset("resnet18"), CAT, "file", str(ckpt))
+    assert [b["name"] for b in d["blocks"]] == [b.name for b in cap.blocks]
+    for got, want in zip(d["blocks"], cap.blocks):
+        assert got["zero_fraction"] == pytest.approx(want.zero_fraction)
+        assert got["residual_ratio"] == pytest.approx(want.residual_ratio, rel=1e-5)
+        assert got["shape"] == list(cap.maps[want.name].shape)
+    assert len(d["top5"]) == 5 and d["written"] == []
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--view", "layer9.9"], "--view: no block 'layer9.9' in resnet18"),
+    (["--channel", "999"], "channel must be from 0 to 127 for layer2.0"),
+    (["--k", "0"], "--k must be at least 1"),
+    (["--weights", "/nonexistent.pth"], "--weights: no such file /nonexistent.pth"),
+    (["--device", "tpu"], "device must be auto, cpu, cuda, mps (or cuda:N), got 'tpu'"),
+])
+def test_features_bad_arguments(extra: list[str], message: str, tmp_path: Path) -> None:
+    r = run("features", "resnet18", CAT, "--out", str(tmp_path), *extra)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert message in r.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "image: no such file"),
+    (b"this is text, not an image", "not an image we can read"),
+    (b"", "the file is empty"),
+])
+def test_features_bad_images(content: bytes | None, message: str, tmp_path: Path) -> None:
+    image = tmp_path / "input.png"
+    if content is not None:
+        image.write_bytes(content)
+    r = run("features", "resnet18", str(image))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
