@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from plotly.colors import hex_to_rgb, sequential
 
 from .capture import Capture
@@ -17,6 +17,7 @@ from .theme import TEMPLATE
 CLASSES_FILE = Path(__file__).resolve().parent.parent / "assets" / "imagenet_classes.txt"
 GRID_TILE = 96  # px per channel tile
 GRID_GAP = 4
+LABEL_BOX = (0, 0, 0)  # behind each tile's channel index
 PNG_LEVEL = 1  # zlib level for the views' PNGs: 3–6× faster to write than the default 6, files ~10% larger
 
 
@@ -47,7 +48,7 @@ def top_channels(cap: Capture, block: str, k: int) -> list[int]:
 
 def channel_grid(cap: Capture, block: str, k: int = 16) -> tuple[np.ndarray, list[int]]:
     """The top-k channels of ``block`` as one RGB image (row-major, strongest first), each normalised to its
-    own range; returns the image and the channel indices in tile order."""
+    own range and labelled with its index; returns the image and the channel indices in tile order."""
     channels = top_channels(cap, block, k)
     m = cap.maps[block]
     cols = int(np.ceil(np.sqrt(len(channels))))
@@ -59,7 +60,21 @@ def channel_grid(cap: Capture, block: str, k: int = 16) -> tuple[np.ndarray, lis
         r, q = divmod(i, cols)
         grid[r * (tile + GRID_GAP):r * (tile + GRID_GAP) + tile, q * (tile + GRID_GAP):q * (tile + GRID_GAP) + tile] = \
             np.asarray(img)
-    return grid, channels
+    return _label_tiles(grid, channels, cols), channels
+
+
+def _label_tiles(grid: np.ndarray, channels: list[int], cols: int) -> np.ndarray:
+    """Each tile's channel index in its top-left corner, white on black, so a figure can be read alone."""
+    img = Image.fromarray(grid)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default()
+    for i, c in enumerate(channels):
+        r, q = divmod(i, cols)
+        x, y = q * (GRID_TILE + GRID_GAP), r * (GRID_TILE + GRID_GAP)
+        left, top, right, bottom = draw.textbbox((x + 2, y + 1), str(c), font=font)
+        draw.rectangle((x, y, right + 2, bottom + 1), fill=LABEL_BOX)
+        draw.text((x + 2, y + 1), str(c), fill=(255, 255, 255), font=font)
+    return np.asarray(img)
 
 
 def channel_figure(cap: Capture, block: str, channel: int) -> go.Figure:

@@ -96,6 +96,12 @@ def test_grid_size_and_channel_order(r50_capture) -> None:
     # The first tile shows the strongest channel, normalised to its own range.
     tile = grid[:GRID_TILE, :GRID_TILE]
     assert tile.reshape(-1, 3).std(axis=0).sum() > 0
+    # Each tile carries its channel index, white on black, in its top-left corner.
+    step = GRID_TILE + GRID_GAP
+    corners = [grid[r * step:r * step + 12, q * step:q * step + 8 * len(str(channels[r * 4 + q]))]
+               for r in range(3) for q in range(4) if r * 4 + q < 10]
+    assert all((c[0, 0] == 0).all() and (c > 200).all(axis=-1).any() for c in corners)
+    assert len({c.tobytes() for c in corners}) == len(set(channels))  # different indices, different labels
 
 
 def test_views_from_a_stored_capture() -> None:
