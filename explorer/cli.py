@@ -6,6 +6,7 @@ Bad arguments exit with status 2 and one line on stderr; no stack traces.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import sys
 from pathlib import Path
@@ -112,8 +113,8 @@ def build_parser() -> _Parser:
     feats.add_argument("--view", help="block whose views --out writes (default: the first of layer2)")
     feats.add_argument("--k", type=int, default=16, help="channels in the grid (default 16)")
     feats.add_argument("--channel", type=int, help="channel to zoom on (default: the strongest)")
-    feats.add_argument("--out", help="folder for crop.png, <block>_top<k>.png, <block>_overlay.png and the plots "
-                                     "as standalone HTML")
+    feats.add_argument("--out", help="folder for crop.png, <block>_top<k>.png, <block>_overlay.png and "
+                                     "<block>_plots.html (the zoomed channel and the across-network plot, offline)")
     feats.add_argument("--json", action="store_true", help="print the statistics (and top-5) as JSON")
     return parser
 
@@ -143,9 +144,15 @@ def cmd_features(args: argparse.Namespace) -> str:
     return "\n".join(lines + [f"wrote {w}" for w in written])
 
 
+def _plots_page(title: str, figures: list) -> str:
+    """Interactive plotly figures on one self-contained page."""
+    body = "".join(f.to_html(full_html=False, include_plotlyjs=i == 0) for i, f in enumerate(figures))
+    return f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head><body>{body}</body></html>'
+
+
 def _write_views(cap: Capture, block: str, k: int, channel: int | None, out: Path) -> list[Path]:
     """The app's views of ``block`` as files: the crop, the top-k grid, the overlay (PNG) and the zoomed
-    channel and across-network plots (standalone HTML, plotly.js inlined: they open offline)."""
+    channel and across-network plots (one standalone HTML page, plotly.js inlined once: it opens offline)."""
     grid, channels = channel_grid(cap, block, k)
     zoom = channel_figure(cap, block, channels[0] if channel is None else channel)
     try:
@@ -154,9 +161,9 @@ def _write_views(cap: Capture, block: str, k: int, channel: int | None, out: Pat
                  out / f"{block}_overlay.png": Image.fromarray(overlay(cap, block))}
         for path, image in files.items():
             image.save(path, compress_level=PNG_LEVEL)
-        for path, fig in {out / f"{block}_channel.html": zoom, out / "network.html": network_figure(cap, block)}.items():
-            fig.write_html(path, include_plotlyjs=True)
-            files[path] = None
+        plots = out / f"{block}_plots.html"
+        plots.write_text(_plots_page(f"{cap.model_name} {block}", [zoom, network_figure(cap, block)]), encoding="utf-8")
+        files[plots] = None
     except OSError as exc:
         raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
     return list(files)
