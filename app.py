@@ -23,7 +23,7 @@ import explorer
 import resnet.config
 from explorer.compare import COMPARE_COLUMNS, compare_summary
 from explorer.export import EXPORT_FORMATS, check_graph_options, rendered, write_export
-from explorer.featuremaps import PNG_LEVEL, channel_figure, channel_grid, network_figure, overlay, top5
+from explorer.featuremaps import PNG_LEVEL, channel_figure, channel_grid, default_block, network_figure, overlay, top5
 from explorer.graph import DIRECTIONS, LEVELS
 from explorer.images import ImageError
 from explorer.inference import get_capture, run_image
@@ -218,8 +218,7 @@ def features(
     except (ValueError, OSError) as exc:
         raise gr.Error(str(exc), title="Cannot run the image") from None
     progress(0.8, desc="drawing the views")
-    names = list(cap.maps)
-    chosen = selected if selected in names else next((n for n in names if n.startswith("layer2.")), names[0])
+    chosen = selected if selected in cap.maps else default_block(cap)
     grid, caption, zoom, over, network = _block_views(cid, chosen, k, -1)
     notice = [f"Ran on **{cap.device}** · weights: {entry.label}", *cap.notices]
     try:

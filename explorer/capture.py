@@ -233,8 +233,9 @@ def _capture(model: ResNet, x: Tensor, device: torch.device, budget: int, keep_f
     ds: dict[str, str] = {}
     watched: list[tuple[str, nn.Module]] = []
     for name, m in blocks:
-        last_bn[f"{name}.{_last_bn(m)}"] = name
-        watched.append((f"{name}.{_last_bn(m)}", getattr(m, _last_bn(m))))
+        bn = _last_bn(m)
+        last_bn[f"{name}.{bn}"] = name
+        watched.append((f"{name}.{bn}", getattr(m, bn)))
         if m.downsample is not None:
             ds[f"{name}.downsample"] = name
             watched.append((f"{name}.downsample", m.downsample))

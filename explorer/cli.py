@@ -22,7 +22,7 @@ from .capture import Capture
 from .compare import compare, format_comparison
 from .export import EXPORT_FORMATS, export_bytes, export_filename
 from .featuremaps import (PNG_LEVEL, STAT_COLUMNS, capture_dict, channel_figure, channel_grid, class_names,
-                          network_figure, overlay, stat_rows, top5)
+                          default_block, network_figure, overlay, stat_rows, top5)
 from .graph import DIRECTIONS, LEVELS
 from .inference import run_image
 from .render import DEFAULT_DPI, MAX_DPI, MIN_DPI, GraphvizMissing
@@ -129,7 +129,7 @@ def cmd_features(args: argparse.Namespace) -> str:
     source = "file" if args.weights else "hub" if args.hub else "random"
     _, cap, entry = run_image(config, args.image, source, args.weights, resolve_device(args.device))
     names = list(cap.maps)
-    block = args.view or next((n for n in names if n.startswith("layer2.")), names[0])
+    block = args.view or default_block(cap)
     if block not in cap.maps:
         raise UsageError(f"--view: no block {block!r} in {cap.model_name} (blocks: {names[0]} … {names[-1]})")
     predictions = top5(cap) if entry.real and len(cap.logits) == len(class_names()) else {}
@@ -147,7 +147,8 @@ def cmd_features(args: argparse.Namespace) -> str:
 def _plots_page(title: str, figures: list) -> str:
     """Interactive plotly figures on one self-contained page."""
     body = "".join(f.to_html(full_html=False, include_plotlyjs=i == 0) for i, f in enumerate(figures))
-    return f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head><body>{body}</body></html>'
+    head = f'<meta charset="utf-8"><title>{html.escape(title)}</title>'
+    return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
 
 
 def _write_views(cap: Capture, block: str, k: int, channel: int | None, out: Path) -> list[Path]:
@@ -157,16 +158,15 @@ def _write_views(cap: Capture, block: str, k: int, channel: int | None, out: Pat
     zoom = channel_figure(cap, block, channels[0] if channel is None else channel)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        files = {out / "crop.png": cap.crop, out / f"{block}_top{len(channels)}.png": Image.fromarray(grid),
-                 out / f"{block}_overlay.png": Image.fromarray(overlay(cap, block))}
-        for path, image in files.items():
+        images = {out / "crop.png": cap.crop, out / f"{block}_top{len(channels)}.png": Image.fromarray(grid),
+                  out / f"{block}_overlay.png": Image.fromarray(overlay(cap, block))}
+        for path, image in images.items():
             image.save(path, compress_level=PNG_LEVEL)
         plots = out / f"{block}_plots.html"
         plots.write_text(_plots_page(f"{cap.model_name} {block}", [zoom, network_figure(cap, block)]), encoding="utf-8")
-        files[plots] = None
     except OSError as exc:
         raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
-    return list(files)
+    return [*images, plots]
 
 
 def cmd_compare(args: argparse.Namespace) -> str:

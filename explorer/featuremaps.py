@@ -38,6 +38,11 @@ def colorize(values: np.ndarray, lo: float | None = None, hi: float | None = Non
     return viridis_lut()[np.clip(scaled * 255 + 0.5, 0, 255).astype(np.uint8)]
 
 
+def default_block(cap: Capture) -> str:
+    """The block the views open on: the first of layer2 (the first downsampling block), else the first."""
+    return next((n for n in cap.maps if n.startswith("layer2.")), next(iter(cap.maps)))
+
+
 def top_channels(cap: Capture, block: str, k: int) -> list[int]:
     """The ``k`` channels with the highest mean activation, strongest first."""
     means = cap.maps[block].channel_means
@@ -48,33 +53,23 @@ def top_channels(cap: Capture, block: str, k: int) -> list[int]:
 
 def channel_grid(cap: Capture, block: str, k: int = 16) -> tuple[np.ndarray, list[int]]:
     """The top-k channels of ``block`` as one RGB image (row-major, strongest first), each normalised to its
-    own range and labelled with its index; returns the image and the channel indices in tile order."""
+    own range and labelled with its index (white on black, top left, so a figure reads on its own); returns
+    the image and the channel indices in tile order."""
     channels = top_channels(cap, block, k)
     m = cap.maps[block]
     cols = int(np.ceil(np.sqrt(len(channels))))
     rows = int(np.ceil(len(channels) / cols))
-    tile = GRID_TILE
-    grid = np.full((rows * (tile + GRID_GAP) - GRID_GAP, cols * (tile + GRID_GAP) - GRID_GAP, 3), 255, np.uint8)
+    step = GRID_TILE + GRID_GAP
+    grid = Image.new("RGB", (cols * step - GRID_GAP, rows * step - GRID_GAP), "white")
+    draw, font = ImageDraw.Draw(grid), ImageFont.load_default()
     for i, c in enumerate(channels):
-        img = Image.fromarray(colorize(m.channel(c))).resize((tile, tile), Image.Resampling.NEAREST)
-        r, q = divmod(i, cols)
-        grid[r * (tile + GRID_GAP):r * (tile + GRID_GAP) + tile, q * (tile + GRID_GAP):q * (tile + GRID_GAP) + tile] = \
-            np.asarray(img)
-    return _label_tiles(grid, channels, cols), channels
-
-
-def _label_tiles(grid: np.ndarray, channels: list[int], cols: int) -> np.ndarray:
-    """Each tile's channel index in its top-left corner, white on black, so a figure can be read alone."""
-    img = Image.fromarray(grid)
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
-    for i, c in enumerate(channels):
-        r, q = divmod(i, cols)
-        x, y = q * (GRID_TILE + GRID_GAP), r * (GRID_TILE + GRID_GAP)
-        left, top, right, bottom = draw.textbbox((x + 2, y + 1), str(c), font=font)
+        y, x = (step * n for n in divmod(i, cols))
+        grid.paste(Image.fromarray(colorize(m.channel(c))).resize((GRID_TILE, GRID_TILE), Image.Resampling.NEAREST),
+                   (x, y))
+        *_, right, bottom = draw.textbbox((x + 2, y + 1), str(c), font=font)
         draw.rectangle((x, y, right + 2, bottom + 1), fill=LABEL_BOX)
         draw.text((x + 2, y + 1), str(c), fill=(255, 255, 255), font=font)
-    return np.asarray(img)
+    return np.asarray(grid), channels
 
 
 def channel_figure(cap: Capture, block: str, channel: int) -> go.Figure:
