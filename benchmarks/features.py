@@ -20,9 +20,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from explorer.capture import DEFAULT_BUDGET_BYTES, Capture, capture
-from explorer.featuremaps import PNG_LEVEL, channel_figure, channel_grid, network_figure, overlay
-from explorer.inference import get_model, run_image
+from explorer.capture import Capture, capture
+from explorer.features.store import FeatureStore
+from explorer.features.views import PNG_LEVEL, channel_grid, channel_zoom_figure, network_figure, overlay
+from explorer.limits import DEFAULT_LIMITS
 from resnet import get_preset
 
 from .common import median_times
@@ -49,9 +50,10 @@ print(json.dumps({"peak_after_forward": after_forward, "peak_after_capture": rss
 
 def run(repeats: int = 7) -> list[dict]:
     cfg = get_preset("resnet50")
-    entry = get_model(cfg, "random", device="cpu")
-    model = entry.model
-    x = entry.preprocess(Image.open(IMAGE))
+    store = FeatureStore()
+    loaded = store.model(cfg, "random", device="cpu")
+    model = loaded.model
+    x = loaded.preprocess(Image.open(IMAGE))
 
     def bare() -> None:
         with torch.no_grad():
@@ -62,19 +64,19 @@ def run(repeats: int = 7) -> list[dict]:
         across-network plot marking the block as plotly JSON."""
         for image in (channel_grid(cap, block, 16)[0], overlay(cap, block)):
             Image.fromarray(image).save(io.BytesIO(), format="png", compress_level=PNG_LEVEL)
-        for fig in (channel_figure(cap, block, 0), network_figure(cap, block)):
+        for fig in (channel_zoom_figure(cap, block, 0), network_figure(cap, block)):
             fig.to_json()
 
     def end_to_end() -> None:
         """The app's feature run: decode, crop, capture, then the selected block's views."""
-        block_views(run_image(cfg, IMAGE)[1], "layer2.0")
+        block_views(store.run_image(cfg, IMAGE)[1], "layer2.0")
 
     # Two groups, each interleaved with its own bare forwards: every feature run stores its capture for
     # block switching, and while that store fills (the first couple of dozen runs of a server) each run
     # takes fresh memory, which would otherwise be charged to the captures measured between them.
     capture_times = median_times({"bare forward": bare, "capture": lambda: capture(model, x)}, repeats=repeats)
     view_times = median_times({"bare forward": bare, "image -> views": end_to_end}, repeats=repeats)
-    _, cap, _ = run_image(cfg, IMAGE)
+    _, cap, _ = store.run_image(cfg, IMAGE)
     switches = []
     for name in list(cap.maps)[:12]:
         start = time.perf_counter()
@@ -98,6 +100,6 @@ def run(repeats: int = 7) -> list[dict]:
         "kept by the capture (MiB)": round(mem["kept"] / 2**20, 1),
         "peak RSS growth during capture, above the bare forward's peak (MiB)":
             round((mem["peak_after_capture"] - mem["peak_after_forward"]) / 2**20, 1),
-        "budget (MiB)": DEFAULT_BUDGET_BYTES // 2**20,
+        "budget (MiB)": DEFAULT_LIMITS.capture_mb,
         "model weights (MiB)": round(mem["model"] / 2**20, 1),
     }]

@@ -13,9 +13,10 @@ import torch
 from torchview import draw_graph
 
 from explorer import trace
-from explorer.export import rendered
-from explorer.graph import build_graph, to_dot
-from explorer.render import render
+from explorer.graph.export import rendered
+from explorer.graph.dot import to_dot
+from explorer.graph.levels import build_graph
+from explorer.graph.render import render
 from resnet import build, get_preset
 
 from .common import median_times

@@ -55,10 +55,6 @@ def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Pop
     raise RuntimeError("the app did not start within 120 s")
 
 
-def _config(preset: str) -> list:
-    return ["Preset", preset, "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", 224]
-
-
 def run(users: int = 8, rounds: int = 5, repeats: int = 0, seed: int = 0) -> list[dict]:  # noqa: ARG001
     from gradio_client import Client
 
@@ -88,12 +84,12 @@ def run(users: int = 8, rounds: int = 5, repeats: int = 0, seed: int = 0) -> lis
         client = Client(url, analytics_enabled=False, verbose=False)
         try:
             for r in range(rounds):
-                cfg = _config(rng.choice(PRESETS))
-                timed("toggle", client.predict, *cfg, api_name="/summarize")
-                timed("structure", client.predict, *cfg, api_name="/structure")
+                spec = rng.choice(PRESETS)
+                timed("toggle", client.predict, spec, 224, api_name="/summarize")
+                timed("structure", client.predict, spec, 224, api_name="/structure")
                 fmt = rng.choice(["svg", "png"])
-                timed(f"export_{fmt}", client.predict, *cfg, "blocks", "TB", False, 96, api_name=f"/export_{fmt}")
-                timed("features", client.predict, *_config(rng.choice(PRESETS[:3])), None, rng.choice(EXAMPLES),
+                timed(f"export_{fmt}", client.predict, spec, 224, "blocks", "TB", False, 96, api_name=f"/export_{fmt}")
+                timed("features", client.predict, rng.choice(PRESETS[:3]), None, rng.choice(EXAMPLES),
                       "random", None, "cpu", "", 16, api_name="/features")
                 timed("block_view", client.predict, "layer3.0", 9, -1, api_name="/block_view")
                 barrier.wait(timeout=600)

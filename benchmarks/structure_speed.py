@@ -11,8 +11,8 @@ import time
 
 import torch
 
-from explorer.structure import _structure_trace
-from explorer.views import _structure_views, structure_views, warm_presets
+from explorer.tracing.cache import _structure_trace
+from explorer.structure.views import _structure_views, structure_views, warm_presets
 from resnet import PRESETS, build, get_preset
 
 from .common import median_times
@@ -50,7 +50,7 @@ def run(repeats: int = 5) -> list[dict]:
     names = list(PRESETS)
     for i in range(40):
         start = time.perf_counter()
-        structure_views(PRESETS[names[i % len(names)]])
+        structure_views(PRESETS[names[i % len(names)]].config)
         switches.append(time.perf_counter() - start)
     return [{
         "benchmark": "structure views", "model": "resnet152",

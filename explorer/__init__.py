@@ -1,15 +1,52 @@
-"""Hook-based tracing and analysis of ResNets; no UI imports, so it works as a library and a CLI."""
-from .hooks import eval_mode, forward_hooks
-from .records import BlockRecord, ConvRecord, DownsampleRecord, ModuleRecord, StageRecord, Trace, format_shape
-from .structure import MAX_INPUT_SIZE, MIN_INPUT_SIZE, structure_trace
-from .table import BLOCK_COLUMNS, STAGE_COLUMNS, block_rows, format_table, stage_rows, totals, totals_markdown
-from .tracer import resolve_device, trace
-from . import limits
+"""ResNet Explorer as a library: trace a ResNet, analyse and draw its structure, capture its activations.
 
-limits.apply(limits.from_env())
+Never imports gradio, so it works from scripts, notebooks and the CLI (``python -m explorer``).
 
-__all__ = [
-    "BLOCK_COLUMNS", "BlockRecord", "ConvRecord", "DownsampleRecord", "MAX_INPUT_SIZE", "MIN_INPUT_SIZE", "ModuleRecord",
-    "STAGE_COLUMNS", "StageRecord", "Trace", "block_rows", "eval_mode", "format_shape", "format_table", "forward_hooks",
-    "resolve_device", "stage_rows", "structure_trace", "totals", "totals_markdown", "trace",
-]
+Module map — two pipelines over frozen records:
+
+    model spec ─► tracing/ ─► Trace ─► structure/  tables, analytics, comparisons, plotly figures
+    (resnet.parse_spec)               └► graph/     stages/blocks/layers graphs, Graphviz render, exports
+    image ─► features/ ─► Capture ─► features/views  channel grids, overlay, across-network plots
+
+    tracing/    hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
+                (one forward pass -> Trace), macs.py, device.py, cache.py (structure traces by config)
+    structure/  analysis.py (channel ratios, transitions, receptive fields, cost shares), compare.py,
+                tables.py (rows and text tables), figures.py (plotly), views.py (per-config bundles, cached)
+    graph/      levels.py (graph records per level), dot.py (Graphviz source), render.py (dot -> SVG/PDF/PNG),
+                torchview_ops.py (the ops level), export.py (files and their names)
+    features/   images.py (safe decoding), capture.py (per-block maps and statistics), store.py (models and
+                captures kept for a server), views.py (what a capture shows)
+    limits.py   every resource limit as one value; files.py output folders; theme.py plotly template;
+                cli.py the command line
+
+The names below are loaded on first use, so ``import explorer`` stays cheap.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "trace": "tracing.tracer", "structure_trace": "tracing.cache", "resolve_device": "tracing.device",
+    "eval_mode": "tracing.hooks", "forward_hooks": "tracing.hooks",
+    "Trace": "tracing.records", "BlockRecord": "tracing.records", "ConvRecord": "tracing.records",
+    "DownsampleRecord": "tracing.records", "LayerRecord": "tracing.records", "ModuleRecord": "tracing.records",
+    "StageRecord": "tracing.records", "format_shape": "tracing.records",
+    "MIN_INPUT_SIZE": "limits", "Limits": "limits",
+    "BLOCK_COLUMNS": "structure.tables", "STAGE_COLUMNS": "structure.tables", "block_rows": "structure.tables",
+    "format_table": "structure.tables", "stage_rows": "structure.tables", "totals": "structure.tables",
+    "totals_markdown": "structure.tables",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,34 +1,32 @@
-"""Command line: ``python -m explorer summary resnet50 [--json]``, ``export``, ``compare``, ``analyze``,
-``features MODEL IMAGE``.
+"""Command line: ``python -m explorer summary|analyze|export|compare|features MODEL ...`` (or ``resnet-explorer``).
 
-Bad arguments exit with status 2 and one line on stderr; no stack traces.
+MODEL is a model spec (``resnet50``, ``bottleneck:3-4-6-3:32x4d:v1``: see ``resnet.spec``), the same string the
+app shows; flags such as ``--layers`` change it. Bad arguments exit with status 2 and one line on stderr.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import json
 import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from PIL import Image
+from .graph.dot import DIRECTIONS
+from .graph.export import EXPORT_FORMATS
+from .graph.levels import LEVELS
+from .graph.render import DEFAULT_DPI, MAX_DPI, MIN_DPI
+from .limits import MIN_INPUT_SIZE, Limits
 
-from resnet import (MAX_BLOCKS_PER_STAGE, PRESETS, CheckpointError, ResNetConfig, build, get_preset, load_weights,
-                    parse_config)
-
-from .analysis import analysis_dict
-from .capture import Capture
-from .compare import compare, format_comparison
-from .export import EXPORT_FORMATS, export_bytes, export_filename
-from .featuremaps import (PNG_LEVEL, STAT_COLUMNS, capture_dict, channel_figure, channel_grid, class_names,
-                          default_block, network_figure, overlay, stat_rows, top5)
-from .graph import DIRECTIONS, LEVELS
-from .inference import run_image
-from .render import DEFAULT_DPI, MAX_DPI, MIN_DPI, GraphvizMissing
-from .structure import MAX_INPUT_SIZE, MIN_INPUT_SIZE, check_input_size, structure_trace
-from .table import format_table, text_table
-from .tracer import resolve_device, trace
+COMMANDS_HELP = {
+    "summary": "per-block table and totals",
+    "analyze": "channel ratios, stage transitions, receptive fields, cost shares (JSON)",
+    "export": "a diagram (svg/pdf/png/dot), the trace (json) or the block table (csv)",
+    "compare": "two models side by side: per-stage differences and cost deltas",
+    "features": "run an image: per-block activation statistics, top-5 with trained weights, the views as files",
+}
+SPEC_HELP = "a model spec: a preset (resnet50, ...) or block:N-N-N-N[:GxWd][:v1][:dilXYZ][:cN] (e.g. bottleneck:3-4-6-3:32x4d)"
 
 
 class UsageError(Exception):
@@ -37,74 +35,68 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        if "required: command" in message:
+            raise UsageError(f"choose a command: {', '.join(COMMANDS_HELP)} (see {self.prog} --help)")
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help=f"a preset ({', '.join(PRESETS)}) or 'custom'")
-    p.add_argument("--block", choices=["basic", "bottleneck"], help="custom: block type")
-    p.add_argument("--layers", type=int, nargs=4, metavar="N", help=f"custom: blocks per stage (1..{MAX_BLOCKS_PER_STAGE})")
-    p.add_argument("--groups", type=int, help="custom: groups of the 3×3 conv (ResNeXt)")
-    p.add_argument("--width-per-group", type=int, help="custom: width per group (64 = ResNet, 128 = Wide ResNet)")
+    p.add_argument("model", help=SPEC_HELP)
+    p.add_argument("--block", choices=["basic", "bottleneck"], help="change the block type")
+    p.add_argument("--layers", type=int, nargs=4, metavar="N", help="change the blocks per stage")
+    p.add_argument("--groups", type=int, help="change the groups of the 3×3 conv (ResNeXt)")
+    p.add_argument("--width-per-group", type=int, help="change the width per group (64 = ResNet, 128 = Wide ResNet)")
     p.add_argument("--stride-in", choices=["v1.5", "v1"], help="where a Bottleneck puts its stride (default v1.5)")
     p.add_argument("--dilation", type=int, nargs=3, choices=[0, 1], metavar="0|1",
                    help="replace the stride of layer2..layer4 with dilation")
     p.add_argument("--num-classes", type=int, help="classifier outputs (default 1000)")
-    p.add_argument("--input-size", type=int, default=224, help=f"input side in px ({MIN_INPUT_SIZE}..{MAX_INPUT_SIZE})")
+    p.add_argument("--input-size", type=int, default=224, help=f"input side in px (from {MIN_INPUT_SIZE})")
 
 
-def config_from_args(args: argparse.Namespace) -> ResNetConfig:
-    """A preset, or a custom config, with any overrides given as flags."""
-    overrides = {
-        k: v for k, v in {
-            "block": args.block, "layers": tuple(args.layers) if args.layers else None, "groups": args.groups,
-            "width_per_group": args.width_per_group, "stride_in": args.stride_in,
-            "replace_stride_with_dilation": tuple(bool(d) for d in args.dilation) if args.dilation else None,
-            "num_classes": args.num_classes,
-        }.items() if v is not None
-    }
-    if args.model == "custom":
-        return ResNetConfig(**overrides)
-    base = get_preset(args.model)
-    if not overrides:
-        return base
-    fields = {**base.to_dict(), **overrides, "name": None}
-    fields["layers"] = tuple(fields["layers"])
-    fields["replace_stride_with_dilation"] = tuple(fields["replace_stride_with_dilation"])
-    return ResNetConfig(**fields)
+def model_from_args(args: argparse.Namespace, limits: Limits):
+    """The config MODEL names, with the flags' changes, within the limits."""
+    from resnet import parse_spec
+
+    config = parse_spec(args.model)
+    changes = {k: v for k, v in {
+        "block": args.block, "layers": tuple(args.layers) if args.layers else None, "groups": args.groups,
+        "width_per_group": args.width_per_group, "stride_in": args.stride_in,
+        "replace_stride_with_dilation": tuple(bool(d) for d in args.dilation) if args.dilation else None,
+        "num_classes": args.num_classes,
+    }.items() if v is not None}
+    if changes:
+        config = dataclasses.replace(config, **changes)
+    limits.check_depths(config.layers)
+    return config
 
 
 def build_parser() -> _Parser:
-    parser = _Parser(prog="python -m explorer", description="Explore ResNet architectures.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    summary = sub.add_parser("summary", help="per-block table and totals")
-    _add_model_args(summary)
+    parser = _Parser(prog="python -m explorer", description="Explore ResNet architectures. MODEL is " + SPEC_HELP)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="command")
+    parsers = {name: sub.add_parser(name, help=text, description=text) for name, text in COMMANDS_HELP.items()}
+    for name in ("summary", "analyze", "export", "features"):
+        _add_model_args(parsers[name])
+
+    summary = parsers["summary"]
     summary.add_argument("--json", action="store_true", help="print the whole trace as JSON")
     summary.add_argument("--device", default=None, help="run a real forward pass on auto/cpu/cuda/mps")
     summary.add_argument("--weights", default=None, help="checkpoint to load (torchvision .pth or .safetensors)")
 
-    export = sub.add_parser("export", help="write a diagram (svg/pdf/png/dot), the trace (json) or the block table (csv)")
-    _add_model_args(export)
-    export.add_argument("--format", choices=EXPORT_FORMATS, help="default: from the -o suffix, else svg")
+    export = parsers["export"]
+    export.add_argument("--format", choices=EXPORT_FORMATS, help="default: from the -o extension, else svg")
     export.add_argument("--level", choices=LEVELS, default="blocks", help="graph detail (default blocks)")
     export.add_argument("--direction", choices=list(DIRECTIONS), default="TB", help="TB (top-bottom) or LR")
     export.add_argument("--collapse", action="store_true", help="blocks level: fold repeated blocks into ×N")
     export.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"PNG resolution ({MIN_DPI}..{MAX_DPI})")
     export.add_argument("-o", "--output", help="output file (default: a descriptive name in the current folder)")
 
-    cmp = sub.add_parser("compare", help="two configs side by side: per-stage differences and cost deltas")
-    spec_help = "a preset, or block:L1-L2-L3-L4[:GxWd][:v1][:dil011] (e.g. bottleneck:3-4-6-3:32x4d)"
-    cmp.add_argument("a", help=spec_help)
-    cmp.add_argument("b", help=spec_help)
-    cmp.add_argument("--input-size", type=int, default=224, help=f"input side in px ({MIN_INPUT_SIZE}..{MAX_INPUT_SIZE})")
+    cmp = parsers["compare"]
+    cmp.add_argument("a", help=SPEC_HELP)
+    cmp.add_argument("b", help="another model spec")
+    cmp.add_argument("--input-size", type=int, default=224, help=f"input side in px (from {MIN_INPUT_SIZE})")
     cmp.add_argument("--json", action="store_true", help="print the comparison and both analyses as JSON")
 
-    analyze = sub.add_parser("analyze", help="channel ratios, stage transitions, receptive fields, cost shares (JSON)")
-    _add_model_args(analyze)
-
-    feats = sub.add_parser("features", help="run an image: per-block activation statistics, top-5 with trained "
-                                            "weights, and the feature-map views as files")
-    feats.add_argument("model", help=spec_help)
+    feats = parsers["features"]
     feats.add_argument("image", help="image file (JPEG, PNG, WebP, BMP, GIF, TIFF)")
     source = feats.add_mutually_exclusive_group()
     source.add_argument("--weights", help="checkpoint (torchvision .pth or .safetensors); default: random, seed 0")
@@ -119,25 +111,103 @@ def build_parser() -> _Parser:
     return parser
 
 
-def cmd_features(args: argparse.Namespace) -> str:
+def cmd_summary(args: argparse.Namespace, limits: Limits) -> str:
+    from resnet import build, load_weights
+
+    from .structure.tables import format_table
+    from .tracing import resolve_device, structure_trace, trace
+
+    config = model_from_args(args, limits)
+    size = limits.check_input_size(args.input_size)
+    if args.device is None and args.weights is None:
+        result = structure_trace(config, size)
+    else:
+        model = build(config, init_weights=args.weights is None)
+        if args.weights:
+            load_weights(model, args.weights, max_bytes=limits.checkpoint_bytes)
+        result = trace(model, input_size=size, device=resolve_device(args.device))
+    return json.dumps(result.to_dict(), indent=1) if args.json else format_table(result)
+
+
+def cmd_analyze(args: argparse.Namespace, limits: Limits) -> str:
+    from .structure.analysis import analysis_dict
+    from .tracing import structure_trace
+
+    config = model_from_args(args, limits)
+    return json.dumps(analysis_dict(structure_trace(config, limits.check_input_size(args.input_size))), indent=1)
+
+
+def export_format(fmt: str | None, output: str | None) -> str:
+    """The format to write: ``--format``, else the extension of ``-o``, else SVG; a disagreement is refused."""
+    suffix = Path(output).suffix.lstrip(".").lower() if output else ""
+    if fmt is None:
+        if suffix and suffix not in EXPORT_FORMATS:
+            raise UsageError(f"cannot tell the format from {output!r}: use --format ({', '.join(EXPORT_FORMATS)}) or "
+                             "one of those extensions")
+        return suffix or "svg"
+    if suffix and suffix != fmt:
+        raise UsageError(f"-o {output} says .{suffix} but --format is {fmt}: make them agree")
+    return fmt
+
+
+def cmd_export(args: argparse.Namespace, limits: Limits) -> str:
+    from .graph.export import export_bytes, export_filename
+
+    config = model_from_args(args, limits)
+    fmt = export_format(args.format, args.output)
+    data = export_bytes(config, fmt, input_size=limits.check_input_size(args.input_size), level=args.level,
+                        direction=args.direction, collapse=args.collapse, dpi=args.dpi)
+    out = Path(args.output) if args.output else Path(export_filename(config, fmt, args.level))
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return f"wrote {out} ({len(data):,} bytes)"
+
+
+def cmd_compare(args: argparse.Namespace, limits: Limits) -> str:
+    from resnet import parse_spec
+
+    from .structure.analysis import analysis_dict
+    from .structure.compare import compare, format_comparison
+    from .tracing import structure_trace
+
+    size = limits.check_input_size(args.input_size)
+    configs = [parse_spec(args.a), parse_spec(args.b)]
+    for c in configs:
+        limits.check_depths(c.layers)
+    a, b = (structure_trace(c, size) for c in configs)
+    c = compare(a, b)
+    if args.json:
+        return json.dumps({"comparison": c.to_dict(), "a": analysis_dict(a), "b": analysis_dict(b)}, indent=1)
+    return format_comparison(c)
+
+
+def cmd_features(args: argparse.Namespace, limits: Limits) -> str:
+    from .features.store import FeatureStore
+    from .features.views import STAT_COLUMNS, capture_dict, class_names, default_block, stat_rows, top5
+    from .structure.tables import text_table
+    from .tracing import resolve_device
+
     if args.k < 1:
         raise UsageError(f"--k must be at least 1, got {args.k}")
-    config = parse_config(args.model)
+    config = model_from_args(args, limits)
     for path, what in ((args.image, "image"), (args.weights, "--weights")):
         if path and not Path(path).is_file():
             raise UsageError(f"{what}: no such file {path}")
     source = "file" if args.weights else "hub" if args.hub else "random"
-    _, cap, entry = run_image(config, args.image, source, args.weights, resolve_device(args.device))
+    _, cap, loaded = FeatureStore(limits).run_image(config, args.image, source, args.weights,
+                                                    resolve_device(args.device))
     names = list(cap.maps)
     block = args.view or default_block(cap)
     if block not in cap.maps:
         raise UsageError(f"--view: no block {block!r} in {cap.model_name} (blocks: {names[0]} … {names[-1]})")
-    predictions = top5(cap) if entry.real and len(cap.logits) == len(class_names()) else {}
+    predictions = top5(cap) if loaded.trained and len(cap.logits) == len(class_names()) else {}
     written = _write_views(cap, block, args.k, args.channel, Path(args.out)) if args.out else []
     if args.json:
-        return json.dumps({**capture_dict(cap), "weights": entry.label, "top5": predictions,
+        return json.dumps({**capture_dict(cap), "weights": loaded.weights_label, "top5": predictions,
                            "written": [str(w) for w in written]}, indent=1)
-    lines = [f"{cap.model_name} on {cap.device} · weights: {entry.label}", *cap.notices, "",
+    lines = [f"{cap.model_name} on {cap.device} · weights: {loaded.weights_label}", *cap.notices, "",
              text_table(list(STAT_COLUMNS), stat_rows(cap), right=set(range(2, len(STAT_COLUMNS))))]
     if predictions:
         lines += ["", "top-5:", *(f"  {p:6.1%}  {name}" for name, p in predictions.items())]
@@ -151,11 +221,15 @@ def _plots_page(title: str, figures: list) -> str:
     return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
 
 
-def _write_views(cap: Capture, block: str, k: int, channel: int | None, out: Path) -> list[Path]:
+def _write_views(cap, block: str, k: int, channel: int | None, out: Path) -> list[Path]:
     """The app's views of ``block`` as files: the crop, the top-k grid, the overlay (PNG) and the zoomed
     channel and across-network plots (one standalone HTML page, plotly.js inlined once: it opens offline)."""
+    from PIL import Image
+
+    from .features.views import PNG_LEVEL, channel_grid, channel_zoom_figure, network_figure, overlay
+
     grid, channels = channel_grid(cap, block, k)
-    zoom = channel_figure(cap, block, channels[0] if channel is None else channel)
+    zoom = channel_zoom_figure(cap, block, channels[0] if channel is None else channel)
     try:
         out.mkdir(parents=True, exist_ok=True)
         images = {out / "crop.png": cap.crop, out / f"{block}_top{len(channels)}.png": Image.fromarray(grid),
@@ -169,60 +243,20 @@ def _write_views(cap: Capture, block: str, k: int, channel: int | None, out: Pat
     return [*images, plots]
 
 
-def cmd_compare(args: argparse.Namespace) -> str:
-    size = check_input_size(args.input_size)
-    a, b = structure_trace(parse_config(args.a), size), structure_trace(parse_config(args.b), size)
-    c = compare(a, b)
-    if args.json:
-        return json.dumps({"comparison": c.to_dict(), "a": analysis_dict(a), "b": analysis_dict(b)}, indent=1)
-    return format_comparison(c)
-
-
-def cmd_analyze(args: argparse.Namespace) -> str:
-    return json.dumps(analysis_dict(structure_trace(config_from_args(args), check_input_size(args.input_size))),
-                      indent=1)
-
-
-def cmd_export(args: argparse.Namespace) -> str:
-    config = config_from_args(args)
-    fmt = args.format
-    if fmt is None:
-        suffix = Path(args.output).suffix.lstrip(".").lower() if args.output else ""
-        fmt = suffix if suffix in EXPORT_FORMATS else "svg"
-    data = export_bytes(config, fmt, input_size=check_input_size(args.input_size), level=args.level,
-                        direction=args.direction, collapse=args.collapse, dpi=args.dpi)
-    out = Path(args.output) if args.output else Path(export_filename(config, fmt, args.level))
-    try:
-        out.write_bytes(data)
-    except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
-    return f"wrote {out} ({len(data):,} bytes)"
-
-
-def cmd_summary(args: argparse.Namespace) -> str:
-    config = config_from_args(args)
-    size = check_input_size(args.input_size)
-    if args.device is None and args.weights is None:
-        result = structure_trace(config, size)
-    else:
-        model = build(config, init_weights=args.weights is None)
-        if args.weights:
-            load_weights(model, args.weights)
-        result = trace(model, input_size=size, device=resolve_device(args.device))
-    if args.json:
-        return json.dumps(result.to_dict(), indent=1)
-    return format_table(result)
-
-
 COMMANDS = {"summary": cmd_summary, "export": cmd_export, "compare": cmd_compare, "analyze": cmd_analyze,
             "features": cmd_features}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from resnet import CheckpointError
+
+    from .graph.render import GraphvizMissing
+
     try:
         args = build_parser().parse_args(argv)
-        print(COMMANDS[args.command](args))
-    except (UsageError, ValueError, CheckpointError) as exc:  # ImageError is a ValueError
+        limits = Limits.from_env()
+        print(COMMANDS[args.command](args, limits))
+    except (UsageError, ValueError, CheckpointError) as exc:  # ImageError and LimitError are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except GraphvizMissing as exc:
@@ -237,3 +271,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
         return 2
     return 0
+

@@ -1,9 +1,35 @@
-"""Every resource limit in one place: documented defaults, overridable by environment variables
-(``RESNET_EXPLORER_<NAME>``) or the app's flags (``--<name>``)."""
+"""Every resource limit as one value: documented defaults, overridable by environment variables
+(``RESNET_EXPLORER_<NAME>``) or the app's flags (``--<name>``), passed to the code that enforces it.
+
+Only the standard library here, so ``app.py --help`` and ``python -m explorer --help`` answer at once.
+"""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+MIN_INPUT_SIZE = 32  # below the network's output stride the last stages collapse to 1×1
+
+
+class LimitError(ValueError):
+    """A limit set to a value it cannot take; ``field`` names it so the message can name the flag or env var."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def env_name(field: str) -> str:
+    return "RESNET_EXPLORER_" + field.upper()
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def how_to_raise(field: str) -> str:
+    return f"raise it with {env_name(field)}, or {flag_name(field)} for app.py"
 
 
 @dataclass(frozen=True)
@@ -17,50 +43,75 @@ class Limits:
     model_cache: int = 2  # models with weights kept in memory (least recently used goes first)
     capture_store: int = 32  # captures kept for block switching (also capped at capture_mb in total)
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            whole = f.type in ("int", int)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and value != int(value)):
+                kind = "a whole number" if whole else "a number"
+                raise LimitError(f.name, f"must be {kind}, got {value!r}")
+            if whole:
+                object.__setattr__(self, f.name, int(value))
+            if not value > 0:
+                raise LimitError(f.name, f"must be positive, got {value:g}")
+        if self.max_input_size < MIN_INPUT_SIZE:
+            raise LimitError("max_input_size", f"must be at least {MIN_INPUT_SIZE} (the smallest input a ResNet "
+                                               f"takes), got {self.max_input_size}")
 
-def env_name(field: str) -> str:
-    return "RESNET_EXPLORER_" + field.upper()
-
-
-def from_env(environ: dict[str, str] | None = None) -> Limits:
-    environ = os.environ if environ is None else environ
-    values = {}
-    for f in fields(Limits):
-        raw = environ.get(env_name(f.name))
-        if raw is not None:
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Limits:
+        """Defaults, then ``RESNET_EXPLORER_*`` variables, then ``overrides``; a bad variable names itself."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(env_name(f.name))
+            if raw is None:
+                continue
             try:
-                values[f.name] = type(f.default)(float(raw)) if f.type == "int" else float(raw)
+                values[f.name] = float(raw)
             except ValueError:
-                raise ValueError(f"{env_name(f.name)} must be a number, got {raw!r}") from None
-    return check(Limits(**values))
+                raise LimitError(f.name, f"{env_name(f.name)} must be a number, got {raw!r}") from None
+            try:
+                cls(**{f.name: values[f.name]})
+            except LimitError as exc:
+                raise LimitError(f.name, f"{env_name(f.name)} {exc}") from None
+        return cls(**{**values, **overrides})
+
+    @property
+    def upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 2**20)
+
+    @property
+    def image_pixels(self) -> int:
+        return int(self.max_image_mp * 1_000_000)
+
+    @property
+    def checkpoint_bytes(self) -> int:
+        return int(self.max_checkpoint_mb * 2**20)
+
+    @property
+    def capture_bytes(self) -> int:
+        return int(self.capture_mb * 2**20)
+
+    def check_input_size(self, size: Any) -> int:
+        """A whole number of pixels within [MIN_INPUT_SIZE, max_input_size]; ValueError naming the field."""
+        if isinstance(size, float) and size == int(size):
+            size = int(size)  # UI numbers arrive as floats
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise ValueError(f"input size must be a whole number of pixels, got {size!r}")
+        if size < MIN_INPUT_SIZE:
+            raise ValueError(f"input size must be at least {MIN_INPUT_SIZE} px, got {size}")
+        if size > self.max_input_size:
+            raise ValueError(f"input size {size} px is over the {self.max_input_size} px limit "
+                             f"({how_to_raise('max_input_size')})")
+        return size
+
+    def check_depths(self, layers: tuple[int, ...]) -> None:
+        """Refuse a stage deeper than ``max_blocks_per_stage``, naming the stage and how to raise the limit."""
+        for stage, count in enumerate(layers, start=1):
+            if count > self.max_blocks_per_stage:
+                raise ValueError(f"layer{stage} has {count} blocks, over the limit of {self.max_blocks_per_stage} "
+                                 f"per stage ({how_to_raise('max_blocks_per_stage')})")
 
 
-def check(limits: Limits) -> Limits:
-    for f in fields(Limits):
-        value = getattr(limits, f.name)
-        if not value > 0:
-            raise ValueError(f"{f.name} must be positive, got {value}")
-    return limits
-
-
-def apply(limits: Limits) -> Limits:
-    """Set the limits where they are enforced."""
-    from PIL import Image
-
-    import resnet.config
-    import resnet.weights
-
-    from . import capture, images, inference, structure
-
-    check(limits)
-    images.MAX_UPLOAD_BYTES = int(limits.max_upload_mb * 2**20)
-    images.MAX_IMAGE_PIXELS = int(limits.max_image_mp * 1_000_000)
-    Image.MAX_IMAGE_PIXELS = 2 * images.MAX_IMAGE_PIXELS
-    resnet.weights.MAX_CHECKPOINT_BYTES = int(limits.max_checkpoint_mb * 2**20)
-    resnet.config.MAX_BLOCKS_PER_STAGE = int(limits.max_blocks_per_stage)
-    structure.MAX_INPUT_SIZE = int(limits.max_input_size)
-    capture.DEFAULT_BUDGET_BYTES = int(limits.capture_mb * 2**20)
-    inference.MODEL_CACHE_SIZE = int(limits.model_cache)
-    inference.CAPTURE_STORE_SIZE = int(limits.capture_store)
-    inference.CAPTURE_STORE_BYTES = int(limits.capture_mb * 2**20)
-    return limits
+DEFAULT_LIMITS = Limits()

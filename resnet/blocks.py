@@ -4,11 +4,9 @@ Attribute names (conv1, bn1, ..., downsample) are torchvision's, so state-dict k
 """
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import Tensor, nn
 
-StrideIn = Literal["v1.5", "v1"]
+from .config import StrideIn
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1) -> nn.Conv2d:
@@ -36,6 +34,19 @@ class ResidualBlock(nn.Module):
     def width(self) -> int:
         """Channels inside the residual branch (the bottleneck width)."""
         return self.conv1.out_channels
+
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:
+        """The BN that ends the residual branch: its output is F(x), just before the add."""
+        raise NotImplementedError
+
+    @property
+    def last_bn_name(self) -> str:
+        return next(name for name, m in self.named_children() if m is self.last_bn)
+
+    def zero_init_last(self) -> None:
+        """Zero the last BN's scale, so F(x) = 0 and the block starts as an identity (``zero_init_residual``)."""
+        nn.init.zeros_(self.last_bn.weight)
 
     def residual(self, x: Tensor) -> Tensor:
         """F(x): the residual branch up to its last BN, before the add."""
@@ -78,6 +89,10 @@ class BasicBlock(ResidualBlock):
         self.downsample = downsample
         self.stride = stride
 
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn2
+
     def residual(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         return self.bn2(self.conv2(out))
@@ -116,13 +131,16 @@ class Bottleneck(ResidualBlock):
         self.downsample = downsample
         self.stride = stride
 
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn3
+
     def residual(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         return self.bn3(self.conv3(out))
 
 
-Block = BasicBlock | Bottleneck
 BLOCK_TYPES: dict[str, type[BasicBlock] | type[Bottleneck]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
@@ -131,4 +149,4 @@ def is_block(module: nn.Module) -> bool:
     return isinstance(module, ResidualBlock)
 
 
-__all__ = ["BasicBlock", "Bottleneck", "ResidualBlock", "Block", "BLOCK_TYPES", "StrideIn", "conv1x1", "conv3x3", "is_block"]
+__all__ = ["BasicBlock", "Bottleneck", "ResidualBlock", "BLOCK_TYPES", "conv1x1", "conv3x3", "is_block"]

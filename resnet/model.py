@@ -1,10 +1,12 @@
 """The ResNet network: stem, four stages built by ``_make_layer``, pooling and classifier."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 from torch import Tensor, nn
 
-from .blocks import BLOCK_TYPES, BasicBlock, Bottleneck, conv1x1
+from .blocks import BLOCK_TYPES, BasicBlock, Bottleneck, ResidualBlock, conv1x1
 from .config import ResNetConfig
 
 STAGE_PLANES: tuple[int, ...] = (64, 128, 256, 512)
@@ -14,6 +16,11 @@ STAGE_NAMES: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
 
 class ResNet(nn.Module):
     """torchvision-compatible ResNet: same module tree, state-dict keys and forward computation."""
+
+    # The module names of each part, in forward order: what the explorer reads instead of re-describing them.
+    STEM: tuple[str, ...] = ("conv1", "bn1", "relu", "maxpool")
+    STAGES: tuple[str, ...] = STAGE_NAMES
+    HEAD: tuple[str, ...] = ("avgpool", "fc")
 
     def __init__(self, config: ResNetConfig, init_weights: bool = True) -> None:
         super().__init__()
@@ -46,12 +53,14 @@ class ResNet(nn.Module):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
         if self.config.zero_init_residual:
-            # Each residual branch starts at zero, so every block begins as an identity.
-            for m in self.modules():
-                if isinstance(m, Bottleneck):
-                    nn.init.constant_(m.bn3.weight, 0)
-                elif isinstance(m, BasicBlock):
-                    nn.init.constant_(m.bn2.weight, 0)
+            for _, block in self.named_blocks():
+                block.zero_init_last()
+
+    def named_blocks(self) -> Iterator[tuple[str, ResidualBlock]]:
+        """``("layer2.0", block)`` for every residual block, in forward order (walks the stages directly)."""
+        for stage in self.STAGES:
+            for index, block in enumerate(getattr(self, stage)):
+                yield f"{stage}.{index}", block
 
     def _make_layer(
         self, block: type[BasicBlock] | type[Bottleneck], planes: int, blocks: int, stride: int = 1, dilate: bool = False

@@ -12,63 +12,14 @@ from typing import Mapping
 import torch
 from torch import nn
 
-DOWNLOAD_ROOT = "https://download.pytorch.org/models/"
-# 1 GiB: the largest preset (wide_resnet101_2) is ~510 MB. Read at call time; explorer.limits sets it.
-MAX_CHECKPOINT_BYTES = 1024 * 2**20
+from .presets import WeightsInfo, weights_for
 
-
-@dataclass(frozen=True)
-class WeightsInfo:
-    """One torchvision checkpoint: where it lives and how its images must be preprocessed."""
-
-    arch: str
-    tag: str
-    filename: str
-    resize_size: int
-    crop_size: int = 224
-    acc1: float = 0.0
-
-    @property
-    def url(self) -> str:
-        return DOWNLOAD_ROOT + self.filename
-
-
-def _w(arch: str, tag: str, filename: str, resize: int, acc1: float) -> WeightsInfo:
-    return WeightsInfo(arch, tag, filename, resize, 224, acc1)
-
-
-WEIGHTS: tuple[WeightsInfo, ...] = (
-    _w("resnet18", "IMAGENET1K_V1", "resnet18-f37072fd.pth", 256, 69.758),
-    _w("resnet34", "IMAGENET1K_V1", "resnet34-b627a593.pth", 256, 73.314),
-    _w("resnet50", "IMAGENET1K_V1", "resnet50-0676ba61.pth", 256, 76.13),
-    _w("resnet50", "IMAGENET1K_V2", "resnet50-11ad3fa6.pth", 232, 80.858),
-    _w("resnet101", "IMAGENET1K_V1", "resnet101-63fe2227.pth", 256, 77.374),
-    _w("resnet101", "IMAGENET1K_V2", "resnet101-cd907fc2.pth", 232, 81.886),
-    _w("resnet152", "IMAGENET1K_V1", "resnet152-394f9c45.pth", 256, 78.312),
-    _w("resnet152", "IMAGENET1K_V2", "resnet152-f82ba261.pth", 232, 82.284),
-    _w("resnext50_32x4d", "IMAGENET1K_V1", "resnext50_32x4d-7cdf4587.pth", 256, 77.618),
-    _w("resnext50_32x4d", "IMAGENET1K_V2", "resnext50_32x4d-1a0047aa.pth", 232, 81.198),
-    _w("resnext101_32x8d", "IMAGENET1K_V1", "resnext101_32x8d-8ba56ff5.pth", 256, 79.312),
-    _w("resnext101_32x8d", "IMAGENET1K_V2", "resnext101_32x8d-110c445d.pth", 232, 82.834),
-    _w("resnext101_64x4d", "IMAGENET1K_V1", "resnext101_64x4d-173b62eb.pth", 232, 83.246),
-    _w("wide_resnet50_2", "IMAGENET1K_V1", "wide_resnet50_2-95faca4d.pth", 256, 78.468),
-    _w("wide_resnet50_2", "IMAGENET1K_V2", "wide_resnet50_2-9ba9bcbe.pth", 232, 81.602),
-    _w("wide_resnet101_2", "IMAGENET1K_V1", "wide_resnet101_2-32ee1156.pth", 256, 78.848),
-    _w("wide_resnet101_2", "IMAGENET1K_V2", "wide_resnet101_2-d733dc28.pth", 232, 82.51),
-)
+# 1 GiB: the largest preset (wide_resnet101_2) is ~510 MB. Callers pass their own limit (explorer.limits).
+DEFAULT_MAX_CHECKPOINT_BYTES = 1024 * 2**20
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model; the message says why."""
-
-
-def weights_for(arch: str) -> list[WeightsInfo]:
-    """Known checkpoints of ``arch``, newest (best) first."""
-    return sorted((w for w in WEIGHTS if w.arch == arch), key=lambda w: w.tag, reverse=True)
-
-
-def weights_by_filename(filename: str) -> WeightsInfo | None:
-    return next((w for w in WEIGHTS if w.filename == Path(filename).name), None)
 
 
 def hub_checkpoint_dir() -> Path:
@@ -76,10 +27,13 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def find_cached(arch: str) -> tuple[Path, WeightsInfo] | None:
-    """The best checkpoint of ``arch`` already in the hub cache, without touching the network."""
+def find_cached(arch: str, tag: str | None = None) -> tuple[Path, WeightsInfo] | None:
+    """The best checkpoint of ``arch`` (or the one tagged ``tag``) already in the hub cache, without touching
+    the network."""
     folder = hub_checkpoint_dir()
     for info in weights_for(arch):
+        if tag is not None and info.tag != tag:
+            continue
         path = folder / info.filename
         if path.is_file():
             return path, info
@@ -109,7 +63,7 @@ def read_state_dict(path: str | os.PathLike[str], max_bytes: int | None = None) 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
-    max_bytes = MAX_CHECKPOINT_BYTES if max_bytes is None else max_bytes
+    max_bytes = DEFAULT_MAX_CHECKPOINT_BYTES if max_bytes is None else max_bytes
     size = path.stat().st_size
     if size > max_bytes:
         raise CheckpointError(f"checkpoint is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")

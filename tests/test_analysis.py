@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from explorer import structure_trace, trace
-from explorer.analysis import channels, receptive_fields, stage_stats, stage_stats_rows, transitions
-from explorer.compare import compare, compare_summary
-from explorer.views import compare_views, structure_views
-from resnet import PRESETS, ResNetConfig, build, get_preset, parse_config
+from explorer.structure.analysis import channels, receptive_fields, stage_stats, stage_stats_rows, transitions
+from explorer.structure.compare import compare, compare_summary
+from explorer.structure.views import compare_views, structure_views
+from resnet import PRESETS, ResNetConfig, build, get_preset, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_RATIO = {"resnet18": 1, "resnet34": 1, "resnet50": 4, "resnet101": 4, "resnet152": 4,
@@ -148,8 +148,8 @@ def test_views_are_cached_and_complete() -> None:
     assert list(v.channels.data[3].y) == [4.0] * 16
     assert "layer2.0" in v.channels.data[0].customdata[3] and "state dict: layer2.0.*" in v.channels.data[0].customdata[3]
     assert v.channels.layout.height and v.transitions.layout.height
-    assert [r[0] for r in v.stage_rows] == ["stem", "layer1", "layer2", "layer3", "layer4", "head", "total"]
-    cv = compare_views(get_preset("resnet50"), parse_config("bottleneck:3-4-23-3"))
+    assert [r[0] for r in v.stage_stats] == ["stem", "layer1", "layer2", "layer3", "layer4", "head", "total"]
+    cv = compare_views(get_preset("resnet50"), parse_spec("bottleneck:3-4-23-3"))
     assert cv.rows[2][:4] == ["layer3", 6, 23, 17]
 
 
@@ -163,11 +163,11 @@ def test_cli_compare() -> None:
     r = subprocess.run([sys.executable, "-m", "explorer", "compare", "resnet50", "bottleneck:3-4-6-3:32x4d", "--json"],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     d = json.loads(r.stdout)
-    assert d["comparison"]["b"] == "custom_bottleneck_3-4-6-3_32x4d"
+    assert d["comparison"]["b"] == "resnext50_32x4d"
     assert d["b"]["channels"][0]["ratio"] == 2.0
     r = subprocess.run([sys.executable, "-m", "explorer", "compare", "resnet50", "resnet5"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and r.stderr.startswith("error: unknown preset or config 'resnet5'")
+    assert r.returncode == 2 and r.stderr.startswith("error: unknown model 'resnet5'")
 
 
 def test_real_weights_trace_gives_same_analysis() -> None:

@@ -4,23 +4,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
 import app
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DEFAULTS = dict(mode="Preset", preset="resnet50", block="bottleneck", l1=3, l2=4, l3=6, l4=3, width=64, groups=1,
-                stride_in="v1.5", input_size=224)
-
-
-def call(client, **changes):
-    args = {**DEFAULTS, **changes}
-    return client.predict(*args.values(), api_name="/summarize")
+def summarize(client, spec: str = "resnet50", size: int = 224):
+    return client.predict(spec, size, api_name="/summarize")
 
 
 def test_summarize_preset(client) -> None:
-    totals, stages, blocks = call(client, preset="resnet101")
+    totals, stages, blocks = client.predict("resnet101", 224, api_name="/summarize")  # the whole call
     assert "**33 blocks**" in totals and "layer3: Bottleneck ×23" in totals
     assert "44,549,160" in totals
     assert [r[2] for r in stages["data"]] == [3, 4, 23, 3]
@@ -30,38 +26,58 @@ def test_summarize_preset(client) -> None:
     assert row[5] == "1×1 conv s2 + BN: 256×56×56 → 512×28×28"
 
 
-def test_summarize_custom_and_input_size(client) -> None:
-    totals, stages, blocks = call(client, mode="Custom", block="basic", l1=1, l2=1, l3=2, l4=1, input_size=128)
+def test_summarize_custom_spec_and_input_size(client) -> None:
+    totals, stages, blocks = summarize(client, "basic:1-1-2-1", 128)
     assert [r[2] for r in stages["data"]] == [1, 1, 2, 1]
     assert [r[0] for r in blocks["data"]] == ["layer1.0", "layer2.0", "layer3.0", "layer3.1", "layer4.0"]
     assert blocks["data"][-1][2] == "256×8×8 → 512×4×4"
-    assert "custom_basic_1-1-2-1" in totals
+    assert "**basic:1-1-2-1**" in totals
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(mode="Custom", block="basic", groups=4), "groups must be 1 and width_per_group 64 for the basic block"),
-    (dict(mode="Custom", l2=2.5), "blocks in layer2 must be a whole number, got 2.5"),
-    (dict(mode="Custom", l1=0), "less than minimum value 1"),
-    (dict(mode="Custom", l4=65), "greater than maximum value 64"),
-    (dict(preset="resnet51"), "resnet51"),
+@pytest.mark.parametrize("spec, size, message", [
+    ("basic:3-4-6-3:4x64d", 224, "groups must be 1 and width_per_group 64 for the basic block"),
+    ("bottleneck:2.5-4-6-3", 224, "four numbers like 3-4-6-3"),
+    ("bottleneck:0-4-6-3", 224, "blocks in layer1 must be at least 1, got 0"),
+    ("bottleneck:3-4-6-65", 224, "layer4 has 65 blocks, over the limit of 64 per stage"),
+    ("resnet51", 224, "unknown model 'resnet51'"),
+    ("resnet50", 5000, "greater than maximum value 1024"),
 ])
-def test_invalid_input_gives_clear_error_and_server_keeps_serving(client, changes, message) -> None:
+def test_invalid_input_gives_clear_error_and_server_keeps_serving(client, spec, size, message) -> None:
     with pytest.raises(Exception) as err:
-        call(client, **changes)
+        summarize(client, spec, size)
     assert message in str(err.value)
-    totals, _, _ = call(client)  # the next request still works
+    totals, _, _ = summarize(client)  # the next request still works
     assert "**16 blocks**" in totals
 
 
 def test_endpoints_are_named(client) -> None:
     info = client.view_api(print_info=False, return_format="dict")
     assert "/summarize" in info["named_endpoints"]
-    assert "/custom_from_preset" not in info["named_endpoints"]  # UI glue stays private
+    params = [p["parameter_name"] for p in info["named_endpoints"]["/summarize"]["parameters"]]
+    assert params == ["spec", "input_size"]
+    for private in ("/custom_from_preset", "/spec_from_controls", "/apply_spec"):
+        assert private not in info["named_endpoints"]  # UI glue stays private
 
 
-def test_handlers_directly() -> None:
-    cfg = app.config_from_ui("Custom", "resnet50", "bottleneck", 2, 2, 2, 2, 4, 32, "v1")
-    assert (cfg.layers, cfg.groups, cfg.width_per_group, cfg.stride_in) == ((2, 2, 2, 2), 32, 4, "v1")
+def test_spec_and_controls_handlers() -> None:
+    controls = ("Custom", "resnet50", "bottleneck", 2, 2, 2, 2, 4, 32, "v1")
+    assert app.spec_from_controls(*controls, "resnet50") == ("bottleneck:2-2-2-2:32x4d:v1",) * 2
+    # options the controls do not show carry over from the current spec
+    assert app.spec_from_controls(*controls, "resnet50:dil011:c10")[0] == "bottleneck:2-2-2-2:32x4d:v1:dil011:c10"
+    assert app.spec_from_controls("Preset", "resnet101", "basic", 1, 1, 1, 1, 64, 1, "v1.5", "resnet50:c10")[0] == \
+        "resnet101:c10"
+    assert app.spec_from_controls("Custom", "resnet50", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", "resnet18")[0] == \
+        "resnet50"  # the same structure is the same model
+    with pytest.raises(gr.Error, match="groups must be 1 and width_per_group 64"):
+        app.spec_from_controls("Custom", "resnet50", "basic", 2, 2, 2, 2, 64, 4, "v1.5", "resnet50")
+    spec, model, mode, preset, block, *rest = app.apply_spec("  Bottleneck:3-4-6-3:32x4d:V1 ")
+    assert (spec, model, mode, preset, block) == ("resnext50_32x4d:v1", "resnext50_32x4d:v1", "Preset",
+                                                  "resnext50_32x4d", "bottleneck")
+    assert rest == [3, 4, 6, 3, 4, 32, "v1"]
+    spec, _, mode, preset, *_ = app.apply_spec("basic:1-2-3-4")
+    assert (spec, mode) == ("basic:1-2-3-4", "Custom") and preset == gr.update()
+    with pytest.raises(gr.Error, match="unknown model"):
+        app.apply_spec("resnet5")
     block, *rest = app.custom_from_preset("resnext50_32x4d")
     assert block == "bottleneck" and rest == [3, 4, 6, 3, 4, 32, "v1.5"]
     assert app.show_custom("Custom")["visible"] is True and app.show_custom("Preset")["visible"] is False
@@ -74,15 +90,56 @@ def test_cli_flags_default_to_localhost(monkeypatch) -> None:
     assert app.parse_args(["--port", "9000", "--host", "0.0.0.0"]).port == 9000
 
 
-GRAPH = dict(level="blocks", direction="TB", collapse=False)
+def test_limit_flags_and_env_vars(monkeypatch) -> None:
+    from explorer.limits import Limits
+
+    assert app.parse_args(["--max-upload-mb", "0.5"]).limits == Limits(max_upload_mb=0.5)
+    monkeypatch.setenv("RESNET_EXPLORER_CAPTURE_MB", "64")
+    assert app.parse_args(["--max-input-size", "100"]).limits == Limits(capture_mb=64, max_input_size=100)
+
+
+@pytest.mark.parametrize("argv, env, message", [
+    (["--max-input-size", "10"], {}, "app.py: error: --max-input-size must be at least 32 (the smallest input a "
+                                     "ResNet takes), got 10 (see --help)"),
+    (["--max-blocks-per-stage", "2.5"], {}, "app.py: error: --max-blocks-per-stage must be a whole number, got 2.5"),
+    (["--capture-mb", "0"], {}, "app.py: error: --capture-mb must be positive, got 0"),
+    (["--model-cache", "x"], {}, "app.py: error: argument --model-cache: invalid float value: 'x'"),
+    ([], {"RESNET_EXPLORER_MAX_INPUT_SIZE": "abc"}, "app.py: error: RESNET_EXPLORER_MAX_INPUT_SIZE must be a "
+                                                    "number, got 'abc'"),
+    ([], {"RESNET_EXPLORER_MAX_INPUT_SIZE": "16"}, "app.py: error: RESNET_EXPLORER_MAX_INPUT_SIZE must be at least 32"),
+])
+def test_bad_flags_and_env_vars_exit_with_one_line(argv, env, message) -> None:
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "app.py", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "MALLOC_ARENA_MAX": "2", **env})
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(message), r.stderr
+
+
+def test_help_answers_before_the_heavy_imports() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("import runpy, sys\nsys.argv = ['app.py', '--help']\ntry:\n    runpy.run_path('app.py', run_name='__main__')\n"
+            "except SystemExit:\n    pass\nprint('gradio' in sys.modules, 'torch' in sys.modules, file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "MALLOC_ARENA_MAX": "2"})
+    assert "--max-upload-mb N" in r.stdout and r.stderr.strip() == "False False"
+
+
+GRAPH = ("blocks", "TB", False)
 
 
 def test_graph_endpoint_returns_zoomable_svg(client) -> None:
-    html = client.predict(*{**DEFAULTS, "preset": "resnet152", **GRAPH}.values(), api_name="/graph")
+    html = client.predict("resnet152", 224, *GRAPH, api_name="/graph")
     assert 'class="rx-graph"' in html and "<svg" in html and "<?xml" not in html
     assert html.count('class="node"') > 100
     assert "<title>layer3.35</title>" in html and "<title>layer2.0.downsample</title>" in html
-    stages = client.predict(*{**DEFAULTS, **GRAPH, "level": "stages"}.values(), api_name="/graph")
+    stages = client.predict("resnet50", 224, "stages", "TB", False, api_name="/graph")
     assert "layer3: Bottleneck ×6" in stages and "<title>layer3.0</title>" not in stages
 
 
@@ -92,40 +149,37 @@ def test_graph_endpoint_returns_zoomable_svg(client) -> None:
     ("json", b"{", "resnet50_trace.json"), ("csv", b"block,stage", "resnet50_blocks.csv"),
 ])
 def test_export_downloads(client, fmt: str, magic: bytes, name: str) -> None:
-    path = client.predict(*{**DEFAULTS, **GRAPH}.values(), 96, api_name=f"/export_{fmt}")
+    path = client.predict("resnet50", 224, *GRAPH, 96, api_name=f"/export_{fmt}")
     data = Path(path).read_bytes()
     assert Path(path).name == name
     assert data.startswith(magic)
 
 
 def test_export_custom_layers_pdf_name(client) -> None:
-    args = {**DEFAULTS, "mode": "Custom", **GRAPH, "level": "layers"}
-    path = client.predict(*args.values(), 96, api_name="/export_pdf")
-    assert Path(path).name == "custom_bottleneck_3-4-6-3_layers.pdf"
+    path = client.predict("bottleneck:3-4-6-2:v1", 224, "layers", "TB", False, 96, api_name="/export_pdf")
+    assert Path(path).name == "bottleneck_3-4-6-2_v1_layers.pdf"
 
 
 def test_export_errors_are_clear(client) -> None:
     with pytest.raises(Exception, match="over the 32,000 px limit"):
-        client.predict(*{**DEFAULTS, "preset": "resnet152", **GRAPH, "level": "layers"}.values(), 600,
-                       api_name="/export_png")
+        client.predict("resnet152", 224, "layers", "TB", False, 600, api_name="/export_png")
     with pytest.raises(Exception, match="'nodes'.*not in the list of choices"):
-        client.predict(*{**DEFAULTS, **GRAPH, "level": "nodes"}.values(), api_name="/graph")
+        client.predict("resnet50", 224, "nodes", "TB", False, api_name="/graph")
 
 
 def test_graphviz_missing_in_app(client, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # the server runs in this process
-    args = {**DEFAULTS, "mode": "Custom", "l1": 1, "l2": 2, "l3": 1, "l4": 2, **GRAPH}  # not rendered before
-    html = client.predict(*args.values(), api_name="/graph")
+    args = ("bottleneck:1-2-1-2", 224, *GRAPH)  # not rendered before
+    html = client.predict(*args, api_name="/graph")
     assert 'class="rx-notice"' in html and "apt-get install graphviz" in html
     with pytest.raises(Exception, match="apt-get install graphviz"):
-        client.predict(*args.values(), 96, api_name="/export_svg")
+        client.predict(*args, 96, api_name="/export_svg")
     for fmt in ("dot", "json", "csv"):
-        assert Path(client.predict(*args.values(), 96, api_name=f"/export_{fmt}")).stat().st_size > 100
+        assert Path(client.predict(*args, 96, api_name=f"/export_{fmt}")).stat().st_size > 100
 
 
 def test_structure_endpoint(client) -> None:
-    ch, tr, cost, stats, blocks = client.predict(*{**DEFAULTS, "preset": "wide_resnet50_2"}.values(),
-                                                 api_name="/structure")
+    ch, tr, cost, stats, blocks = client.predict("wide_resnet50_2", 224, api_name="/structure")
     fig = json.loads(ch["plot"])
     ratio = next(t for t in fig["data"] if t["name"] == "out : width")
     assert ratio["y"] == [2.0] * 16 and "Wide ResNet" in ratio["customdata"][0][1]
@@ -136,13 +190,13 @@ def test_structure_endpoint(client) -> None:
 
 
 def test_compare_endpoint(client) -> None:
-    md, table, ch, cost = client.predict(*DEFAULTS.values(), "resnet101", api_name="/compare")
+    md, table, ch, cost = client.predict("resnet50", 224, "resnet101", api_name="/compare")
     assert "differ in layer3 (6 vs 23 blocks)" in md
     assert table["data"][2][:4] == ["layer3", 6, 23, 17]
-    md, table, _, _ = client.predict(*DEFAULTS.values(), "bottleneck:3-4-6-3:32x4d", api_name="/compare")
-    assert "custom_bottleneck_3-4-6-3_32x4d" in md and table["data"][-1][3] == 0
-    with pytest.raises(Exception, match="unknown preset or config 'resnet5'"):
-        client.predict(*DEFAULTS.values(), "resnet5", api_name="/compare")
+    md, table, _, _ = client.predict("resnet50", 224, "bottleneck:3-4-6-3:32x4d:v1", api_name="/compare")
+    assert "**resnext50_32x4d:v1**" in md and table["data"][-1][3] == 0
+    with pytest.raises(Exception, match="unknown model 'resnet5'"):
+        client.predict("resnet50", 224, "resnet5", api_name="/compare")
 
 
 FM = dict(example="cat", weights="random", checkpoint=None, device="cpu", block="", k=16)
@@ -153,7 +207,7 @@ def features(client, upload=None, **changes):
 
     fm = {**FM, **changes}
     ckpt = handle_file(str(fm["checkpoint"])) if fm["checkpoint"] else None
-    return client.predict(*{**DEFAULTS, "preset": "resnet18"}.values(), handle_file(str(upload)) if upload else None,
+    return client.predict(fm.get("spec", "resnet18"), handle_file(str(upload)) if upload else None,
                           fm["example"], fm["weights"], ckpt, fm["device"], fm["block"], fm["k"],
                           api_name="/features")
 
@@ -172,7 +226,8 @@ def test_features_upload_grid_plot_and_predictions(client, tmp_path) -> None:
     # the capture id lives in the session's gr.State, which the API hides; the client keeps the session
     notice, crop, block, grid, caption, zoom, over, network, preds = features(
         client, upload=image, weights="file", checkpoint=ckpt)
-    assert "resnet18-f37072fd.pth (torchvision IMAGENET1K_V1)" in notice and "Random" not in notice
+    assert "resnet18-f37072fd.pth (torchvision IMAGENET1K_V1, ImageNet top-1 69.8%)" in notice
+    assert "Random" not in notice
     assert Image.open(crop).size == (224, 224)
     assert block["value"] == "layer2.0" and len(block["choices"]) == 8
     assert block["choices"][2] == ["layer2.0 · 128×28×28 · projection", "layer2.0"]  # labelled with shape
@@ -183,8 +238,14 @@ def test_features_upload_grid_plot_and_predictions(client, tmp_path) -> None:
     assert [t["name"] for t in net["data"]][:3] == ["zeros", "mean", "‖F‖/‖shortcut‖"]
     assert len(net["data"][0]["x"]) == 8
     assert {shape["x0"] for shape in net["layout"]["shapes"]} == {2}  # the selected block is marked
-    assert len(preds["confidences"]) == 5
-    assert abs(sum(c["confidence"] for c in preds["confidences"])) <= 1.0
+    # the top-5 are the model's own: the same weights and image through the library give the same classes
+    from explorer.features.store import FeatureStore
+    from explorer.features.views import top5
+
+    _, cap, _ = FeatureStore().run_image(get_preset("resnet18"), image, "file", str(ckpt))
+    expected = top5(cap)
+    assert [c["label"] for c in preds["confidences"]] == list(expected)
+    assert [c["confidence"] for c in preds["confidences"]] == pytest.approx(list(expected.values()), rel=1e-5)
 
     # switching block reuses the capture (no forward pass) and honours k and channel
     g2, caption2, zoom2, over2, network2 = client.predict("layer4.1", 4, 7, api_name="/block_view")

@@ -35,29 +35,61 @@ def test_custom_mode_invalid_then_recovers(app_url: str, browser) -> None:
     try:
         page.goto(app_url)
         page.wait_for_selector(".gradio-container")
+        spec = page.locator("#spec textarea, #spec input").first
         expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
         page.locator("#mode").get_by_text("Custom", exact=True).click()
         expect(page.locator("#layer1-blocks")).to_be_visible()
-        expect(page.locator("#totals")).to_contain_text("custom_bottleneck_3-4-6-3", timeout=30_000)
         page.locator("#block-type").get_by_text("basic", exact=True).click()
         expect(page.locator("#totals")).to_contain_text("BasicBlock ×3", timeout=30_000)
+        expect(spec).to_have_value("resnet34")  # the spec follows the controls
         groups = page.locator("#groups input[type=number]")
         groups.fill("4")
         groups.press("Enter")
         expect(page.locator('[data-testid="toast-body"]').first).to_contain_text(
             "groups must be 1 and width_per_group 64 for the basic block", timeout=30_000)
         expect(page.locator("#block-table")).to_contain_text("layer1.0")  # the last good table stays
+        expect(spec).to_have_value("resnet34")
         groups.fill("1")
         groups.press("Enter")
-        expect(page.locator("#totals")).to_contain_text("custom_basic_3-4-6-3", timeout=30_000)
         page.locator("#layer3-blocks input[type=number]").fill("2")
         page.locator("#layer3-blocks input[type=number]").press("Enter")
         expect(page.locator("#totals")).to_contain_text("layer3: BasicBlock ×2", timeout=30_000)
+        expect(spec).to_have_value("basic:3-4-2-3")
         # copying a preset into the custom fields
         page.locator("#preset input").click()
         page.get_by_role("option", name="ResNeXt-50 32x4d", exact=True).click()
         page.locator("#load-preset").click()
-        expect(page.locator("#totals")).to_contain_text("custom_bottleneck_3-4-6-3_32x4d", timeout=30_000)
+        expect(page.locator("#totals")).to_contain_text("resnext50_32x4d", timeout=30_000)
+    finally:
+        page.close()
+
+
+def test_typed_spec_drives_every_view_and_the_controls(app_url: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    try:
+        page.goto(app_url)
+        page.wait_for_selector(".gradio-container")
+        expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
+        spec = page.locator("#spec textarea, #spec input").first
+        spec.fill("Bottleneck:2-2-2-2:32x4d:v1")
+        spec.press("Enter")
+        expect(page.locator("#totals")).to_contain_text("bottleneck:2-2-2-2:32x4d:v1", timeout=30_000)
+        expect(page.locator("#totals")).to_contain_text("8 blocks")
+        expect(spec).to_have_value("bottleneck:2-2-2-2:32x4d:v1")  # canonical form
+        expect(page.locator("#layer1-blocks")).to_be_visible()  # switched to Custom, fields filled in
+        expect(page.locator("#groups input[type=number]")).to_have_value("32")
+        page.get_by_role("tab", name="Channels & structure").click()
+        expect(page.locator("#channel-plot .gtitle")).to_contain_text("bottleneck:2-2-2-2:32x4d:v1", timeout=30_000)
+        # a typo: a clear error, everything else stays
+        spec.fill("resnet5")
+        spec.press("Enter")
+        expect(page.locator('[data-testid="toast-body"]').first).to_contain_text("unknown model 'resnet5'",
+                                                                                 timeout=30_000)
+        expect(page.locator("#totals")).to_contain_text("8 blocks")
+        spec.fill("resnet101")
+        spec.press("Enter")
+        expect(page.locator("#totals")).to_contain_text("33 blocks", timeout=30_000)
+        expect(page.locator("#layer1-blocks")).to_be_hidden()  # a preset: back to Preset mode
     finally:
         page.close()
 
@@ -118,9 +150,9 @@ def test_toggle_updates_ratio_chart_and_comparison(app_url: str, browser) -> Non
         other = page.locator("#compare-other input")
         other.fill("basic:3-4-6-3")
         other.press("Enter")
-        expect(summary).to_contain_text("custom_basic_3-4-6-3", timeout=30_000)
+        expect(summary).to_contain_text("resnet18 vs resnet34", timeout=30_000)  # basic:3-4-6-3 is ResNet-34
         expect(summary).to_contain_text("differ in layer1 (2 vs 3 blocks)")
-        expect(page.locator("#compare-costs .gtitle")).to_contain_text("resnet18 vs custom_basic_3-4-6-3")
+        expect(page.locator("#compare-costs .gtitle")).to_contain_text("resnet18 vs resnet34")
     finally:
         page.close()
 

@@ -29,14 +29,30 @@ def test_summary_table() -> None:
     assert "25,557,032 params" in lines[-1] and "4,089,238,376 MACs" in lines[-1]
 
 
-def test_summary_json_custom() -> None:
-    r = run("summary", "custom", "--block", "basic", "--layers", "1", "2", "3", "1", "--json", "--input-size", "64")
+@pytest.mark.parametrize("args", [
+    ["basic:1-2-3-1"],
+    ["resnet18", "--layers", "1", "2", "3", "1"],
+    ["resnet50", "--block", "basic", "--layers", "1", "2", "3", "1"],
+])
+def test_summary_json_every_form_of_the_spec(args: list[str]) -> None:
+    r = run("summary", *args, "--json", "--input-size", "64")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert [b["name"] for b in d["blocks"]] == ["layer1.0", "layer2.0", "layer2.1", "layer3.0", "layer3.1",
                                                 "layer3.2", "layer4.0"]
     assert d["input_shape"] == [3, 64, 64]
-    assert d["model_name"] == "custom_basic_1-2-3-1"
+    assert d["model_name"] == d["config"]["spec"] == "basic:1-2-3-1"
+
+
+def test_every_subcommand_takes_a_spec(tmp_path: Path) -> None:
+    spec = "bottleneck:3-4-6-3:32x4d:v1"
+    assert run("summary", spec).stdout.splitlines()[-1].startswith("total: 16 blocks (3-4-6-3), 25,028,904 params")
+    assert json.loads(run("analyze", spec).stdout)["channels"][0]["width"] == 128
+    assert run("compare", spec, "resnext50_32x4d").stdout.startswith("A = resnext50_32x4d:v1, B = resnext50_32x4d")
+    r = run("export", spec, "--format", "json", "-o", str(tmp_path / "t.json"))
+    assert r.returncode == 0 and json.loads((tmp_path / "t.json").read_text())["config"]["spec"] == "resnext50_32x4d:v1"
+    d = json.loads(run("features", "basic:1-1-1-1", CAT, "--json").stdout)
+    assert d["model"] == "basic:1-1-1-1" and len(d["blocks"]) == 4
 
 
 def test_summary_with_weights_and_device(tmp_path: Path) -> None:
@@ -51,14 +67,20 @@ def test_summary_with_weights_and_device(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["summary", "resnet51"], "unknown preset 'resnet51'"),
-    (["summary", "custom", "--layers", "0", "1", "1", "1"], "blocks in layer1) must be from 1 to 64, got 0"),
-    (["summary", "custom", "--layers", "1", "x", "1", "1"], "argument --layers: invalid int value: 'x'"),
-    (["summary", "custom", "--block", "basic", "--groups", "32"], "groups must be 1 and width_per_group 64"),
-    (["summary", "resnet50", "--input-size", "8"], "input size must be from 32 to 1024 px"),
+    (["summary", "resnet51"], "unknown model 'resnet51'; use a preset"),
+    (["summary", "custom"], "unknown model 'custom'"),
+    (["summary", "resnet50", "--layers", "0", "1", "1", "1"], "blocks in layer1 must be at least 1, got 0"),
+    (["summary", "resnet50", "--layers", "1", "x", "1", "1"], "argument --layers: invalid int value: 'x'"),
+    (["summary", "resnet18", "--groups", "32"], "groups must be 1 and width_per_group 64"),
+    (["summary", "resnet50", "--input-size", "8"], "input size must be at least 32 px"),
+    (["summary", "resnet50", "--input-size", "2000"],
+     "input size 2000 px is over the 1024 px limit (raise it with RESNET_EXPLORER_MAX_INPUT_SIZE"),
+    (["summary", "bottleneck:65-1-1-1"], "layer1 has 65 blocks, over the limit of 64 per stage (raise it with "
+                                         "RESNET_EXPLORER_MAX_BLOCKS_PER_STAGE"),
     (["summary", "resnet50", "--weights", "/nonexistent.pth"], "checkpoint not found"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
-    ([], "required: command"),
+    (["summary", "resnet50", "--frobnicate"], "unrecognized arguments: --frobnicate (see python -m explorer --help)"),
+    ([], "choose a command: summary, analyze, export, compare, features (see python -m explorer --help)"),
 ])
 def test_bad_arguments_exit_nonzero_with_one_line(args: list[str], message: str) -> None:
     r = run(*args)
@@ -80,7 +102,7 @@ CAT = str(ROOT / "assets" / "examples" / "cat.jpg")
 def test_features_table_predictions_files_and_json(tmp_path: Path) -> None:
     from PIL import Image
 
-    from explorer.inference import run_image
+    from explorer.features.store import FeatureStore
 
     torch.manual_seed(5)
     ckpt = tmp_path / "resnet18-f37072fd.pth"  # torchvision's file name: V1 preprocessing
@@ -90,8 +112,8 @@ def test_features_table_predictions_files_and_json(tmp_path: Path) -> None:
             "--channel", "5")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0] == ("resnet18 on cpu · weights: resnet18-f37072fd.pth (torchvision IMAGENET1K_V1); "
-                        "preprocessing: resize 256, centre crop 224")
+    assert lines[0] == ("resnet18 on cpu · weights: resnet18-f37072fd.pth (torchvision IMAGENET1K_V1, ImageNet "
+                        "top-1 69.8%); preprocessing: resize 256, centre crop 224")
     assert sum(1 for ln in lines if ln.startswith("layer")) == 8
     assert any(ln.startswith("layer2.0 (proj)  128×28×28") for ln in lines)
     top = lines[lines.index("top-5:") + 1:lines.index("top-5:") + 6]
@@ -106,7 +128,7 @@ def test_features_table_predictions_files_and_json(tmp_path: Path) -> None:
 
     # JSON: the numbers are the library's own capture of the same image and weights
     d = json.loads(run("features", "resnet18", CAT, "--weights", str(ckpt), "--json").stdout)
-    _, cap, _ = run_image(get_preset("resnet18"), CAT, "file", str(ckpt))
+    _, cap, _ = FeatureStore().run_image(get_preset("resnet18"), CAT, "file", str(ckpt))
     assert [b["name"] for b in d["blocks"]] == [b.name for b in cap.blocks]
     for got, want in zip(d["blocks"], cap.blocks):
         assert got["zero_fraction"] == pytest.approx(want.zero_fraction)
@@ -140,3 +162,16 @@ def test_features_bad_images(content: bytes | None, message: str, tmp_path: Path
         image.write_bytes(content)
     r = run("features", "resnet18", str(image))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+
+
+def test_limits_from_the_environment() -> None:
+    import os
+
+    env = {**os.environ, "RESNET_EXPLORER_MAX_INPUT_SIZE": "2048"}
+    r = subprocess.run([sys.executable, "-m", "explorer", "summary", "resnet18", "--input-size", "1500"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0 and "at input 3×1500×1500" in r.stdout
+    env["RESNET_EXPLORER_MAX_INPUT_SIZE"] = "abc"
+    r = subprocess.run([sys.executable, "-m", "explorer", "summary", "resnet18"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120, env=env)
+    assert r.returncode == 2 and r.stderr == "error: RESNET_EXPLORER_MAX_INPUT_SIZE must be a number, got 'abc'\n"

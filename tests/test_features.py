@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
-import explorer.capture as capture_mod
-from explorer.capture import _summarise, capture
-from explorer.featuremaps import channel_figure, channel_grid, network_figure, overlay, top5, GRID_GAP, GRID_TILE
-from explorer.images import ImageError, load_image
-from explorer.inference import get_capture, run_image
+from badfiles import encode, png_bomb
+from explorer.capture import capture
+from explorer.features.capture import summarise_outputs
+from explorer.features.views import channel_zoom_figure, channel_grid, network_figure, overlay, top5, GRID_GAP, GRID_TILE
+from explorer.features.images import ImageError, load_image
+from explorer.features.store import FeatureStore
+from explorer.limits import Limits
 from resnet import build, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ def test_statistics_on_crafted_tensor() -> None:
     y[0, 0] = 2.0  # channel 0: all 2
     y[0, 1, 0, 0] = 5.0  # channel 1: one 5
     y[0, 3, :, :2] = 1.0  # channel 3: 10 ones; channel 2 dead
-    maps, s = _summarise(y, 1 << 20)
+    ((maps, s),) = summarise_outputs([y], 1 << 20)
     values = y.flatten()
     assert s["mean"] == pytest.approx(float(values.mean()))
     assert s["std"] == pytest.approx(float(values.std()))
@@ -72,16 +72,16 @@ def test_statistics_on_crafted_tensor() -> None:
     assert s["dead_channels"] == 1
     assert s["norm"] == pytest.approx(float(values.norm()))
     assert list(maps.channel_means) == pytest.approx([2.0, 0.2, 0.0, 0.4])
-    assert list(maps.hi) == [2.0, 5.0, 0.0, 1.0]
+    assert list(maps.channel_maxima) == [2.0, 5.0, 0.0, 1.0]
     assert not maps.pooled and maps.maps.dtype == np.float32
     # Over its allowance the output is pooled to float16, with the same statistics and full-resolution
     # means and maxima.
-    small, s2 = _summarise(y, 4 * 3 * 3 * 2)
+    ((small, s2),) = summarise_outputs([y], 4 * 3 * 3 * 2)
     assert small.pooled and small.maps.dtype == np.float16 and small.maps.shape[1:] == (3, 3)
     assert small.maps.nbytes <= 4 * 3 * 3 * 2
     assert s2 == s
     assert list(small.channel_means) == pytest.approx([2.0, 0.2, 0.0, 0.4])
-    assert list(small.hi) == [2.0, 5.0, 0.0, 1.0] and small.maps[1].max() < 5.0
+    assert list(small.channel_maxima) == [2.0, 5.0, 0.0, 1.0] and small.maps[1].max() < 5.0
 
 
 def test_grid_size_and_channel_order(r50_capture) -> None:
@@ -105,15 +105,16 @@ def test_grid_size_and_channel_order(r50_capture) -> None:
 
 
 def test_views_from_a_stored_capture() -> None:
-    cid, cap, entry = run_image(get_preset("resnet18"), CAT)
-    assert get_capture(cid) is cap and not entry.real
+    store = FeatureStore()
+    cid, cap, loaded = store.run_image(get_preset("resnet18"), CAT)
+    assert store.capture(cid) is cap and not loaded.trained
     assert cap.crop.size == (224, 224) and "Random weights" in cap.notices[0]
     over = overlay(cap, "layer3.1")
     assert over.shape == (224, 224, 3)
-    fig = channel_figure(cap, "layer1.0", 3)
+    fig = channel_zoom_figure(cap, "layer1.0", 3)
     assert "layer1.0, channel 3: range" in fig.layout.title.text
     with pytest.raises(ValueError, match="channel must be from 0 to 63"):
-        channel_figure(cap, "layer1.0", 64)
+        channel_zoom_figure(cap, "layer1.0", 64)
     net = network_figure(cap)
     assert [t.name for t in net.data][:3] == ["zeros", "mean", "‖F‖/‖shortcut‖"]
     assert list(net.data[3].x) == ["layer2.0", "layer3.0", "layer4.0"]  # projections marked
@@ -130,7 +131,7 @@ def test_views_from_a_stored_capture() -> None:
     assert not network_figure(cap, "nonsense").layout.shapes
     # The light theme keeps plotly_white's look.
     white = __import__("plotly.io", fromlist=["templates"]).templates["plotly_white"].layout
-    for fig in (net, channel_figure(cap, "layer1.0", 3)):
+    for fig in (net, channel_zoom_figure(cap, "layer1.0", 3)):
         theme = fig.layout.template.layout
         assert theme.plot_bgcolor == white.plot_bgcolor and theme.xaxis.gridcolor == white.xaxis.gridcolor
         assert theme.colorway == white.colorway and theme.font.color == white.font.color
@@ -146,10 +147,10 @@ def test_memory_budget_pools_maps() -> None:
     assert cap.maps["layer1.0"].maps.shape[1] < 56  # pooled to fit
     assert cap.maps["layer1.0"].shape == (256, 56, 56)  # the full shape is still known
     pooled = cap.maps["layer1.0"]
-    assert f"full-resolution max {pooled.hi[5]:.3g}" in channel_figure(cap, "layer1.0", 5).layout.title.text
+    assert f"full-resolution max {pooled.channel_maxima[5]:.3g}" in channel_zoom_figure(cap, "layer1.0", 5).layout.title.text
     full = capture(model, x)  # the default budget keeps every ResNet-152 map at full size
-    assert full.nbytes < capture_mod.DEFAULT_BUDGET_BYTES and not any(m.pooled for m in full.maps.values())
-    assert "full map 56×56" in channel_figure(full, "layer1.0", 0).layout.title.text
+    assert full.nbytes < Limits().capture_bytes and not any(m.pooled for m in full.maps.values())
+    assert "full map 56×56" in channel_zoom_figure(full, "layer1.0", 0).layout.title.text
 
 
 def test_full_size_outputs_held_only_within_budget() -> None:
@@ -183,16 +184,18 @@ def test_full_size_outputs_held_only_within_budget() -> None:
 
 def test_device_failure_falls_back_to_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fallback branch: a device error on the first try reruns on the CPU with a notice."""
+    import explorer.features.capture as capture_mod
+
     model = build(get_preset("resnet18"), init_weights=False)
-    real = capture_mod._capture
+    real = capture_mod._Recorder.run
     monkeypatch.setattr(capture_mod, "resolve_device", lambda d: torch.device("cuda"))
 
-    def failing(model, x, device, *args):
+    def failing(self, x, device):
         if device.type == "cuda":
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(model, x, device, *args)
+        return real(self, x, device)
 
-    monkeypatch.setattr(capture_mod, "_capture", failing)
+    monkeypatch.setattr(capture_mod._Recorder, "run", failing)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     cap = capture(model, torch.randn(1, 3, 64, 64), device="cuda")
     assert cap.device == "cpu"
@@ -213,16 +216,11 @@ def test_capture_on_cuda_matches_cpu() -> None:
 
 # ---- image decoding -------------------------------------------------------------------------------
 
-def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **kw)
-    return buf.getvalue()
-
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"])
 def test_every_format_decodes(fmt: str) -> None:
     img = Image.new("RGB", (320, 240), (200, 30, 30))
-    out = load_image(_encode(img if fmt != "GIF" else img.convert("P"), fmt))
+    out = load_image(encode(img if fmt != "GIF" else img.convert("P"), fmt))
     assert out.mode == "RGB" and out.size == (320, 240)
     r, g, b = out.getpixel((10, 10))
     assert r > 150 and g < 80 and b < 80
@@ -230,30 +228,30 @@ def test_every_format_decodes(fmt: str) -> None:
 
 def test_modes_convert_correctly() -> None:
     rgba = Image.new("RGBA", (40, 30), (255, 0, 0, 0))  # fully transparent red -> white
-    assert load_image(_encode(rgba, "PNG")).getpixel((1, 1)) == (255, 255, 255)
+    assert load_image(encode(rgba, "PNG")).getpixel((1, 1)) == (255, 255, 255)
     half = Image.new("RGBA", (40, 30), (0, 0, 0, 128))  # half-transparent black -> grey
-    assert load_image(_encode(half, "PNG")).getpixel((1, 1)) == (127, 127, 127)
+    assert load_image(encode(half, "PNG")).getpixel((1, 1)) == (127, 127, 127)
     la = Image.new("LA", (40, 30), (0, 0))
-    assert load_image(_encode(la, "PNG")).getpixel((1, 1)) == (255, 255, 255)
+    assert load_image(encode(la, "PNG")).getpixel((1, 1)) == (255, 255, 255)
     gray = Image.new("L", (40, 30), 77)
-    assert load_image(_encode(gray, "PNG")).getpixel((1, 1)) == (77, 77, 77)
+    assert load_image(encode(gray, "PNG")).getpixel((1, 1)) == (77, 77, 77)
     pal = Image.new("P", (40, 30), 1)
     pal.putpalette([0, 0, 0, 0, 0, 255] + [0] * 762)
-    assert load_image(_encode(pal, "PNG", transparency=1)).getpixel((1, 1)) == (255, 255, 255)
-    assert load_image(_encode(pal, "PNG")).getpixel((1, 1)) == (0, 0, 255)
+    assert load_image(encode(pal, "PNG", transparency=1)).getpixel((1, 1)) == (255, 255, 255)
+    assert load_image(encode(pal, "PNG")).getpixel((1, 1)) == (0, 0, 255)
     cmyk = Image.new("CMYK", (40, 30), (0, 255, 255, 0))  # red in CMYK
-    r, g, b = load_image(_encode(cmyk, "JPEG")).getpixel((5, 5))
+    r, g, b = load_image(encode(cmyk, "JPEG")).getpixel((5, 5))
     assert r > 200 and g < 60 and b < 60
     deep = Image.fromarray(np.full((30, 40), 40000, dtype=np.uint16))
     assert deep.mode == "I;16"
-    assert load_image(_encode(deep, "PNG")).getpixel((1, 1)) == (156, 156, 156)  # 40000/65535*255
+    assert load_image(encode(deep, "PNG")).getpixel((1, 1)) == (156, 156, 156)  # 40000/65535*255
 
 
 def test_gif_first_frame() -> None:
     frames = [Image.new("P", (30, 30), i) for i in (1, 2)]
     for f in frames:
         f.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
-    data = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
     assert load_image(data).getpixel((1, 1)) == (255, 0, 0)
 
 
@@ -262,25 +260,27 @@ def test_exif_orientation_is_honoured() -> None:
     img.paste((255, 0, 0), (0, 0, 30, 30))  # left half red
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to display
-    out = load_image(_encode(img, "JPEG", exif=exif.tobytes(), quality=95))
+    out = load_image(encode(img, "JPEG", exif=exif.tobytes(), quality=95))
     assert out.size == (30, 60)
     r, g, b = out.getpixel((15, 5))  # the red half ends up on top
     assert r > 200 and g < 60
 
 
-def test_large_images_are_reduced_first() -> None:
-    img = Image.new("RGB", (4000, 3000), (10, 200, 10))
-    out = load_image(_encode(img, "PNG"), need_short_side=256)
-    assert min(out.size) >= 512 and min(out.size) < 1500
+@pytest.mark.parametrize("fmt, resize, max_diff", [("PNG", 256, 0), ("PNG", 232, 0), ("JPEG", 256, 2),
+                                                   ("JPEG", 232, 2)])
+def test_large_images_preprocess_like_the_full_image(fmt: str, resize: int, max_diff: int) -> None:
+    """The crop of a 12 MP image equals (PNG) or is within 2 grey levels of (JPEG, decoded at a reduced scale)
+    torchvision's preprocessing of the fully decoded image."""
+    from resnet import Preprocess
+    from synthetic_weights import synthetic_image
 
-
-def _png_bomb(width: int, height: int) -> bytes:
-    """A tiny PNG that declares a huge size."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + \
-        chunk(b"IEND", b"")
+    data = encode(synthetic_image(4000, 3000), fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    loaded = load_image(data, need_short_side=resize)
+    assert loaded.size == (4000, 3000) if fmt == "PNG" else 1024 <= min(loaded.size) < 3000
+    pre = Preprocess(resize)
+    ours = np.asarray(pre.crop(loaded), dtype=np.int16)
+    full = np.asarray(pre.crop(Image.open(io.BytesIO(data)).convert("RGB")), dtype=np.int16)
+    assert np.abs(ours - full).max() <= max_diff
 
 
 @pytest.mark.parametrize("data, message", [
@@ -288,8 +288,8 @@ def _png_bomb(width: int, height: int) -> bytes:
     (b"just some text, renamed to .png", "not an image we can read"),
     (b"<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>", "not an image we can read"),
     (b"<html><body>hello</body></html>", "not an image we can read"),
-    (_png_bomb(100_000, 100_000), "too many pixels"),
-    (_png_bomb(8_000, 6_000), "over the 40 MP limit"),
+    (png_bomb(100_000, 100_000), "too many pixels"),
+    (png_bomb(8_000, 6_000), "over the 40 MP limit"),
 ])
 def test_refusals(data: bytes, message: str) -> None:
     with pytest.raises(ImageError, match=message):
@@ -298,7 +298,7 @@ def test_refusals(data: bytes, message: str) -> None:
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
 def test_truncated_images_are_refused(fmt: str) -> None:
-    data = _encode(Image.effect_noise((300, 300), 60).convert("RGB"), fmt)
+    data = encode(Image.effect_noise((300, 300), 60).convert("RGB"), fmt)
     with pytest.raises(ImageError, match="damaged or truncated"):
         load_image(data[: len(data) // 2])
 

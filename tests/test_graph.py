@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from explorer import structure_trace
-from explorer.export import export_bytes, export_filename, graph_source, rendered, write_export
-from explorer.graph import COLORS, SHORTCUT_EDGE, build_graph, to_dot
-from explorer.render import GraphvizMissing, render, svg_size_pt
+from explorer.graph.export import export_bytes, export_filename, graph_source, rendered, write_export
+from explorer.graph.dot import COLORS, SHORTCUT_EDGE, to_dot
+from explorer.graph.levels import build_graph
+from explorer.graph.render import GraphvizMissing, render, svg_size_pt
 from resnet import ResNetConfig, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +146,9 @@ def test_ops_level_is_torchview_with_module_paths() -> None:
 
 def test_export_names_and_fresh_folders(tmp_path: Path) -> None:
     assert export_filename(get_preset("resnet152"), "svg", "blocks") == "resnet152_blocks.svg"
-    assert export_filename(ResNetConfig(layers=(3, 4, 6, 3)), "pdf", "layers") == "custom_bottleneck_3-4-6-3_layers.pdf"
+    assert export_filename(ResNetConfig(layers=(3, 4, 6, 2)), "pdf", "layers") == "bottleneck_3-4-6-2_layers.pdf"
+    assert export_filename(ResNetConfig(groups=32, width_per_group=4, stride_in="v1"), "json") == \
+        "resnext50_32x4d_v1_trace.json"
     a = write_export(get_preset("resnet18"), "csv", root=tmp_path)
     b = write_export(get_preset("resnet18"), "csv", root=tmp_path)
     assert a.name == b.name == "resnet18_blocks.csv" and a.parent != b.parent and a.parent.parent == tmp_path
@@ -162,7 +165,7 @@ def test_graphviz_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     with pytest.raises(GraphvizMissing, match="apt-get install graphviz"):
         render("digraph { a }", "svg")
     cfg = ResNetConfig(layers=(1, 1, 1, 2))
-    assert export_bytes(cfg, "dot").startswith(b'digraph "custom_bottleneck_1-1-1-2: blocks"')
+    assert export_bytes(cfg, "dot").startswith(b'digraph "bottleneck:1-1-1-2: blocks"')
     assert export_bytes(cfg, "csv") and export_bytes(cfg, "json")
 
 
@@ -177,10 +180,26 @@ def test_cli_export(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(f"wrote {out}")
     assert len([t for t in svg_node_titles(out.read_bytes()) if re.fullmatch(r"layer\d\.\d+", t)]) == 50
-    r = run_cli("export", "custom", "--layers", "3", "4", "6", "3", "--level", "layers", "--format", "pdf",
+    r = run_cli("export", "resnet50", "--layers", "3", "4", "6", "2", "--level", "layers", "--format", "pdf",
                 cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "custom_bottleneck_3-4-6-3_layers.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "bottleneck_3-4-6-2_layers.pdf").read_bytes().startswith(b"%PDF")
+    # every subcommand takes every form of the spec
+    r = run_cli("export", "bottleneck:2-2-2-2:32x4d", "--format", "csv", cwd=tmp_path,
+                env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0 and (tmp_path / "bottleneck_2-2-2-2_32x4d_blocks.csv").read_text().count("\n") == 9
+
+
+@pytest.mark.parametrize("output, fmt, magic", [("out.png", None, b"\x89PNG"), ("out.pdf", None, b"%PDF"),
+                                                ("out.dot", None, b"digraph"), ("out", "png", b"\x89PNG"),
+                                                ("out.PNG", "png", b"\x89PNG"), (None, None, b"<?xml")])
+def test_cli_export_format_follows_the_extension(tmp_path: Path, output: str | None, fmt: str | None,
+                                                 magic: bytes) -> None:
+    args = ["export", "resnet18", *(["-o", str(tmp_path / output)] if output else []), *(["--format", fmt] if fmt else [])]
+    r = run_cli(*args, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    written = tmp_path / (output or "resnet18_blocks.svg")
+    assert written.read_bytes().startswith(magic)
 
 
 @pytest.mark.parametrize("args, code, message", [
@@ -188,6 +207,9 @@ def test_cli_export(tmp_path: Path) -> None:
     (["export", "resnet50", "--format", "gif"], 2, "argument --format: invalid choice: 'gif'"),
     (["export", "resnet50", "-o", "/nonexistent-dir/x.svg"], 2, "cannot write /nonexistent-dir/x.svg"),
     (["export", "resnet50", "--format", "png", "--dpi", "5000"], 2, "dpi must be an integer from 36 to 600"),
+    (["export", "resnet50", "--format", "png", "-o", "out.svg"], 2, "-o out.svg says .svg but --format is png"),
+    (["export", "resnet50", "-o", "out.jpg"], 2, "cannot tell the format from 'out.jpg'"),
+    (["export", "resnet50", "--format", "svg", "-o", "out.jpg"], 2, "-o out.jpg says .jpg but --format is svg"),
 ])
 def test_cli_export_errors(args: list[str], code: int, message: str) -> None:
     r = run_cli(*args)

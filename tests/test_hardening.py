@@ -2,11 +2,9 @@
 server keeps serving. The corpus is generated here, nothing is downloaded."""
 from __future__ import annotations
 
-import io
 import os
 import pickle
-import struct
-import zlib
+import re
 from pathlib import Path
 
 import httpx
@@ -16,74 +14,58 @@ import torch
 from gradio_client import handle_file
 from PIL import Image
 
+from badfiles import Exploit, encode, noise, png_bomb
 from resnet import build, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ["Preset", "resnet18", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", 224]
-
-
-def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-def _png_bomb(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b""))
-
-
-def _noise(size=(300, 300)) -> Image.Image:
-    return Image.effect_noise(size, 60).convert("RGB")
+SPEC = "resnet18"
 
 
 def _exif_rotated() -> bytes:
     exif = Image.Exif()
     exif[0x0112] = 6
-    return _encode(Image.new("RGB", (80, 40), (0, 128, 0)), "JPEG", exif=exif.tobytes())
+    return encode(Image.new("RGB", (80, 40), (0, 128, 0)), "JPEG", exif=exif.tobytes())
 
 
 def _animated_gif() -> bytes:
     frames = [Image.new("P", (40, 40), i) for i in range(3)]
     for f in frames:
         f.putpalette(list(range(256)) * 3)
-    return _encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    return encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
 
 
 def _palette_transparent() -> bytes:
     p = Image.new("P", (64, 64), 1)
     p.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
-    return _encode(p, "PNG", transparency=1)
+    return encode(p, "PNG", transparency=1)
 
 
 # name, file name, content, expected: None (works) or a fragment of the error
 IMAGE_CORPUS = [
     ("zero-byte", "empty.png", b"", "the file is empty"),
     ("text renamed .png", "notes.png", b"hello, I am text", "not an image we can read"),
-    ("truncated PNG", "cut.png", _encode(_noise(), "PNG")[:5000], "damaged or truncated"),
-    ("truncated JPEG", "cut.jpg", _encode(_noise(), "JPEG")[:3000], "damaged or truncated"),
-    ("decompression bomb", "bomb.png", _png_bomb(200_000, 200_000), "too many pixels"),
-    ("over the pixel limit", "huge.png", _png_bomb(9_000, 6_000), "over the 40 MP limit"),
-    ("1×1", "dot.png", _encode(Image.new("RGB", (1, 1), (9, 9, 9)), "PNG"), None),
-    ("very large (12 MP)", "big.jpg", _encode(Image.new("RGB", (4000, 3000), (50, 90, 200)), "JPEG"), None),
-    ("16-bit", "deep.png", _encode(Image.fromarray(np.arange(4096, dtype=np.uint16).reshape(64, 64) * 16), "PNG"),
+    ("truncated PNG", "cut.png", encode(noise(), "PNG")[:5000], "damaged or truncated"),
+    ("truncated JPEG", "cut.jpg", encode(noise(), "JPEG")[:3000], "damaged or truncated"),
+    ("decompression bomb", "bomb.png", png_bomb(200_000, 200_000), "too many pixels"),
+    ("over the pixel limit", "huge.png", png_bomb(9_000, 6_000), "over the 40 MP limit"),
+    ("1×1", "dot.png", encode(Image.new("RGB", (1, 1), (9, 9, 9)), "PNG"), None),
+    ("very large (12 MP)", "big.jpg", encode(Image.new("RGB", (4000, 3000), (50, 90, 200)), "JPEG"), None),
+    ("16-bit", "deep.png", encode(Image.fromarray(np.arange(4096, dtype=np.uint16).reshape(64, 64) * 16), "PNG"),
      None),
-    ("CMYK", "print.jpg", _encode(Image.new("CMYK", (64, 64), (0, 200, 200, 0)), "JPEG"), None),
+    ("CMYK", "print.jpg", encode(Image.new("CMYK", (64, 64), (0, 200, 200, 0)), "JPEG"), None),
     ("palette with transparency", "pal.png", _palette_transparent(), None),
     ("animated GIF", "anim.gif", _animated_gif(), None),
     ("EXIF-rotated JPEG", "rotated.jpg", _exif_rotated(), None),
     ("SVG named .png", "vector.png", b"<svg xmlns='http://www.w3.org/2000/svg' width='9' height='9'/>",
      "not an image we can read"),
     ("HTML named .jpg", "page.jpg", b"<!doctype html><script>alert(1)</script>", "not an image we can read"),
-    ("PNG named .jpg", "misnamed.jpg", _encode(Image.new("RGB", (50, 50), (1, 2, 3)), "PNG"), None),
+    ("PNG named .jpg", "misnamed.jpg", encode(Image.new("RGB", (50, 50), (1, 2, 3)), "PNG"), None),
     ("SVG", "drawing.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "Invalid file type"),
 ]
 
 
 def run_features(client, image=None, weights="random", checkpoint=None):
-    return client.predict(*CONFIG, handle_file(str(image)) if image else None, "cat", weights,
+    return client.predict(SPEC, handle_file(str(image)) if image else None, "cat", weights,
                           handle_file(str(checkpoint)) if checkpoint else None, "cpu", "", 16, api_name="/features")
 
 
@@ -99,11 +81,6 @@ def test_image_corpus(client, tmp_path: Path, label: str, name: str, content: by
             run_features(client, path)
     notice, *_ = run_features(client)  # still serving
     assert "Ran on" in notice
-
-
-class _Exploit:
-    def __reduce__(self):
-        return (os.system, (f"touch {MARKER}",))
 
 
 MARKER = Path("/tmp") / f"resnet-explorer-pwned-{os.getpid()}"
@@ -123,7 +100,7 @@ def test_checkpoint_corpus(client, tmp_path: Path) -> None:
     shapes = {**good, "fc.weight": torch.zeros(10, 512), "fc.bias": torch.zeros(10)}
     MARKER.unlink(missing_ok=True)
     evil = tmp_path / "evil.pth"
-    torch.save({"conv1.weight": _Exploit()}, evil, pickle_module=pickle)
+    torch.save({"conv1.weight": Exploit(MARKER)}, evil, pickle_module=pickle)
     corpus = [
         (tmp_path / "notes.pth", "not a readable PyTorch/safetensors checkpoint"),
         (evil, "could run code"),
@@ -142,39 +119,58 @@ def test_checkpoint_corpus(client, tmp_path: Path) -> None:
     assert len(preds["confidences"]) == 5
 
 
-def test_checkpoint_over_the_size_limit(client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import resnet.weights
+def test_limits_are_the_configured_ones(client, tmp_path: Path) -> None:
+    """The app enforces the limits it was configured with (flags and env vars at start-up), not module globals."""
+    import app
+    from explorer.limits import Limits
 
-    monkeypatch.setattr(resnet.weights, "MAX_CHECKPOINT_BYTES", 1000)
+    before = app.SETTINGS
     path = _ckpt(tmp_path, "big.pth", build(get_preset("resnet18"), init_weights=False).state_dict())
-    with pytest.raises(Exception, match="over the 0 MiB limit"):
-        run_features(client, weights="file", checkpoint=path)
+    image = tmp_path / "wide.png"
+    image.write_bytes(encode(Image.new("RGB", (1200, 1000), (5, 5, 5)), "PNG"))
+    app.configure(app.AppSettings(limits=Limits(max_checkpoint_mb=0.001, max_image_mp=1.1, max_blocks_per_stage=8,
+                                                max_input_size=256)))
+    try:
+        with pytest.raises(Exception, match="over the 0 MiB limit"):
+            run_features(client, weights="file", checkpoint=path)
+        with pytest.raises(Exception, match="the image is 1200×1000 = 1.2 MP, over the 1.1 MP limit"):
+            run_features(client, image)
+        with pytest.raises(Exception, match="layer3 has 36 blocks, over the limit of 8 per stage"):
+            client.predict("resnet152", 224, api_name="/summarize")
+        with pytest.raises(Exception, match="input size 300 px is over the 256 px limit"):
+            client.predict("resnet18", 300, api_name="/summarize")
+    finally:
+        app.configure(before)
+    notice, crop, *_ = run_features(client, image)  # the defaults again
+    assert Image.open(crop).size == (224, 224)
 
 
-@pytest.mark.parametrize("config, message", [
-    (["Custom", "resnet18", "bottleneck", 0, 4, 6, 3, 64, 1, "v1.5", 224], "less than minimum value 1"),
-    (["Custom", "resnet18", "bottleneck", -3, 4, 6, 3, 64, 1, "v1.5", 224], "less than minimum value 1"),
-    (["Custom", "resnet18", "bottleneck", 2.5, 4, 6, 3, 64, 1, "v1.5", 224], "must be a whole number"),
-    (["Custom", "resnet18", "bottleneck", 10**6, 4, 6, 3, 64, 1, "v1.5", 224], "greater than maximum value 64"),
-    (["Custom", "resnet18", "basic", 3, 4, 6, 3, 64, 32, "v1.5", 224], "groups must be 1 and width_per_group 64"),
-    (["Custom", "resnet18", "basic", 3, 4, 6, 3, 96, 1, "v1.5", 224], "groups must be 1 and width_per_group 64"),
-    (["Preset", "resnet18", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", 8], "less than minimum value 32"),
-    (["Preset", "resnet18", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", 5000], "greater than maximum value 1024"),
-    (["Preset", "resnet1000", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", 224], "resnet1000"),
-    (["Preset", "resnet18", "bottleneck", "three", 4, 6, 3, 64, 1, "v1.5", 224], "three"),
-    (["Preset", "resnet18", "bottleneck", None, 4, 6, 3, 64, 1, "v1.5", 224], "."),
-    (["Sideways", "resnet18", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", 224], "Sideways"),
+@pytest.mark.parametrize("spec, size, message", [
+    ("bottleneck:0-4-6-3", 224, "blocks in layer1 must be at least 1, got 0"),
+    ("bottleneck:-3-4-6-3", 224, "four numbers like 3-4-6-3"),
+    ("bottleneck:2.5-4-6-3", 224, "four numbers like 3-4-6-3"),
+    ("bottleneck:1000000-4-6-3", 224, "layer1 has 1000000 blocks, over the limit of 64 per stage"),
+    ("basic:3-4-6-3:32x4d", 224, "groups must be 1 and width_per_group 64"),
+    ("basic:3-4-6-3:1x96d", 224, "groups must be 1 and width_per_group 64"),
+    ("resnet18", 8, "less than minimum value 32"),
+    ("resnet18", 5000, "greater than maximum value 1024"),
+    ("resnet18", 100.5, "input size must be a whole number of pixels, got 100.5"),
+    ("resnet1000", 224, "unknown model 'resnet1000'"),
+    ("", 224, "a model spec is a preset"),
+    (None, 224, "a model spec is a preset"),
+    ("resnet18:" + "x" * 5000, 224, "a model spec is at most 200 characters, got 5,009"),
+    ("<script>alert(1)</script>", 224, "unknown model '<script>alert(1)</script>'"),
 ])
-def test_config_corpus(client, config: list, message: str) -> None:
+def test_spec_corpus(client, spec, size, message: str) -> None:
     for endpoint in ("/summarize", "/structure"):
-        with pytest.raises(Exception, match=message):
-            client.predict(*config, api_name=endpoint)
-    totals, *_ = client.predict(*CONFIG, api_name="/summarize")
+        with pytest.raises(Exception, match=re.escape(message)):
+            client.predict(spec, size, api_name=endpoint)
+    totals, *_ = client.predict(SPEC, 224, api_name="/summarize")
     assert "**8 blocks**" in totals
 
 
 def test_upload_names_with_path_separators_stay_in_the_upload_folder(app_url: str, client, tmp_path: Path) -> None:
-    png = _encode(Image.new("RGB", (40, 40), (5, 5, 5)), "PNG")
+    png = encode(Image.new("RGB", (40, 40), (5, 5, 5)), "PNG")
     for name in ("../../../../tmp/escape.png", "..\\..\\escape.png", "a/../../b.png"):
         r = httpx.post(f"{app_url}gradio_api/upload", files={"files": (name, png, "image/png")}, timeout=30)
         assert r.status_code == 200
@@ -186,7 +182,7 @@ def test_upload_names_with_path_separators_stay_in_the_upload_folder(app_url: st
 
 def test_server_paths_cannot_be_read_through_the_api(app_url: str, client) -> None:
     """A client may not name a server file (outside the upload folder) as its 'upload'."""
-    payload = {"data": [*CONFIG, {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, "cat", "random",
+    payload = {"data": [SPEC, {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, "cat", "random",
                         None, "cpu", "", 16]}
     r = httpx.post(f"{app_url}gradio_api/call/features", json=payload, timeout=30)
     if r.status_code == 200:
@@ -200,5 +196,5 @@ def test_server_paths_cannot_be_read_through_the_api(app_url: str, client) -> No
 
 
 def test_export_names_are_chosen_by_the_server(client) -> None:
-    paths = [Path(client.predict(*CONFIG, "blocks", "TB", False, 96, api_name="/export_csv")) for _ in range(2)]
+    paths = [Path(client.predict(SPEC, 224, "blocks", "TB", False, 96, api_name="/export_csv")) for _ in range(2)]
     assert [p.name for p in paths] == ["resnet18_blocks.csv"] * 2

@@ -2,27 +2,22 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+import re
 
 import pytest
 import torch
 
 import resnet
-from resnet import PRESETS, ResNetConfig, build, get_preset
+from resnet import PRESETS, ResNetConfig, build, get_preset, parse_spec
 from synthetic_weights import synthetic_input, synthetic_state_dict
-
-PUBLISHED_PARAMS = {
-    "resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032, "resnet101": 44_549_160,
-    "resnet152": 60_192_808, "resnext50_32x4d": 25_028_904, "resnext101_32x8d": 88_791_336,
-    "resnext101_64x4d": 83_455_272, "wide_resnet50_2": 68_883_240, "wide_resnet101_2": 126_886_696,
-}
-
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_preset_matches_torchvision_keys_shapes_and_params(name: str, reference: dict) -> None:
     model = build(get_preset(name), init_weights=False)
     keys = [[k, list(v.shape)] for k, v in model.state_dict().items()]
     assert keys == reference["presets"][name]["keys"]
-    assert sum(p.numel() for p in model.parameters()) == PUBLISHED_PARAMS[name]
+    assert sum(p.numel() for p in model.parameters()) == reference["presets"][name]["num_params"]
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -32,7 +27,7 @@ def test_builders_have_torchvision_names(name: str) -> None:
     if name in ("resnet18", "resnet50"):  # building every preset with init is slow; structure checked above
         model = builder(num_classes=7)
         assert model.fc.out_features == 7
-        assert model.config.layers == PRESETS[name].layers
+        assert model.config.layers == PRESETS[name].config.layers
 
 
 def _cfg(case: dict) -> ResNetConfig:
@@ -130,10 +125,9 @@ def test_structure_only_build_is_finite_and_same_shape() -> None:
 @pytest.mark.parametrize(
     "fields, message",
     [
-        ({"layers": (0, 1, 1, 1)}, r"layers\[0\] \(blocks in layer1\) must be from 1 to 64, got 0"),
-        ({"layers": (1, 1, 1, 65)}, r"layers\[3\] \(blocks in layer4\) must be from 1 to 64, got 65"),
-        ({"layers": (1, -2, 1, 1)}, r"blocks in layer2\) must be from 1 to 64, got -2"),
-        ({"layers": (1, 2.5, 1, 1)}, r"blocks in layer2\) must be an integer from 1 to 64, got 2.5"),
+            ({"layers": (0, 1, 1, 1)}, r"blocks in layer1 must be at least 1, got 0"),
+            ({"layers": (1, -2, 1, 1)}, r"blocks in layer2 must be at least 1, got -2"),
+            ({"layers": (1, 2.5, 1, 1)}, r"blocks in layer2 must be a whole number at least 1, got 2.5"),
         ({"layers": (1, 1, 1)}, r"layers must be 4 per-stage block counts"),
         ({"groups": 0}, r"groups must be from 1 to 64, got 0"),
         ({"width_per_group": 1000}, r"width_per_group must be from 1 to 256, got 1000"),
@@ -154,10 +148,89 @@ def test_unknown_preset_lists_choices() -> None:
         get_preset("resnet51")
 
 
-def test_config_slug_names_custom_configs() -> None:
-    assert get_preset("resnet152").slug == "resnet152"
-    assert ResNetConfig(layers=(3, 4, 6, 3)).slug == "custom_bottleneck_3-4-6-3"
-    assert ResNetConfig(layers=[2, 2, 2, 2], groups=32, width_per_group=4).slug == "custom_bottleneck_2-2-2-2_32x4d"
+def test_spec_names_presets_and_custom_configs() -> None:
+    assert get_preset("resnet152").spec == "resnet152" and get_preset("resnet152").slug == "resnet152"
+    assert ResNetConfig(layers=(3, 4, 6, 3)).spec == "resnet50"  # the same structure is the same model
+    assert ResNetConfig(layers=[2, 2, 2, 2], groups=32, width_per_group=4).spec == "bottleneck:2-2-2-2:32x4d"
     assert ResNetConfig(layers=[3, 4, 6, 3]) == ResNetConfig(layers=(3, 4, 6, 3))  # lists are normalised
     changed = dataclasses.replace(get_preset("resnet50"), replace_stride_with_dilation=(False, True, True))
-    assert changed.slug == "custom_bottleneck_3-4-6-3_dil011"  # a modified preset is no longer that preset
+    assert changed.spec == "resnet50:dil011" and changed.slug == "resnet50_dil011"
+    assert changed.preset is None and get_preset("resnet50").preset == "resnet50"
+    assert changed.title == "resnet50:dil011" and get_preset("resnet50").title == "ResNet-50"
+    assert parse_spec("bottleneck:3-4-6-3:32x4d:v1").spec == "resnext50_32x4d:v1"
+    assert parse_spec(" ResNet101 ") == get_preset("resnet101")
+    assert parse_spec("basic:1-2-3-4:c10:zi") == ResNetConfig(block="basic", layers=(1, 2, 3, 4), num_classes=10,
+                                                              zero_init_residual=True)
+    assert ResNetConfig.parse("resnet18:c37").num_classes == 37
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_spec_round_trip_every_preset(name: str) -> None:
+    config = get_preset(name)
+    assert parse_spec(config.spec) == config and config.spec == name
+    for change in ({"stride_in": "v1"}, {"num_classes": 10}, {"zero_init_residual": True}):
+        changed = dataclasses.replace(config, **change)
+        assert parse_spec(changed.spec) == changed and changed.spec.startswith(name + ":")
+
+
+def test_spec_round_trip_random_custom_configs() -> None:
+    rng = random.Random(0)
+    for _ in range(500):
+        block = rng.choice(["basic", "bottleneck"])
+        wide = block == "bottleneck" and rng.random() < 0.5
+        config = ResNetConfig(
+            block=block, layers=tuple(rng.randint(1, 64) for _ in range(4)),
+            groups=rng.randint(1, 64) if wide else 1, width_per_group=rng.randint(1, 256) if wide else 64,
+            stride_in=rng.choice(["v1", "v1.5"]),
+            replace_stride_with_dilation=tuple(rng.random() < 0.3 for _ in range(3)) if block == "bottleneck"
+            else (False, False, False),
+            num_classes=rng.choice([1000, 10, 1, 37, 100_000]), zero_init_residual=rng.random() < 0.2)
+        spec = config.spec
+        assert parse_spec(spec) == config, spec
+        assert parse_spec(spec).spec == spec  # canonical
+        assert ":" not in config.slug and config.slug.replace("_", ":") == spec.replace("_", ":")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("resnet51", "unknown model 'resnet51'; use a preset"),
+    ("", "a model spec is"),
+    ("bottleneck", "after 'bottleneck' come the blocks per stage"),
+    ("bottleneck:3-4-6", "four numbers like 3-4-6-3"),
+    ("bottleneck:3-4-6-3:fast", "cannot read 'fast'"),
+    ("basic:2-2-2-2:32x4d", "groups must be 1 and width_per_group 64 for the basic block"),
+    ("bottleneck:0-1-1-1", "blocks in layer1 must be at least 1, got 0"),
+    ("timm:resnet50d", "unknown model 'timm:resnet50d'"),
+])
+def test_bad_specs_say_what_was_expected(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_spec(spec)
+
+
+def test_builders_take_torchvision_weights_keyword(tmp_path, monkeypatch) -> None:
+    from resnet import CheckpointError
+
+    assert resnet.resnet18(weights=None, progress=False).fc.out_features == 1000
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(CheckpointError, match=r"resnet18 IMAGENET1K_V1 weights are not in the torch hub cache.*"
+                                              r"download_weights\('resnet18', 'IMAGENET1K_V1'\)"):
+        resnet.resnet18(weights="DEFAULT")
+    with pytest.raises(CheckpointError, match="unknown weights 'IMAGENET1K_V9' for resnet50; use one of: DEFAULT, "
+                                              "IMAGENET1K_V1, IMAGENET1K_V2"):
+        resnet.resnet50(weights="IMAGENET1K_V9")
+    torch.manual_seed(1)
+    trained = resnet.resnet18()
+    folder = tmp_path / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save(trained.state_dict(), folder / "resnet18-f37072fd.pth")
+    loaded = resnet.resnet18(weights="IMAGENET1K_V1")
+    assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), loaded.state_dict().values()))
+    with pytest.raises(CheckpointError, match="1000 classes"):
+        resnet.resnet18(weights="DEFAULT", num_classes=10)
+
+
+def test_blocks_know_their_last_bn() -> None:
+    model = build(get_preset("resnet50"), init_weights=False)
+    basic = build(get_preset("resnet18"), init_weights=False)
+    assert model.layer1[0].last_bn is model.layer1[0].bn3 and model.layer1[0].last_bn_name == "bn3"
+    assert basic.layer1[0].last_bn is basic.layer1[0].bn2 and basic.layer1[0].last_bn_name == "bn2"
+    assert [n for n, _ in model.named_blocks()][:4] == ["layer1.0", "layer1.1", "layer1.2", "layer2.0"]

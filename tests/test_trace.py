@@ -9,16 +9,16 @@ import torch
 
 import explorer
 from explorer import structure_trace, trace
-from resnet import build, get_preset
-
-PUBLISHED_GMACS = {"resnet18": 1.814, "resnet34": 3.664, "resnet50": 4.089, "resnet101": 7.801,
-                   "resnet152": 11.514, "resnext50_32x4d": 4.23, "wide_resnet50_2": 11.398}
+from resnet import PRESETS, build, get_preset
 
 
-@pytest.mark.parametrize("name", list(PUBLISHED_GMACS))
-def test_mac_totals_equal_torchvision(name: str) -> None:
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_mac_totals_and_params_equal_torchvision(name: str, reference: dict) -> None:
+    """torchvision publishes GFLOPS (its MACs, rounded to 3 places) and parameter counts for every builder."""
     t = structure_trace(get_preset(name))
-    assert abs(t.total_macs / 1e9 - PUBLISHED_GMACS[name]) <= 0.0006  # published figures are rounded to 3 places
+    published = reference["presets"][name]
+    assert abs(t.total_macs / 1e9 - published["gflops"]) <= 0.0006
+    assert t.total_params == published["num_params"]
     assert t.total_macs == t.stem.macs + t.head.macs + sum(b.macs for b in t.blocks)
     assert t.total_params == t.stem.params + t.head.params + sum(b.params for b in t.blocks)
 
@@ -63,7 +63,7 @@ def test_dilated_trace_keeps_resolution() -> None:
 def test_input_size_changes_resolution() -> None:
     t = structure_trace(get_preset("resnet50"), 320)
     assert t.stages[-1].out_shape == (2048, 10, 10)
-    with pytest.raises(ValueError, match="input size must be from 32 to 1024 px, got 8"):
+    with pytest.raises(ValueError, match="input size must be at least 32 px, got 8"):
         structure_trace(get_preset("resnet50"), 8)
 
 
@@ -94,7 +94,7 @@ def test_hook_context_manager_cleans_up_on_error() -> None:
     lin = torch.nn.Linear(2, 2)
     calls = []
     with pytest.raises(ZeroDivisionError):
-        with explorer.forward_hooks([("lin", lin)], lambda *a: calls.append(a[0])):
+        with explorer.forward_hooks([("lin", lin, lambda *a: calls.append(a[0]))]):
             lin(torch.zeros(1, 2))
             1 / 0
     assert calls == ["lin"] and not lin._forward_hooks
@@ -105,7 +105,9 @@ def test_to_dict_is_json() -> None:
     assert d["total_params"] == 11_689_512
     assert d["blocks"][2]["downsample"]["name"] == "layer2.0.downsample"
     assert d["blocks"][2]["in_shape"] == [64, 56, 56]
-    assert d["config"]["layers"] == [2, 2, 2, 2]
+    assert d["config"]["layers"] == [2, 2, 2, 2] and d["config"]["spec"] == "resnet18"
+    assert d["stem"]["layers"][0] == {"name": "conv1", "kind": "conv", "out_shape": [64, 112, 112], "kernel_size": 7,
+                                      "stride": 2, "dilation": 1}
 
 
 def test_real_forward_agrees_with_structure_only() -> None:

@@ -1,7 +1,6 @@
 """Checkpoint loading: round trips, safe loading, clear mismatch errors, hub cache lookup, preprocessing."""
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 from resnet import CheckpointError, Preprocess, build, find_cached, get_preset, load_weights, read_state_dict
+from badfiles import Exploit
 from resnet.weights import download_weights, weights_for
 from synthetic_weights import synthetic_image
 
@@ -73,15 +73,9 @@ def test_wrong_architecture_is_refused(tmp_path: Path, r18: torch.nn.Module) -> 
         load_weights(build(get_preset("resnet50"), init_weights=False), path)
 
 
-class _Exploit:
-    def __reduce__(self):
-        return (os.system, ("touch PWNED_MARKER",))
-
-
 def test_pickle_that_runs_code_is_refused_without_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
     path = tmp_path / "evil.pth"
-    torch.save({"conv1.weight": _Exploit()}, path, pickle_module=pickle)
+    torch.save({"conv1.weight": Exploit(tmp_path / "PWNED_MARKER")}, path, pickle_module=pickle)
     with pytest.raises(CheckpointError, match="could run code"):
         read_state_dict(path)
     assert not (tmp_path / "PWNED_MARKER").exists()
@@ -127,7 +121,21 @@ def test_hub_cache_is_found_without_download(tmp_path: Path, monkeypatch: pytest
 def test_v2_weights_preferred_and_carry_their_transforms() -> None:
     best = weights_for("resnet50")[0]
     assert (best.tag, best.resize_size, best.crop_size) == ("IMAGENET1K_V2", 232, 224)
+    assert best.transforms == Preprocess(232, 224) and weights_for("resnet50")[1].transforms == Preprocess(256, 224)
     assert best.url.endswith("/resnet50-11ad3fa6.pth")
+    assert best.description == "torchvision IMAGENET1K_V2, ImageNet top-1 80.9%"
+
+
+def test_recipes_order_by_number_not_text() -> None:
+    from dataclasses import replace
+
+    from resnet.presets import PRESETS, Preset
+
+    v1 = weights_for("resnet50")[1]
+    v10 = replace(v1, tag="IMAGENET1K_V10", filename="resnet50-future.pth")
+    preset = PRESETS["resnet50"]
+    assert Preset(preset.name, preset.title, preset.config, (*preset.weights, v10)).best_weights() is v10
+    assert sorted(["IMAGENET1K_V10", "IMAGENET1K_V2"])[0] == "IMAGENET1K_V10"  # as text, V10 would sort first
 
 
 def test_explicit_download_uses_the_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, r18: torch.nn.Module) -> None:
@@ -135,7 +143,7 @@ def test_explicit_download_uses_the_url(tmp_path: Path, monkeypatch: pytest.Monk
     src = tmp_path / "src"
     src.mkdir()
     torch.save(r18.state_dict(), src / "resnet18-f37072fd.pth")
-    monkeypatch.setattr("resnet.weights.DOWNLOAD_ROOT", src.as_uri() + "/")
+    monkeypatch.setattr("resnet.presets.DOWNLOAD_ROOT", src.as_uri() + "/")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
     path = download_weights("resnet18", progress=False)
     assert path == tmp_path / "home" / "hub" / "checkpoints" / "resnet18-f37072fd.pth"

@@ -7,11 +7,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .records import BlockRecord, Trace, format_shape
+from resnet import ResNetConfig
 
-# The ResNet stem along the main path: (name, kernel, stride, dilation).
-STEM_PATH: tuple[tuple[str, int, int, int], ...] = (("conv1", 7, 2, 1), ("maxpool", 3, 2, 1))
-
+from ..tracing.records import BlockRecord, Trace, format_shape
 
 @dataclass(frozen=True)
 class ChannelRecord:
@@ -64,12 +62,12 @@ class StageStats:
     out_shape: str
 
 
-def ratio_reason(b: BlockRecord, config: dict[str, Any]) -> str:
+def ratio_reason(b: BlockRecord, config: ResNetConfig) -> str:
     """Hover text: why out : width is what it is for this block."""
     planes = b.out_shape[0] // b.expansion
     if b.block_type == "BasicBlock":
         return "BasicBlock: two 3×3 convs at the same width, expansion 1, so out : width = 1"
-    groups, wpg = config["groups"], config["width_per_group"]
+    groups, wpg = config.groups, config.width_per_group
     if groups == 1 and wpg == 64:
         return f"Bottleneck: 1×1 reduces to {planes}, 3×3, 1×1 expands ×4 to {b.out_shape[0]}, so out : width = 4"
     base = (f"width = planes × width_per_group / 64 × groups = {planes} × {wpg}/64 × {groups} = {b.width}; "
@@ -104,7 +102,7 @@ def transitions(t: Trace) -> list[TransitionRecord]:
             note = f"{c_in} → {c_out} ch at stride 1 ({hw_in} kept): projection only to match channels"
         else:
             note = f"{c_in} → {c_out} ch, {hw_in} → {hw_out}: projection with stride {b.downsample.stride}"
-        dilated = (False, *t.config["replace_stride_with_dilation"])[b.stage - 1]
+        dilated = (False, *t.config.replace_stride_with_dilation)[b.stage - 1]
         if dilated:
             note += " (the stage's stride 2 replaced by dilation)"
         out.append(TransitionRecord(b.name, c_in, c_out, hw_in, hw_out, b.stride, proj, note))
@@ -122,8 +120,8 @@ def receptive_fields(t: Trace) -> list[ReceptiveField]:
     Follows the residual branch: the shortcut (identity or 1×1 projection) never sees further.
     """
     rf, jump = 1, 1
-    for _, k, s, d in STEM_PATH:
-        rf, jump = _step(rf, jump, k, s, d)
+    for layer in t.stem.layers:
+        rf, jump = _step(rf, jump, layer.kernel_size, layer.stride, layer.dilation)
     out = [ReceptiveField("stem", rf, jump)]
     for b in t.blocks:
         for c in b.convs:

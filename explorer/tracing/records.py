@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from resnet import ResNetConfig
+
 Shape = tuple[int, ...]
 
 
@@ -27,6 +29,30 @@ class ConvRecord:
     groups: int
     dilation: int
     out_shape: Shape
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One module of the stem or the head, in forward order: what it is and the shape it produced."""
+
+    name: str  # the module's name in the model, e.g. "conv1", "maxpool"
+    kind: str  # "conv", "bn", "relu", "maxpool", "avgpool" or "fc"
+    out_shape: Shape
+    kernel_size: int = 1
+    stride: int = 1
+    dilation: int = 1
+
+    @property
+    def spatial(self) -> bool:
+        """True when it looks at a neighbourhood (a conv or pool with a kernel over 1): the receptive field grows."""
+        return self.kind in ("conv", "maxpool") and (self.kernel_size > 1 or self.stride > 1)
+
+    @property
+    def label(self) -> str:
+        """``7×7 conv s2``, ``BN``, ``ReLU``, ``3×3 maxpool s2``, ``global avgpool``, ``fc``."""
+        if self.kind in ("conv", "maxpool"):
+            return f"{self.kernel_size}×{self.kernel_size} {self.kind}" + (f" s{self.stride}" if self.stride != 1 else "")
+        return {"bn": "BN", "relu": "ReLU", "avgpool": "global avgpool"}.get(self.kind, self.kind)
 
 
 @dataclass(frozen=True)
@@ -80,6 +106,12 @@ class ModuleRecord:
     out_shape: Shape
     params: int
     macs: int
+    layers: tuple[LayerRecord, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``7×7 conv s2 + BN + ReLU + 3×3 maxpool s2``."""
+        return " + ".join(layer.label for layer in self.layers)
 
 
 @dataclass(frozen=True)
@@ -101,8 +133,8 @@ class StageRecord:
 class Trace:
     """Everything one traced forward pass showed about a ResNet."""
 
-    model_name: str
-    config: dict[str, Any]
+    model_name: str  # the model spec, e.g. "resnet50" or "bottleneck:3-4-6-3:32x4d"
+    config: ResNetConfig
     input_shape: Shape
     batch_size: int
     device: str
@@ -121,5 +153,7 @@ class Trace:
         raise KeyError(f"no block named {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form (tuples become lists)."""
-        return asdict(self)
+        """JSON-serialisable form (tuples become lists); ``config`` carries its ``spec`` too."""
+        d = asdict(self)
+        d["config"]["spec"] = self.config.spec
+        return d

@@ -1,7 +1,9 @@
 """The per-block table and totals, as rows (for the UI and CSV) and as text (for the CLI)."""
 from __future__ import annotations
 
-from .records import BlockRecord, Trace, format_shape
+import math
+
+from ..tracing.records import BlockRecord, Trace, format_shape
 
 BLOCK_COLUMNS = ("block", "type", "in → out", "width", "stride", "downsample", "params", "MACs")
 
@@ -79,9 +81,10 @@ def format_table(trace: Trace) -> str:
     """Fixed-width text table with totals, for terminals."""
     rows = [[f"{c:,}" if i >= 6 else str(c) for i, c in enumerate(r)] for r in block_rows(trace)]
     stem, head = trace.stem, trace.head
-    rows.insert(0, ["stem", "conv7×7 s2, maxpool", f"{format_shape(stem.in_shape)} → {format_shape(stem.out_shape)}",
-                    "", "4", "", f"{stem.params:,}", f"{stem.macs:,}"])
-    rows.append(["head", "avgpool, fc", f"{format_shape(head.in_shape)} → {format_shape(head.out_shape)}",
+    stem_stride = math.prod(layer.stride for layer in stem.layers)
+    rows.insert(0, ["stem", stem.label, f"{format_shape(stem.in_shape)} → {format_shape(stem.out_shape)}",
+                    "", str(stem_stride), "", f"{stem.params:,}", f"{stem.macs:,}"])
+    rows.append(["head", head.label, f"{format_shape(head.in_shape)} → {format_shape(head.out_shape)}",
                  "", "", "", f"{head.params:,}", f"{head.macs:,}"])
     out = text_table(list(BLOCK_COLUMNS), rows, right={3, 4, 6, 7}).splitlines()
     t = totals(trace)

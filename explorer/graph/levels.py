@@ -2,26 +2,16 @@
 
 ``stages``: stem -> layer1..layer4 -> head. ``blocks``: one node per residual block, with each projection
 shortcut as its own path and identity shortcuts as skip edges into the add. ``layers``: conv / BN / ReLU
-inside every block. (The fourth level, ``ops``, is torchview's graph: see ``explorer.ops``.)
-The result is a small record of nodes and edges; ``to_dot`` turns it into Graphviz source.
+inside every block. (The fourth level, ``ops``, is torchview's graph: see ``torchview_ops``.)
+The result is a small record of nodes and edges; ``dot.to_dot`` turns it into Graphviz source.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .records import BlockRecord, ConvRecord, Trace, format_shape
+from ..tracing.records import BlockRecord, ConvRecord, ModuleRecord, Trace, format_shape
 
 LEVELS: tuple[str, ...] = ("stages", "blocks", "layers", "ops")
-DIRECTIONS: dict[str, str] = {"TB": "top to bottom", "LR": "left to right"}
-
-# One palette for every level and export: block types, projection shortcuts, stem/head.
-COLORS: dict[str, str] = {
-    "io": "#f8f9fa", "stem": "#dee2e6", "head": "#dee2e6", "BasicBlock": "#d0ebff", "Bottleneck": "#d3f9d8",
-    "downsample": "#ffd8a8", "add": "#ffffff", "bn": "#fff3bf", "relu": "#f1f3f5",
-}
-SHORTCUT_EDGE = "#e8590c"
-IDENTITY_EDGE = "#868e96"
-
 
 @dataclass(frozen=True)
 class Node:
@@ -71,23 +61,20 @@ def block_label(b: BlockRecord) -> str:
     return f"{b.name} · {b.block_type}\n{convs}"
 
 
-def _stem_label(t: Trace) -> str:
-    return f"stem: 7×7 conv s2 + BN + ReLU + 3×3 maxpool s2\n{format_shape(t.stem.in_shape)} → {format_shape(t.stem.out_shape)}"
-
-
-def _head_label(t: Trace) -> str:
-    return f"head: global avgpool + fc\n{format_shape(t.head.in_shape)} → {format_shape(t.head.out_shape)}"
+def _part_label(part: ModuleRecord) -> str:
+    """``stem: 7×7 conv s2 + BN + ReLU + 3×3 maxpool s2`` and its shapes, read from the traced layers."""
+    return f"{part.name}: {part.label}\n{format_shape(part.in_shape)} → {format_shape(part.out_shape)}"
 
 
 def _start(t: Trace, g: Graph) -> str:
     g.node("input", f"input {format_shape(t.input_shape)}", "io")
-    g.node("stem", _stem_label(t), "stem")
+    g.node("stem", _part_label(t.stem), "stem")
     g.edge("input", "stem", t.input_shape)
     return "stem"
 
 
-def _finish(t: Trace, g: Graph, prev: str, prev_shape: tuple[int, ...]) -> Graph:
-    g.node("head", _head_label(t), "head")
+def _end(t: Trace, g: Graph, prev: str, prev_shape: tuple[int, ...]) -> Graph:
+    g.node("head", _part_label(t.head), "head")
     g.edge(prev, "head", prev_shape)
     g.node("output", f"output {format_shape(t.output_shape)}", "io")
     g.edge("head", "output", t.output_shape)
@@ -104,7 +91,7 @@ def stages_graph(t: Trace) -> Graph:
         g.node(s.name, label, s.block_type)
         g.edge(prev, s.name, shape)
         prev, shape = s.name, s.out_shape
-    return _finish(t, g, prev, shape)
+    return _end(t, g, prev, shape)
 
 
 def _shortcut(g: Graph, b: BlockRecord, prev: str, add: str, cluster: str | None = None) -> None:
@@ -138,7 +125,7 @@ def blocks_graph(t: Trace, collapse: bool = False) -> Graph:
             g.edge(node_id, add, b.out_shape)
             _shortcut(g, b, prev, add)
             prev, shape = add, run[-1].out_shape
-    return _finish(t, g, prev, shape)
+    return _end(t, g, prev, shape)
 
 
 def layers_graph(t: Trace) -> Graph:
@@ -165,7 +152,7 @@ def layers_graph(t: Trace) -> Graph:
         out = g.node(f"{b.name}:relu", "ReLU", "relu", cl)
         g.edge(add, out)
         prev, shape = out, b.out_shape
-    return _finish(t, g, prev, shape)
+    return _end(t, g, prev, shape)
 
 
 def build_graph(t: Trace, level: str = "blocks", collapse: bool = False) -> Graph:
@@ -176,49 +163,3 @@ def build_graph(t: Trace, level: str = "blocks", collapse: bool = False) -> Grap
     if level == "layers":
         return layers_graph(t)
     raise ValueError(f"level must be one of {list(LEVELS[:3])} for a trace graph, got {level!r}")
-
-
-def _quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def _node_attrs(n: Node) -> str:
-    if n.kind == "add":
-        return f'label="+", shape=circle, width=0.32, height=0.32, fixedsize=true, fillcolor="{COLORS["add"]}"'
-    if n.kind in ("bn", "relu"):
-        return f"label={_quote(n.label)}, shape=box, height=0.22, fontsize=9, fillcolor=\"{COLORS[n.kind]}\""
-    shape = "box" if n.kind != "io" else "plaintext"
-    return f"label={_quote(n.label)}, shape={shape}, fillcolor=\"{COLORS.get(n.kind, '#ffffff')}\""
-
-
-def _edge_attrs(e: Edge) -> str:
-    attrs = [f"label={_quote(e.label)}"] if e.label else []
-    if e.kind == "identity":
-        attrs += ["style=dashed", f'color="{IDENTITY_EDGE}"', f'fontcolor="{IDENTITY_EDGE}"']
-    elif e.kind == "projection":
-        attrs += [f'color="{SHORTCUT_EDGE}"', f'fontcolor="{SHORTCUT_EDGE}"', "penwidth=1.6"]
-    return f" [{', '.join(attrs)}]" if attrs else ""
-
-
-def to_dot(g: Graph, direction: str = "TB") -> str:
-    """Graphviz source; ``direction`` is TB (top to bottom) or LR (left to right)."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {list(DIRECTIONS)}, got {direction!r}")
-    lines = [
-        f"digraph {_quote(g.title)} {{",
-        f'  graph [rankdir={direction}, label={_quote(g.title)}, labelloc=t, fontname="Helvetica", fontsize=14, '
-        'nodesep=0.25, ranksep=0.3, bgcolor="white"];',
-        '  node [style="rounded,filled", fontname="Helvetica", fontsize=10, color="#495057", margin="0.12,0.04"];',
-        '  edge [fontname="Helvetica", fontsize=8, color="#495057", arrowsize=0.6];',
-    ]
-    for n in g.nodes:
-        if n.cluster is None:
-            lines.append(f"  {_quote(n.id)} [{_node_attrs(n)}];")
-    for cl, label in g.clusters.items():
-        lines.append(f"  subgraph {_quote('cluster_' + cl)} {{")
-        lines.append(f'    label={_quote(label)}; style="rounded"; color="#adb5bd"; fontsize=10;')
-        lines.extend(f"    {_quote(n.id)} [{_node_attrs(n)}];" for n in g.nodes if n.cluster == cl)
-        lines.append("  }")
-    lines.extend(f"  {_quote(e.tail)} -> {_quote(e.head)}{_edge_attrs(e)};" for e in g.edges)
-    lines.append("}")
-    return "\n".join(lines)

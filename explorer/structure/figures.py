@@ -8,10 +8,10 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..theme import TEMPLATE
+from ..tracing.records import Trace, format_shape
 from .analysis import channels, receptive_fields, stage_stats, transitions
 from .compare import Comparison
-from .records import Trace, format_shape
-from .theme import TEMPLATE
 
 COLORS = {"in": "#74c0fc", "width": "#ffa94d", "out": "#51cf66", "ratio": "#495057", "a": "#1c7ed6", "b": "#e8590c"}
 HEIGHT = 460
@@ -24,7 +24,7 @@ def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
     return fig
 
 
-def channel_figure(t: Trace) -> go.Figure:
+def channels_figure(t: Trace) -> go.Figure:
     """Per block: input channels, bottleneck width and output channels as grouped bars (the 1×1 reduce ->
     3×3 -> 1×1 expand hourglass), with out : width on a second axis."""
     rows = channels(t)

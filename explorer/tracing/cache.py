@@ -9,15 +9,15 @@ from .records import Trace
 from .tracer import trace
 
 MIN_INPUT_SIZE = 32  # below the network's output stride the last stages collapse to 1×1
-MAX_INPUT_SIZE = 1024
 CACHE_SIZE = 32
 
 
 def check_input_size(input_size: object) -> int:
+    """A whole number of pixels the network can take (the upper bound is a limit: ``explorer.limits``)."""
     if isinstance(input_size, bool) or not isinstance(input_size, int):
-        raise ValueError(f"input size must be an integer from {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE}, got {input_size!r}")
-    if not MIN_INPUT_SIZE <= input_size <= MAX_INPUT_SIZE:
-        raise ValueError(f"input size must be from {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE} px, got {input_size}")
+        raise ValueError(f"input size must be a whole number of pixels, at least {MIN_INPUT_SIZE}, got {input_size!r}")
+    if input_size < MIN_INPUT_SIZE:
+        raise ValueError(f"input size must be at least {MIN_INPUT_SIZE} px, got {input_size}")
     return input_size
 
 

@@ -11,14 +11,15 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 from plotly.colors import hex_to_rgb, sequential
 
+from ..theme import TEMPLATE
+from ..tracing.records import format_shape
 from .capture import Capture
-from .theme import TEMPLATE
 
-CLASSES_FILE = Path(__file__).resolve().parent.parent / "assets" / "imagenet_classes.txt"
+CLASSES_FILE = Path(__file__).resolve().parents[2] / "assets" / "imagenet_classes.txt"
 GRID_TILE = 96  # px per channel tile
 GRID_GAP = 4
 LABEL_BOX = (0, 0, 0)  # behind each tile's channel index
-PNG_LEVEL = 1  # zlib level for the views' PNGs: 3–6× faster to write than the default 6, files ~10% larger
+PNG_LEVEL = 1  # zlib level for the views' PNGs: much faster to write than the default 6, files slightly larger
 
 
 @lru_cache(maxsize=1)
@@ -72,14 +73,14 @@ def channel_grid(cap: Capture, block: str, k: int = 16) -> tuple[np.ndarray, lis
     return np.asarray(grid), channels
 
 
-def channel_figure(cap: Capture, block: str, channel: int) -> go.Figure:
+def channel_zoom_figure(cap: Capture, block: str, channel: int) -> go.Figure:
     """One channel as a heatmap with its value range on the colour bar."""
     m = cap.maps[block]
     if not 0 <= channel < m.shape[0]:
         raise ValueError(f"channel must be from 0 to {m.shape[0] - 1} for {block}, got {channel}")
     values = m.channel(channel)
     c, h, w = m.shape
-    size = (f"pooled to {values.shape[0]}×{values.shape[1]} from {h}×{w}, full-resolution max {m.hi[channel]:.3g}"
+    size = (f"pooled to {values.shape[0]}×{values.shape[1]} from {h}×{w}, full-resolution max {m.channel_maxima[channel]:.3g}"
             if m.pooled else f"full map {h}×{w}")
     heat = go.Heatmap(z=values[::-1], colorscale="Viridis", colorbar=dict(title="activation"),
                       hovertemplate="x %{x}, y %{y}<br>activation %{z:.4f}<extra></extra>")
@@ -161,7 +162,7 @@ STAT_COLUMNS = ("block", "output", "zeros", "dead", "mean", "std", "‖F(x)‖",
 
 def stat_rows(cap: Capture) -> list[list[str]]:
     """One row per block for tables (CLI, CSV): STAT_COLUMNS, formatted."""
-    return [[f"{b.name}{' (proj)' if b.projection else ''}", "×".join(map(str, cap.maps[b.name].shape)),
+    return [[f"{b.name}{' (proj)' if b.projection else ''}", format_shape(cap.maps[b.name].shape),
              f"{b.zero_fraction:.1%}", str(b.dead_channels), f"{b.mean:.4g}", f"{b.std:.4g}", f"{b.residual_norm:.4g}",
              f"{b.shortcut_norm:.4g}", f"{b.residual_ratio:.3g}"] for b in cap.blocks]
 

@@ -1,4 +1,4 @@
-"""What the structure and compare views show for a config, computed once and cached by config.
+"""What the structure and compare tabs show for a config, computed once and cached by config.
 
 Figures are returned as shared objects: callers must not mutate them.
 """
@@ -13,10 +13,10 @@ import plotly.graph_objects as go
 
 from resnet import PRESETS, ResNetConfig
 
+from ..tracing.cache import check_input_size, structure_trace
 from .analysis import STAGE_STATS_COLUMNS, channels, receptive_fields, stage_stats_rows
 from .compare import Comparison, compare, compare_rows
-from .figures import channel_figure, compare_figures, cost_figure, transition_figure
-from .structure import check_input_size, structure_trace
+from .figures import channels_figure, compare_figures, cost_figure, transition_figure
 
 BLOCK_ANALYTICS_COLUMNS = ("block", "type", "in ch", "width", "out ch", "out : width", "output stride",
                            "receptive field")
@@ -27,8 +27,8 @@ class StructureViews:
     channels: go.Figure
     transitions: go.Figure
     costs: go.Figure
-    stage_rows: list[list[Any]]
-    block_rows: list[list[Any]]
+    stage_stats: list[list[Any]]  # STAGE_STATS_COLUMNS: cost shares, output stride, receptive field per stage
+    block_analytics: list[list[Any]]  # BLOCK_ANALYTICS_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def _structure_views(config: ResNetConfig, input_size: int) -> StructureViews:
     rf = {r.name: r for r in receptive_fields(t)}
     blocks = [[c.block, c.block_type, c.in_channels, c.width, c.out_channels, round(c.ratio, 3),
                rf[c.block].output_stride, rf[c.block].size] for c in channels(t)]
-    return StructureViews(channel_figure(t), transition_figure(t), cost_figure(t), stage_stats_rows(t), blocks)
+    return StructureViews(channels_figure(t), transition_figure(t), cost_figure(t), stage_stats_rows(t), blocks)
 
 
 def compare_views(a: ResNetConfig, b: ResNetConfig, input_size: int = 224) -> CompareViews:
@@ -68,8 +68,8 @@ def warm_presets(input_size: int = 224) -> threading.Thread:
     """Trace every preset and build its views in a background thread, so switching presets is instant."""
 
     def work() -> None:
-        for config in PRESETS.values():
-            structure_views(config, input_size)
+        for preset in PRESETS.values():
+            structure_views(preset.config, input_size)
 
     thread = threading.Thread(target=work, name="warm-presets", daemon=True)
     thread.start()

@@ -9,17 +9,18 @@ import csv
 import io
 import json
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 from resnet import ResNetConfig, build
 
-from .graph import DIRECTIONS, LEVELS, build_graph, to_dot
-from .ops import ops_dot
-from .records import Trace, format_shape
+from ..files import fresh_folder
+from ..tracing.cache import check_input_size, structure_trace
+from ..tracing.records import Trace, format_shape
+from .dot import DIRECTIONS, to_dot
+from .levels import LEVELS, build_graph
 from .render import DEFAULT_DPI, RENDER_FORMATS, check_dpi, check_png_size, render
-from .structure import check_input_size, structure_trace
+from .torchview_ops import ops_dot
 
 EXPORT_FORMATS: tuple[str, ...] = ("svg", "pdf", "png", "dot", "json", "csv")
 CSV_COLUMNS = ("block", "stage", "index", "type", "in_shape", "out_shape", "width", "expansion", "stride",
@@ -72,7 +73,7 @@ def rendered(config: ResNetConfig, input_size: int = 224, level: str = "blocks",
 @lru_cache(maxsize=64)
 def _graph_source(config: ResNetConfig, input_size: int, level: str, direction: str, collapse: bool) -> str:
     if level == "ops":
-        return ops_dot(build(config, init_weights=False), input_size, direction, title=f"{config.slug}: ops")
+        return ops_dot(build(config, init_weights=False), input_size, direction, title=f"{config.spec}: ops")
     return to_dot(build_graph(structure_trace(config, input_size), level, collapse), direction)
 
 
@@ -101,7 +102,6 @@ def export_bytes(config: ResNetConfig, fmt: str, input_size: int = 224, level: s
 def write_export(config: ResNetConfig, fmt: str, root: str | os.PathLike[str] | None = None, **options) -> Path:
     """Write an export into a fresh temporary folder (under ``root`` if given); the server picks the name."""
     data = export_bytes(config, fmt, **options)
-    folder = Path(tempfile.mkdtemp(prefix="export-", dir=root))
-    path = folder / export_filename(config, fmt, options.get("level", "blocks"))
+    path = fresh_folder(root) / export_filename(config, fmt, options.get("level", "blocks"))
     path.write_bytes(data)
     return path

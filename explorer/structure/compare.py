@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .records import Trace, format_shape
-from .table import human, text_table
+from ..tracing.records import Trace, format_shape
+from .tables import human, text_table
 
 
 @dataclass(frozen=True)

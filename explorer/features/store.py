@@ -1,0 +1,141 @@
+"""Feature-map runs: models kept by (config, weights, device), image -> crop -> capture, captures kept by id.
+
+One ``FeatureStore`` per server (or CLI run), sized by its ``Limits``. A cached model is shared, and hooks on
+a shared model would see every thread's forward pass, so each model has a lock held for the whole capture.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from resnet import Preprocess, ResNet, ResNetConfig, build, find_cached, load_weights
+from resnet.presets import WeightsInfo, weights_by_filename
+
+from ..limits import DEFAULT_LIMITS, Limits
+from ..tracing.device import resolve_device
+from .capture import Capture, capture
+from .images import load_image
+
+RANDOM_SEED = 0
+WEIGHT_SOURCES = ("random", "hub", "file")
+RANDOM_NOTICE = (f"Random weights (seed {RANDOM_SEED}): the maps show how signals flow through the structure, "
+                 "not learned features. Load trained weights to see real features and predictions.")
+
+
+@dataclass
+class LoadedModel:
+    model: ResNet
+    lock: threading.Lock
+    weights_label: str  # what the weights are, for the UI
+    trained: bool  # trained weights (predictions make sense) or random
+    preprocess: Preprocess
+
+
+@dataclass(frozen=True)
+class WeightsKey:
+    """Which weights: random (seed), or a file identified by its path, size and modification time."""
+
+    source: str  # "random" or "file"
+    path: str = ""
+    size: int = 0
+    mtime_ns: int = 0
+
+
+def weights_key(config: ResNetConfig, source: str, path: str | None) -> WeightsKey:
+    if source == "random":
+        return WeightsKey("random")
+    if source == "hub":
+        found = find_cached(config.preset) if config.preset else None
+        if found is None:
+            raise ValueError(f"no checkpoint for {config.title} in the torch hub cache "
+                             f"({Path(torch.hub.get_dir()) / 'checkpoints'}); upload one or use random weights")
+        path = str(found[0])
+    if source in ("hub", "file"):
+        if not path:
+            raise ValueError("choose a checkpoint file to load")
+        st = Path(path).stat()
+        return WeightsKey("file", str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    raise ValueError(f"weights must be one of {list(WEIGHT_SOURCES)}, got {source!r}")
+
+
+def _label(path: str, info: WeightsInfo | None, pre: Preprocess) -> str:
+    return (Path(path).name + (f" ({info.description})" if info else "")
+            + f"; preprocessing: resize {pre.resize_size}, centre crop {pre.crop_size}")
+
+
+class FeatureStore:
+    """Models with weights (LRU, ``limits.model_cache``) and captures for block switching (LRU, at most
+    ``limits.capture_store`` of them and ``limits.capture_mb`` in total)."""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
+        self._models_lock = threading.Lock()
+        self._captures: OrderedDict[str, Capture] = OrderedDict()
+        self._captures_lock = threading.Lock()
+
+    def model(self, config: ResNetConfig, source: str = "random", path: str | None = None,
+              device: str | torch.device | None = "cpu") -> LoadedModel:
+        """A cached model for ``config`` with the chosen weights on ``device``."""
+        dev = resolve_device(device)
+        wk = weights_key(config, source, path)
+        key = (config, wk, str(dev))
+        with self._models_lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+        if wk.source == "random":
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(RANDOM_SEED)
+                model = build(config)
+            loaded = LoadedModel(model, threading.Lock(), f"random (seed {RANDOM_SEED})", False, Preprocess())
+        else:
+            model = load_weights(build(config, init_weights=False), wk.path, max_bytes=self.limits.checkpoint_bytes)
+            info = weights_by_filename(Path(wk.path).name)
+            pre = info.transforms if info else Preprocess()
+            loaded = LoadedModel(model, threading.Lock(), _label(wk.path, info, pre), True, pre)
+        loaded.model = loaded.model.to(dev).eval()
+        with self._models_lock:
+            self._models[key] = loaded
+            while len(self._models) > self.limits.model_cache:
+                self._models.popitem(last=False)
+        return loaded
+
+    def run_image(self, config: ResNetConfig, image: str | os.PathLike[str] | bytes, source: str = "random",
+                  path: str | None = None, device: str | torch.device | None = "cpu") -> tuple[str, Capture, LoadedModel]:
+        """Decode ``image``, preprocess it for the weights, capture every block; returns (id, capture, model)."""
+        loaded = self.model(config, source, path, device)
+        pre = loaded.preprocess
+        crop = pre.crop(load_image(image, need_short_side=pre.resize_size, limits=self.limits))
+        with loaded.lock:
+            cap = capture(loaded.model, pre.to_tensor(crop), budget_bytes=self.limits.capture_bytes)
+        cap.crop = crop
+        if not loaded.trained:
+            cap.notices.insert(0, RANDOM_NOTICE)
+        return self.keep(cap), cap, loaded
+
+    def keep(self, cap: Capture) -> str:
+        """Store ``cap`` for later block switches; returns its id."""
+        cid = uuid.uuid4().hex
+        with self._captures_lock:
+            self._captures[cid] = cap
+            while len(self._captures) > 1 and (
+                    len(self._captures) > self.limits.capture_store
+                    or sum(c.nbytes for c in self._captures.values()) > self.limits.capture_bytes):
+                self._captures.popitem(last=False)
+        return cid
+
+    def capture(self, cid: str) -> Capture:
+        with self._captures_lock:
+            cap = self._captures.get(cid)
+            if cap is not None:
+                self._captures.move_to_end(cid)
+        if cap is None:
+            raise KeyError("that image run has expired; run the image again")
+        return cap

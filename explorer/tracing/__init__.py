@@ -1,0 +1,13 @@
+"""Tracing: forward hooks turn one pass of a model into frozen records (``Trace``) that every view reads."""
+from .cache import MIN_INPUT_SIZE, check_input_size, structure_trace
+from .device import model_device, resolve_device
+from .hooks import eval_mode, forward_hooks, running_on
+from .records import (BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, ModuleRecord, Shape, StageRecord, Trace,
+                      format_shape)
+from .tracer import trace
+
+__all__ = [
+    "BlockRecord", "ConvRecord", "DownsampleRecord", "LayerRecord", "MIN_INPUT_SIZE", "ModuleRecord", "Shape",
+    "StageRecord", "Trace", "check_input_size", "eval_mode", "format_shape", "forward_hooks", "model_device",
+    "resolve_device", "running_on", "structure_trace", "trace",
+]
