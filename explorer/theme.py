@@ -1,8 +1,9 @@
 """One light plotly template shared by every figure.
 
-plotly validates a named template again for each figure that uses it: "plotly_white" costs about 8 ms
-per figure, most of a small figure's build and serialisation time, and most of it styles trace types we
-never draw. This keeps plotly_white's look for the layout and the trace types we do draw, built once.
+plotly validates a named template again for each figure that uses it, and "plotly_white" styles dozens of
+trace types we never draw: for a small figure that validation is most of its build and serialisation time
+(``python -m benchmarks choices`` measures it). This keeps plotly_white's look for the layout and the trace
+types we do draw, built once.
 """
 from __future__ import annotations
 
