@@ -13,11 +13,23 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from PIL import Image
+
+from resnet import CheckpointError, ResNetConfig, build, load_weights, parse_spec
+
+from .features.capture import Capture
+from .features.store import FeatureStore
+from .features.views import (PNG_LEVEL, STAT_COLUMNS, capture_dict, channel_grid, channel_zoom_figure, class_names,
+                             default_block, network_figure, overlay, stat_rows, top5)
 from .graph.dot import DIRECTIONS
-from .graph.export import EXPORT_FORMATS
+from .graph.export import EXPORT_FORMATS, export_bytes, export_filename
 from .graph.levels import LEVELS
-from .graph.render import DEFAULT_DPI, MAX_DPI, MIN_DPI
+from .graph.render import DEFAULT_DPI, MAX_DPI, MIN_DPI, GraphvizMissing
 from .limits import MIN_INPUT_SIZE, Limits
+from .structure.analysis import analysis_dict
+from .structure.compare import compare, format_comparison
+from .structure.tables import format_table, text_table
+from .tracing import resolve_device, structure_trace, trace
 
 COMMANDS_HELP = {
     "summary": "per-block table and totals",
@@ -53,10 +65,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-size", type=int, default=224, help=f"input side in px (from {MIN_INPUT_SIZE})")
 
 
-def model_from_args(args: argparse.Namespace, limits: Limits):
+def model_from_args(args: argparse.Namespace, limits: Limits) -> ResNetConfig:
     """The config MODEL names, with the flags' changes, within the limits."""
-    from resnet import parse_spec
-
     config = parse_spec(args.model)
     changes = {k: v for k, v in {
         "block": args.block, "layers": tuple(args.layers) if args.layers else None, "groups": args.groups,
@@ -112,11 +122,6 @@ def build_parser() -> _Parser:
 
 
 def cmd_summary(args: argparse.Namespace, limits: Limits) -> str:
-    from resnet import build, load_weights
-
-    from .structure.tables import format_table
-    from .tracing import resolve_device, structure_trace, trace
-
     config = model_from_args(args, limits)
     size = limits.check_input_size(args.input_size)
     if args.device is None and args.weights is None:
@@ -130,9 +135,6 @@ def cmd_summary(args: argparse.Namespace, limits: Limits) -> str:
 
 
 def cmd_analyze(args: argparse.Namespace, limits: Limits) -> str:
-    from .structure.analysis import analysis_dict
-    from .tracing import structure_trace
-
     config = model_from_args(args, limits)
     return json.dumps(analysis_dict(structure_trace(config, limits.check_input_size(args.input_size))), indent=1)
 
@@ -151,8 +153,6 @@ def export_format(fmt: str | None, output: str | None) -> str:
 
 
 def cmd_export(args: argparse.Namespace, limits: Limits) -> str:
-    from .graph.export import export_bytes, export_filename
-
     config = model_from_args(args, limits)
     fmt = export_format(args.format, args.output)
     data = export_bytes(config, fmt, input_size=limits.check_input_size(args.input_size), level=args.level,
@@ -166,12 +166,6 @@ def cmd_export(args: argparse.Namespace, limits: Limits) -> str:
 
 
 def cmd_compare(args: argparse.Namespace, limits: Limits) -> str:
-    from resnet import parse_spec
-
-    from .structure.analysis import analysis_dict
-    from .structure.compare import compare, format_comparison
-    from .tracing import structure_trace
-
     size = limits.check_input_size(args.input_size)
     configs = [parse_spec(args.a), parse_spec(args.b)]
     for c in configs:
@@ -184,11 +178,6 @@ def cmd_compare(args: argparse.Namespace, limits: Limits) -> str:
 
 
 def cmd_features(args: argparse.Namespace, limits: Limits) -> str:
-    from .features.store import FeatureStore
-    from .features.views import STAT_COLUMNS, capture_dict, class_names, default_block, stat_rows, top5
-    from .structure.tables import text_table
-    from .tracing import resolve_device
-
     if args.k < 1:
         raise UsageError(f"--k must be at least 1, got {args.k}")
     config = model_from_args(args, limits)
@@ -221,12 +210,10 @@ def _plots_page(title: str, figures: list) -> str:
     return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
 
 
-def _write_views(cap, block: str, k: int, channel: int | None, out: Path) -> list[Path]:
+def _write_views(cap: Capture, block: str, k: int, channel: int | None, out: Path) -> list[Path]:
     """The app's views of ``block`` as files: the crop, the top-k grid, the overlay (PNG) and the zoomed
     channel and across-network plots (one standalone HTML page, plotly.js inlined once: it opens offline)."""
-    from PIL import Image
 
-    from .features.views import PNG_LEVEL, channel_grid, channel_zoom_figure, network_figure, overlay
 
     grid, channels = channel_grid(cap, block, k)
     zoom = channel_zoom_figure(cap, block, channels[0] if channel is None else channel)
@@ -248,10 +235,6 @@ COMMANDS = {"summary": cmd_summary, "export": cmd_export, "compare": cmd_compare
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from resnet import CheckpointError
-
-    from .graph.render import GraphvizMissing
-
     try:
         args = build_parser().parse_args(argv)
         limits = Limits.from_env()

@@ -116,7 +116,7 @@ def _square(t: Tensor) -> Tensor:
 def _reduce(y: Tensor) -> tuple[Tensor, Tensor]:
     """Device side of one block output (1×C×H×W, after ReLU so >= 0): per-channel sums and
     [‖y‖², number of non-zeros]. Three passes, each the cheapest kernel for its job on CPUs (aminmax,
-    count_nonzero and comparisons are slower: benchmarks/features.py)."""
+    count_nonzero and comparisons are slower: benchmarks/choices.py)."""
     flat = y[0].reshape(y.shape[1], -1)
     return flat.sum(dim=1), torch.stack((_square(flat), torch.sign(flat).sum()))
 

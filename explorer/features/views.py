@@ -19,7 +19,7 @@ CLASSES_FILE = Path(__file__).resolve().parents[2] / "assets" / "imagenet_classe
 GRID_TILE = 96  # px per channel tile
 GRID_GAP = 4
 LABEL_BOX = (0, 0, 0)  # behind each tile's channel index
-PNG_LEVEL = 1  # zlib level for the views' PNGs: much faster to write than the default 6, files slightly larger
+PNG_LEVEL = 1  # zlib level for the views' PNGs: faster to write than the default 6 (benchmarks/choices.py)
 
 
 @lru_cache(maxsize=1)

@@ -43,11 +43,6 @@ class LayerRecord:
     dilation: int = 1
 
     @property
-    def spatial(self) -> bool:
-        """True when it looks at a neighbourhood (a conv or pool with a kernel over 1): the receptive field grows."""
-        return self.kind in ("conv", "maxpool") and (self.kernel_size > 1 or self.stride > 1)
-
-    @property
     def label(self) -> str:
         """``7×7 conv s2``, ``BN``, ``ReLU``, ``3×3 maxpool s2``, ``global avgpool``, ``fc``."""
         if self.kind in ("conv", "maxpool"):

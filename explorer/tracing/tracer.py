@@ -16,10 +16,10 @@ from .records import BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, Mod
 Seen = dict[str, tuple[Shape, Shape]]  # module name -> (input shape, output shape), per sample
 
 
-def _watched(model: ResNet) -> list[str]:
+def _watched(model: ResNet, modules: dict[str, nn.Module]) -> list[str]:
     """Modules whose shapes the records need: the stem and head, blocks, shortcuts and every leaf with parameters."""
     named = set(model.STEM) | set(model.HEAD)
-    return [name for name, m in model.named_modules() if name and (
+    return [name for name, m in modules.items() if name and (
         name in named or is_block(m) or name.endswith(".downsample") or (not m._modules and own_params(m) > 0))]
 
 
@@ -53,24 +53,28 @@ def trace(
         seen[name] = (_shape(inputs[0]) if inputs else (), _shape(output))
 
     modules = dict(model.named_modules())
-    with running_on(model, target), forward_hooks((n, modules[n], record) for n in _watched(model)):
+    with running_on(model, target), forward_hooks((n, modules[n], record) for n in _watched(model, modules)):
         out = model(x.to(target))
-    return build_trace(model, seen, tuple(x.shape[1:]), int(x.shape[0]), str(target), _shape(out))
+    return build_trace(model, seen, tuple(x.shape[1:]), int(x.shape[0]), str(target), _shape(out), modules)
 
 
-def _costs(modules: dict[str, nn.Module], seen: Seen) -> tuple[dict[str, int], dict[str, int]]:
-    """Parameters and MACs of every module, each leaf's own counted for all its ancestors
-    ("layer2.0.conv1" counts for "layer2.0" and "layer2"), in one pass."""
+def _costs(model: nn.Module, seen: Seen) -> tuple[dict[str, int], dict[str, int]]:
+    """Parameters and MACs of every module by name, its children's included ("" is the whole model), in one
+    walk of the module tree."""
     params: dict[str, int] = {}
     macs: dict[str, int] = {}
-    for name, m in modules.items():
-        own = own_params(m)
-        cost = module_macs(m, seen[name][1]) if own and not m._modules and name in seen else 0
-        parts = name.split(".")
-        for i in range(1, len(parts) + 1):
-            prefix = ".".join(parts[:i])
-            params[prefix] = params.get(prefix, 0) + own
-            macs[prefix] = macs.get(prefix, 0) + cost
+
+    def visit(name: str, m: nn.Module) -> tuple[int, int]:
+        p = own_params(m)
+        c = module_macs(m, seen[name][1]) if p and not m._modules and name in seen else 0
+        for child_name, child in m._modules.items():
+            if child is not None:
+                cp, cc = visit(f"{name}.{child_name}" if name else child_name, child)
+                p, c = p + cp, c + cc
+        params[name], macs[name] = p, c
+        return p, c
+
+    visit("", model)
     return params, macs
 
 
@@ -84,10 +88,11 @@ def _layer(name: str, m: nn.Module, out_shape: Shape) -> LayerRecord:
     return LayerRecord(name, next((k for t, k in kinds if isinstance(m, t)), type(m).__name__.lower()), out_shape)
 
 
-def build_trace(model: ResNet, seen: Seen, input_shape: Shape, batch: int, device: str, output_shape: Shape) -> Trace:
+def build_trace(model: ResNet, seen: Seen, input_shape: Shape, batch: int, device: str, output_shape: Shape,
+                modules: dict[str, nn.Module] | None = None) -> Trace:
     """Turn observed shapes into records; pure bookkeeping, no tensors."""
-    modules = dict(model.named_modules())
-    params, macs = _costs(modules, seen)
+    modules = dict(model.named_modules()) if modules is None else modules
+    params, macs = _costs(model, seen)
 
     def part(name: str, names: tuple[str, ...]) -> ModuleRecord:
         return ModuleRecord(
@@ -105,7 +110,7 @@ def build_trace(model: ResNet, seen: Seen, input_shape: Shape, batch: int, devic
                 kernel_size=conv.kernel_size[0], stride=conv.stride[0], groups=conv.groups,
                 dilation=conv.dilation[0], out_shape=seen[f"{name}.{cname}"][1],
             )
-            for cname, conv in block.named_children()
+            for cname, conv in block._modules.items()
             if isinstance(conv, nn.Conv2d)
         )
         ds = None
@@ -125,7 +130,7 @@ def build_trace(model: ResNet, seen: Seen, input_shape: Shape, batch: int, devic
     return Trace(
         model_name=model.config.spec, config=model.config, input_shape=input_shape, batch_size=batch,
         device=device, stem=stem, blocks=tuple(blocks), head=head, output_shape=output_shape,
-        total_params=sum(own_params(m) for m in modules.values()),
+        total_params=params[""],
         total_macs=stem.macs + head.macs + sum(b.macs for b in blocks),
         stages=tuple(_stages(model, blocks)),
     )
