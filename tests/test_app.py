@@ -98,6 +98,25 @@ def test_limit_flags_and_env_vars(monkeypatch) -> None:
     assert app.parse_args(["--max-input-size", "100"]).limits == Limits(capture_mb=64, max_input_size=100)
 
 
+def test_a_small_input_size_limit_sets_the_slider() -> None:
+    """--max-input-size below the usual 224 px: the slider starts at the limit instead of failing."""
+    from explorer.limits import Limits
+
+    before = app.SETTINGS
+    app.configure(app.AppSettings(limits=Limits(max_input_size=100, max_blocks_per_stage=8)))
+    try:
+        demo = app.build_demo()
+        size = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "input-size")
+        depth = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "layer1-blocks")
+        assert (size.maximum, size.value, depth.maximum) == (100, 100, 8)
+        totals, *_ = app.summarize("resnet18", 100)
+        assert "input 3×100×100" in totals
+        with pytest.raises(gr.Error, match="input size 224 px is over the 100 px limit"):
+            app.summarize("resnet18", 224)
+    finally:
+        app.configure(before)
+
+
 @pytest.mark.parametrize("argv, env, message", [
     (["--max-input-size", "10"], {}, "app.py: error: --max-input-size must be at least 32 (the smallest input a "
                                      "ResNet takes), got 10 (see --help)"),

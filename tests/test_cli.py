@@ -175,3 +175,13 @@ def test_limits_from_the_environment() -> None:
     r = subprocess.run([sys.executable, "-m", "explorer", "summary", "resnet18"], cwd=ROOT, capture_output=True,
                        text=True, timeout=120, env=env)
     assert r.returncode == 2 and r.stderr == "error: RESNET_EXPLORER_MAX_INPUT_SIZE must be a number, got 'abc'\n"
+
+
+def test_installed_command_works_from_any_folder(tmp_path: Path) -> None:
+    """`pip install -e .` (the set-up does it) gives `resnet-explorer` and importable packages anywhere."""
+    command = Path(sys.executable).parent / "resnet-explorer"
+    r = subprocess.run([str(command), "summary", "resnet18"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "11,689,512 params" in r.stdout.splitlines()[-1], r.stderr
+    r = subprocess.run([sys.executable, "-c", "import explorer, resnet; print(explorer.trace.__module__)"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "explorer.tracing.tracer", r.stderr
