@@ -528,6 +528,8 @@ def main(args: argparse.Namespace) -> None:
     demo = build_demo()
     # What start-up made (modules, the UI) leaves the collector's generations, so the full collections that
     # requests trigger walk only what requests made (a few % of a trace otherwise: benchmarks/choices.py).
+    # Start-up garbage is collected first, so nothing unreachable is frozen.
+    gc.collect()
     gc.freeze()
     demo.queue(default_concurrency_limit=2, max_size=64).launch(
         server_name=args.host, server_port=args.port, inbrowser=args.inbrowser, **launch_options())
