@@ -284,12 +284,13 @@ def _block_views(cid: str, block: str, k: float, channel: float) -> tuple[Any, s
     except ValueError as exc:
         raise gr.Error(str(exc), title="Invalid channel") from None
     st = cap.stats(block)
+    prefix = f"{cap.model_name.replace(':', '_')}_{block}"  # file-name-safe, like ResNetConfig.slug
     caption = (f"**{block}** — top {len(channels)} of {st.channels} channels by mean activation "
                f"(row by row, strongest first): {', '.join(map(str, channels))}.  \n"
                f"zeros {st.zero_fraction:.1%} · dead channels {st.dead_channels} · mean {st.mean:.3g} ± {st.std:.3g} · "
                f"‖F(x)‖/‖shortcut‖ = {st.residual_ratio:.3g}" + (" · projection shortcut" if st.projection else ""))
-    grid_png = png_file(grid, f"{cap.model_name.replace(':', '_')}_{block}_top{len(channels)}", cid)
-    over_png = png_file(overlay(cap, block), f"{cap.model_name.replace(':', '_')}_{block}_overlay", cid)
+    grid_png = png_file(grid, f"{prefix}_top{len(channels)}", cid)
+    over_png = png_file(overlay(cap, block), f"{prefix}_overlay", cid)
     return grid_png, caption, zoom, over_png, network_figure(cap, block)
 
 

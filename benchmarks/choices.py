@@ -51,19 +51,16 @@ def run(repeats: int = 7) -> list[dict]:
     x = torch.randn(1, 3, 224, 224)
     heap = [{"i": i, "t": (i, str(i))} for i in range(2_000_000)]  # what a long-running server holds
 
-    def trace_without_gc() -> None:
-        gc.disable()
-        try:
-            trace(model, x)
-        finally:
-            gc.enable()
+    def traced_between(enter, leave):
+        def run() -> None:
+            enter()
+            try:
+                trace(model, x)
+            finally:
+                leave()
+        return run
 
-    def trace_frozen_heap() -> None:
-        gc.freeze()
-        try:
-            trace(model, x)
-        finally:
-            gc.unfreeze()
+    trace_without_gc, trace_frozen_heap = traced_between(gc.disable, gc.enable), traced_between(gc.freeze, gc.unfreeze)
 
     t = median_times({
         "plotly_white figure": lambda: _figure("plotly_white"), "light template figure": lambda: _figure(TEMPLATE),

@@ -107,13 +107,10 @@ class ResNetConfig:
 
     @property
     def title(self) -> str:
-        """Human-readable name for tables and figures, e.g. ``ResNet-50`` or ``Bottleneck 3-4-6-3, 32x4d``."""
-        from .presets import preset_of
+        """Human-readable name for tables and figures: the preset's title (``ResNet-50``), else the spec."""
+        from .presets import PRESETS
 
-        found = preset_of(self)
-        if found is not None and found.config == self:
-            return found.title
-        return self.spec
+        return PRESETS[name].title if (name := self.preset) else self.spec
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -5,7 +5,6 @@ Nothing here downloads unless ``download_weights`` is called explicitly.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 

@@ -13,6 +13,7 @@ from ..tracing.records import BlockRecord, ConvRecord, ModuleRecord, Trace, form
 
 LEVELS: tuple[str, ...] = ("stages", "blocks", "layers", "ops")
 
+
 @dataclass(frozen=True)
 class Node:
     id: str

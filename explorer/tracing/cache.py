@@ -5,10 +5,10 @@ from functools import lru_cache
 
 from resnet import ResNetConfig, build
 
+from ..limits import MIN_INPUT_SIZE
 from .records import Trace
 from .tracer import trace
 
-MIN_INPUT_SIZE = 32  # below the network's output stride the last stages collapse to 1×1
 CACHE_SIZE = 32
 
 
