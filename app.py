@@ -72,7 +72,11 @@ from explorer.graph.export import EXPORT_FORMATS, check_graph_options, rendered,
 from explorer.graph.levels import LEVELS  # noqa: E402
 from explorer.graph.render import DEFAULT_DPI, INSTALL_HINT, MAX_DPI, MIN_DPI, GraphvizMissing, dot_available  # noqa: E402
 from explorer.structure.compare import COMPARE_COLUMNS, compare_summary  # noqa: E402
-from explorer.structure.tables import BLOCK_COLUMNS, STAGE_COLUMNS, block_rows, stage_rows, totals_markdown  # noqa: E402
+from explorer.limits import ModelTooLarge  # noqa: E402
+from explorer.structure.figures import memory_figure  # noqa: E402
+from explorer.structure.memory import MAX_BATCH, MEMORY_COLUMNS, check_batch, memory_markdown, memory_rows  # noqa: E402
+from explorer.structure.tables import (BLOCK_COLUMNS, BLOCK_MEMORY_COLUMNS, STAGE_COLUMNS, block_rows,  # noqa: E402
+                                       stage_rows, totals_markdown)
 from explorer.structure.views import (BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS, compare_views,  # noqa: E402
                                       structure_views, warm_presets)
 from explorer.tracing import format_shape, resolve_device, structure_trace  # noqa: E402
@@ -123,6 +127,13 @@ def model_config(spec: str) -> ResNetConfig:
     except ValueError as exc:
         raise gr.Error(str(exc), title="Invalid model") from None
     return config
+
+
+def batch_size(value: Any) -> int:
+    try:
+        return check_batch(value)
+    except ValueError as exc:
+        raise gr.Error(str(exc), title="Invalid batch size") from None
 
 
 def model_and_size(spec: str, input_size: Any) -> tuple[ResNetConfig, int]:
@@ -181,16 +192,22 @@ def show_custom(mode: str) -> Any:
 
 # ---- structure: tables, analytics, compare ---------------------------------------------------------------------
 
-def summarize(spec: str, input_size: float) -> tuple[str, list[list[Any]], list[list[Any]]]:
-    """Totals, per-stage and per-block tables."""
+def summarize(spec: str, input_size: float, batch: float = 1) -> tuple[str, list[list[Any]], list[list[Any]],
+                                                                      list[list[Any]]]:
+    """Totals, per-stage and per-block tables, and memory per stage at ``batch`` images (computed on the meta
+    device: no config is too large to show)."""
     trace = structure_trace(*model_and_size(spec, input_size))
-    return totals_markdown(trace), stage_rows(trace), block_rows(trace)
+    n = batch_size(batch)
+    totals = f"{totals_markdown(trace)}  \n{memory_markdown(trace, n)}"
+    return totals, stage_rows(trace), block_rows(trace, n), memory_rows(trace, n)
 
 
-def structure(spec: str, input_size: float) -> tuple[Any, Any, Any, list[list[Any]], list[list[Any]]]:
-    """Channel hourglass and ratios, stage transitions, cost shares, and the analytics tables."""
-    v = structure_views(*model_and_size(spec, input_size))
-    return v.channels, v.transitions, v.costs, v.stage_stats, v.block_analytics
+def structure(spec: str, input_size: float, batch: float = 1) -> tuple[Any, ...]:
+    """Channel hourglass and ratios, stage transitions, cost shares, memory per part, and the analytics tables."""
+    config, size = model_and_size(spec, input_size)
+    v = structure_views(config, size)
+    memory = memory_figure(structure_trace(config, size), batch_size(batch))
+    return v.channels, v.transitions, v.costs, memory, v.stage_stats, v.block_analytics
 
 
 def compare_models(spec: str, input_size: float, other: str) -> tuple[str, list[list[Any]], Any, Any]:
@@ -317,6 +334,8 @@ def features(spec: str, upload: str | None, example: str, weights: str, checkpoi
         raise gr.Error(str(exc), title="Cannot use this image") from None
     except CheckpointError as exc:
         raise gr.Error(str(exc), title="Cannot load these weights") from None
+    except ModelTooLarge as exc:
+        raise gr.Error(str(exc), title="Model too large to run") from None
     except (ValueError, OSError) as exc:
         raise gr.Error(str(exc), title="Cannot run the image") from None
     progress(0.8, desc="drawing the views")
@@ -338,8 +357,8 @@ def features(spec: str, upload: str | None, example: str, weights: str, checkpoi
 VIEW_EVENT = dict(concurrency_limit=2, show_progress="minimal", trigger_mode="always_last")
 
 
-def _model_controls() -> tuple[gr.Textbox, gr.Slider]:
-    """Preset / custom controls and the spec box; returns the applied spec and the input size."""
+def _model_controls() -> tuple[gr.Textbox, gr.Slider, gr.Number]:
+    """Preset / custom controls and the spec box; returns the applied spec, the input size and the batch size."""
     limits = SETTINGS.limits
     with gr.Row():
         mode = gr.Radio(list(MODES), value="Preset", label="Model", elem_id="mode", scale=1)
@@ -350,6 +369,8 @@ def _model_controls() -> tuple[gr.Textbox, gr.Slider]:
                               info="e.g. resnet101, resnet50:v1, bottleneck:3-4-6-3:32x4d, bottleneck:2-2-2-2:c10")
         input_size = gr.Slider(MIN_INPUT_SIZE, limits.max_input_size, value=min(224, limits.max_input_size), step=1,
                                label=f"Input size (px, up to {limits.max_input_size})", elem_id="input-size", scale=1)
+        batch = gr.Number(1, precision=0, minimum=1, maximum=MAX_BATCH, label="Batch size (memory figures)",
+                          elem_id="batch-size", scale=1)
     d = get_preset(DEFAULT_SPEC)
     with gr.Group(visible=False, elem_id="custom-group") as custom:
         with gr.Row():
@@ -378,29 +399,36 @@ def _model_controls() -> tuple[gr.Textbox, gr.Slider]:
     load_preset.click(custom_from_preset, preset, fields_, api_visibility="private", api_name="custom_from_preset") \
         .success(spec_from_controls, [*controls, model], [spec_box, model], api_visibility="private")
     mode.change(show_custom, mode, custom, api_visibility="private", api_name="show_custom")
-    return model, input_size
+    return model, input_size, batch
 
 
-def _tables_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, totals: gr.Markdown) -> None:
+def _tables_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, batch: gr.Number,
+                totals: gr.Markdown) -> None:
     with gr.Tab("Tables", id="tables", elem_id="tab-tables"):
         stages = gr.Dataframe(headers=list(STAGE_COLUMNS), label="Stages", elem_id="stage-table", interactive=False)
-        blocks = gr.Dataframe(headers=list(BLOCK_COLUMNS), label="Blocks", elem_id="block-table", interactive=False,
-                              max_height=600)
-    gr.on([demo.load, model.change, input_size.change], summarize, [model, input_size], [totals, stages, blocks],
-          api_name="summarize", **VIEW_EVENT)
+        blocks = gr.Dataframe(headers=[*BLOCK_COLUMNS, *BLOCK_MEMORY_COLUMNS], label="Blocks (memory at the batch size "
+                              "above)", elem_id="block-table", interactive=False, max_height=600)
+        memory = gr.Dataframe(headers=list(MEMORY_COLUMNS), label="Memory (inference peak: the most live activations "
+                              "at once; training: what autograd keeps for backward)", elem_id="memory-table",
+                              interactive=False)
+    gr.on([demo.load, model.change, input_size.change, batch.change], summarize, [model, input_size, batch],
+          [totals, stages, blocks, memory], api_name="summarize", **VIEW_EVENT)
 
 
-def _structure_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> None:
+def _structure_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, batch: gr.Number) -> None:
     with gr.Tab("Channels & structure", id="structure", elem_id="tab-structure"):
         channel_plot = gr.Plot(label="Channels per block", elem_id="channel-plot")
         transition_plot = gr.Plot(label="Resolution vs channels", elem_id="transition-plot")
-        cost_plot = gr.Plot(label="Cost per stage", elem_id="cost-plot")
+        with gr.Row():
+            cost_plot = gr.Plot(label="Cost per stage", elem_id="cost-plot")
+            memory_plot = gr.Plot(label="Memory per part", elem_id="memory-plot")
         stats_table = gr.Dataframe(headers=list(STAGE_STATS_COLUMNS), label="Per stage (receptive field in px)",
                                    elem_id="stats-table", interactive=False)
         analytics_table = gr.Dataframe(headers=list(BLOCK_ANALYTICS_COLUMNS), label="Per block",
                                        elem_id="analytics-table", interactive=False, max_height=500)
-    gr.on([demo.load, model.change, input_size.change], structure, [model, input_size],
-          [channel_plot, transition_plot, cost_plot, stats_table, analytics_table], api_name="structure", **VIEW_EVENT)
+    gr.on([demo.load, model.change, input_size.change, batch.change], structure, [model, input_size, batch],
+          [channel_plot, transition_plot, cost_plot, memory_plot, stats_table, analytics_table], api_name="structure",
+          **VIEW_EVENT)
 
 
 def _compare_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> None:
@@ -434,6 +462,9 @@ def _features_tab(model: gr.Textbox) -> None:
                 device = gr.Radio(["auto", "cpu", "cuda", "mps"], value=SETTINGS.device, label="Device",
                                   elem_id="fm-device")
                 run_button = gr.Button("Run image", variant="primary", elem_id="fm-run")
+                gr.Markdown(f"Runs a real forward pass: models whose weights and activations need more than "
+                            f"{SETTINGS.limits.max_model_mb:g} MiB are refused before anything is allocated "
+                            f"(`--max-model-mb`; the Tables tab shows each model's memory).", elem_id="fm-limits")
             with gr.Column(scale=1):
                 crop = gr.Image(label="What the network sees (the exact crop)", format="png", interactive=False,
                                 elem_id="fm-crop", height=300)
@@ -489,11 +520,11 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="ResNet Explorer") as demo:
         gr.Markdown("# ResNet Explorer\nToggle depth configs and see every residual block's shapes, "
                     "downsample paths and cost.", elem_id="intro")
-        model, input_size = _model_controls()
+        model, input_size, batch = _model_controls()
         totals = gr.Markdown(elem_id="totals")
         with gr.Tabs(elem_id="tabs"):
-            _tables_tab(demo, model, input_size, totals)
-            _structure_tab(demo, model, input_size)
+            _tables_tab(demo, model, input_size, batch, totals)
+            _structure_tab(demo, model, input_size, batch)
             _compare_tab(demo, model, input_size)
             _features_tab(model)
             _graph_tab(demo, model, input_size)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from dataclasses import replace
 import html
 import json
 import sys
@@ -29,7 +30,8 @@ from .limits import MIN_INPUT_SIZE, Limits
 from .structure.analysis import analysis_dict
 from .structure.compare import compare, format_comparison
 from .structure.tables import format_table, text_table
-from .tracing import resolve_device, structure_trace, trace
+from .structure.memory import MAX_BATCH, memory_dict
+from .tracing import check_model_fits, resolve_device, structure_trace, trace
 
 COMMANDS_HELP = {
     "summary": "per-block table and totals",
@@ -91,6 +93,8 @@ def build_parser() -> _Parser:
     summary.add_argument("--json", action="store_true", help="print the whole trace as JSON")
     summary.add_argument("--device", default=None, help="run a real forward pass on auto/cpu/cuda/mps")
     summary.add_argument("--weights", default=None, help="checkpoint to load (torchvision .pth or .safetensors)")
+    summary.add_argument("--batch-size", type=int, default=1,
+                         help=f"images per batch for the memory figures (1..{MAX_BATCH}; default 1)")
 
     export = parsers["export"]
     export.add_argument("--format", choices=EXPORT_FORMATS, help="default: from the -o extension, else svg")
@@ -124,14 +128,19 @@ def build_parser() -> _Parser:
 def cmd_summary(args: argparse.Namespace, limits: Limits) -> str:
     config = model_from_args(args, limits)
     size = limits.check_input_size(args.input_size)
+    structure = structure_trace(config, size)  # on the meta device: it allocates nothing
+    memory = memory_dict(structure, args.batch_size)  # checks the batch size before anything runs
     if args.device is None and args.weights is None:
-        result = structure_trace(config, size)
+        result = structure
     else:
+        check_model_fits(config, size, limits)
         model = build(config, init_weights=args.weights is None)
         if args.weights:
             load_weights(model, args.weights, max_bytes=limits.checkpoint_bytes)
         result = trace(model, input_size=size, device=resolve_device(args.device))
-    return json.dumps(result.to_dict(), indent=1) if args.json else format_table(result)
+    if args.json:
+        return json.dumps({**result.to_dict(), "memory": memory}, indent=1)
+    return format_table(replace(result, memory=structure.memory), memory_batch=args.batch_size)
 
 
 def cmd_analyze(args: argparse.Namespace, limits: Limits) -> str:

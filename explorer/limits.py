@@ -20,6 +20,20 @@ class LimitError(ValueError):
         self.field = field
 
 
+class ModelTooLarge(ValueError):
+    """A model whose real run would need more memory than ``max_model_mb``."""
+
+
+def format_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB', 2**31 -> '2 GiB', 1000 MiB -> '0.977 GiB': binary units, as the ``*_mb`` limits are,
+    with at most three digits before the point (until TiB)."""
+    for power, unit in ((4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB")):
+        if abs(n) >= 1000 * 1024 ** (power - 1):
+            v = n / 1024 ** power
+            return f"{v:.3g} {unit}" if abs(v) < 1000 else f"{v:,.0f} {unit}"
+    return f"{n:g} B"
+
+
 def env_name(field: str) -> str:
     return "RESNET_EXPLORER_" + field.upper()
 
@@ -39,6 +53,7 @@ class Limits:
     max_checkpoint_mb: float = 1024  # an uploaded checkpoint (the largest preset is ~510 MB)
     max_blocks_per_stage: int = 64
     max_input_size: int = 1024  # px
+    max_model_mb: float = 2048  # weights + activation peak of a model run for real (feature maps, --device)
     capture_mb: float = 512  # what one feature-map capture keeps
     model_cache: int = 2  # models with weights kept in memory (least recently used goes first)
     capture_store: int = 32  # captures kept for block switching (also capped at capture_mb in total)
@@ -90,6 +105,10 @@ class Limits:
         return int(self.max_checkpoint_mb * 2**20)
 
     @property
+    def model_bytes(self) -> int:
+        return int(self.max_model_mb * 2**20)
+
+    @property
     def capture_bytes(self) -> int:
         return int(self.capture_mb * 2**20)
 
@@ -105,6 +124,17 @@ class Limits:
             raise ValueError(f"input size {size} px is over the {self.max_input_size} px limit "
                              f"({how_to_raise('max_input_size')})")
         return size
+
+    def check_model_memory(self, weights: int, activations: int, input_size: int) -> None:
+        """Refuse, before anything is allocated, a model whose weights plus inference activation peak (at
+        ``input_size`` px, one image) are over ``max_model_mb``; the message names the need and the limit."""
+        limit = f"the limit is {format_bytes(self.model_bytes)} ({how_to_raise('max_model_mb')})"
+        if weights > self.model_bytes:
+            raise ModelTooLarge(f"this model needs {format_bytes(weights)} of weights; {limit}")
+        if weights + activations > self.model_bytes:
+            raise ModelTooLarge(f"this model needs {format_bytes(weights + activations)} at {input_size} px "
+                             f"({format_bytes(weights)} of weights + {format_bytes(activations)} of activations); "
+                             f"{limit}")
 
     def check_depths(self, layers: tuple[int, ...]) -> None:
         """Refuse a stage deeper than ``max_blocks_per_stage``, naming the stage and how to raise the limit."""

@@ -102,9 +102,9 @@ class ResNet(nn.Module):
 def build(config: ResNetConfig, device: torch.device | str | None = None, init_weights: bool = True) -> ResNet:
     """Build ``config`` on ``device``.
 
-    ``init_weights=False`` gives a structure-only model: built on the meta device (skipping the costly
-    random initialisation), then materialised with zero weights and unit BN variance. Shapes, parameter
-    counts and MACs are exact; outputs are meaningless. Used where only the structure is shown.
+    ``init_weights=False`` skips the costly random initialisation: built on the meta device, then
+    materialised with zero weights and unit BN variance (ready for a checkpoint). On ``device="meta"`` it
+    stays there: shapes, parameter counts and MACs without allocating anything, for any size.
     """
     device = torch.device(device or "cpu")
     if init_weights:
@@ -112,6 +112,8 @@ def build(config: ResNetConfig, device: torch.device | str | None = None, init_w
             return ResNet(config)
     with torch.device("meta"):
         model = ResNet(config, init_weights=False)
+    if device.type == "meta":
+        return model
     model.to_empty(device=device)
     with torch.no_grad():
         for t in (*model.parameters(), *model.buffers()):

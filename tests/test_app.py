@@ -16,8 +16,11 @@ def summarize(client, spec: str = "resnet50", size: int = 224):
 
 
 def test_summarize_preset(client) -> None:
-    totals, stages, blocks = client.predict("resnet101", 224, api_name="/summarize")  # the whole call
+    totals, stages, blocks, memory = client.predict("resnet101", 224, api_name="/summarize")  # the whole call
     assert "**33 blocks**" in totals and "layer3: Bottleneck ×23" in totals
+    assert "**Memory** (1 image of 3×224×224): weights 170 MiB fp32 (85.2 MiB fp16/bf16)" in totals
+    assert [r[0] for r in memory["data"]] == ["stem", "layer1", "layer2", "layer3", "layer4", "head", "total"]
+    assert memory["data"][-1][1:] == ["170 MiB", "85.2 MiB", "11.3 MiB", "121 MiB"]
     assert "44,549,160" in totals
     assert [r[2] for r in stages["data"]] == [3, 4, 23, 3]
     assert len(blocks["data"]) == 33
@@ -27,7 +30,7 @@ def test_summarize_preset(client) -> None:
 
 
 def test_summarize_custom_spec_and_input_size(client) -> None:
-    totals, stages, blocks = summarize(client, "basic:1-1-2-1", 128)
+    totals, stages, blocks, _ = summarize(client, "basic:1-1-2-1", 128)
     assert [r[2] for r in stages["data"]] == [1, 1, 2, 1]
     assert [r[0] for r in blocks["data"]] == ["layer1.0", "layer2.0", "layer3.0", "layer3.1", "layer4.0"]
     assert blocks["data"][-1][2] == "256×8×8 → 512×4×4"
@@ -46,7 +49,7 @@ def test_invalid_input_gives_clear_error_and_server_keeps_serving(client, spec, 
     with pytest.raises(Exception) as err:
         summarize(client, spec, size)
     assert message in str(err.value)
-    totals, _, _ = summarize(client)  # the next request still works
+    totals, *_ = summarize(client)  # the next request still works
     assert "**16 blocks**" in totals
 
 
@@ -54,7 +57,7 @@ def test_endpoints_are_named(client) -> None:
     info = client.view_api(print_info=False, return_format="dict")
     assert "/summarize" in info["named_endpoints"]
     params = [p["parameter_name"] for p in info["named_endpoints"]["/summarize"]["parameters"]]
-    assert params == ["spec", "input_size"]
+    assert params == ["spec", "input_size", "batch"]
     for private in ("/custom_from_preset", "/spec_from_controls", "/apply_spec"):
         assert private not in info["named_endpoints"]  # UI glue stays private
 
@@ -198,7 +201,10 @@ def test_graphviz_missing_in_app(client, monkeypatch, tmp_path) -> None:
 
 
 def test_structure_endpoint(client) -> None:
-    ch, tr, cost, stats, blocks = client.predict("wide_resnet50_2", 224, api_name="/structure")
+    ch, tr, cost, memory, stats, blocks = client.predict("wide_resnet50_2", 224, api_name="/structure")
+    bars = {t["name"]: t for t in json.loads(memory["plot"])["data"]}
+    assert list(bars) == ["weights (fp32)", "training activations", "inference peak (live while it runs)"]
+    assert bars["weights (fp32)"]["x"][0] == "stem" and len(bars["weights (fp32)"]["x"]) == 18
     fig = json.loads(ch["plot"])
     ratio = next(t for t in fig["data"] if t["name"] == "out : width")
     assert ratio["y"] == [2.0] * 16 and "Wide ResNet" in ratio["customdata"][0][1]

@@ -24,9 +24,15 @@ def test_summary_table() -> None:
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].split()[:3] == ["block", "type", "in"]
+    blocks, memory = r.stdout.split("\n\nmemory, batch 1:\n")
+    lines = blocks.splitlines()
     assert sum(1 for ln in lines if ln.startswith("layer")) == 16
     assert any(ln.startswith("layer2.0") and "1×1 conv s2 + BN: 256×56×56 → 512×28×28" in ln for ln in lines)
-    assert "25,557,032 params" in lines[-1] and "4,089,238,376 MACs" in lines[-1]
+    total = r.stdout.splitlines()[-1]
+    assert "25,557,032 params" in total and "4,089,238,376 MACs" in total
+    rows = {ln.split()[0]: ln for ln in memory.splitlines()[2:] if ln}
+    assert list(rows) == ["stem", "layer1", "layer2", "layer3", "layer4", "head", "total", "total:"]
+    assert rows["total"].split()[1:3] == ["97.7", "MiB"]  # 25.6 M parameters and the BN buffers, fp32
 
 
 @pytest.mark.parametrize("args", [

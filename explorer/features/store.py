@@ -18,6 +18,7 @@ from resnet import Preprocess, ResNet, ResNetConfig, build, find_cached, load_we
 from resnet.presets import WeightsInfo, weights_by_filename
 
 from ..limits import DEFAULT_LIMITS, Limits
+from ..tracing.cache import check_model_fits
 from ..tracing.device import resolve_device
 from .capture import Capture, capture
 from .images import load_image
@@ -82,7 +83,8 @@ class FeatureStore:
 
     def model(self, config: ResNetConfig, source: str = "random", path: str | None = None,
               device: str | torch.device | None = "cpu") -> LoadedModel:
-        """A cached model for ``config`` with the chosen weights on ``device``."""
+        """A cached model for ``config`` with the chosen weights on ``device``; refused before anything is
+        allocated when it needs more than ``limits.max_model_mb``."""
         dev = resolve_device(device)
         wk = weights_key(config, source, path)
         key = (config, wk, str(dev))
@@ -90,15 +92,16 @@ class FeatureStore:
             if key in self._models:
                 self._models.move_to_end(key)
                 return self._models[key]
+        info = weights_by_filename(Path(wk.path).name) if wk.source == "file" else None
+        pre = info.transforms if info else Preprocess()
+        check_model_fits(config, pre.crop_size, self.limits)
         if wk.source == "random":
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(RANDOM_SEED)
                 model = build(config)
-            loaded = LoadedModel(model, threading.Lock(), f"random (seed {RANDOM_SEED})", False, Preprocess())
+            loaded = LoadedModel(model, threading.Lock(), f"random (seed {RANDOM_SEED})", False, pre)
         else:
             model = load_weights(build(config, init_weights=False), wk.path, max_bytes=self.limits.checkpoint_bytes)
-            info = weights_by_filename(Path(wk.path).name)
-            pre = info.transforms if info else Preprocess()
             loaded = LoadedModel(model, threading.Lock(), _label(wk.path, info, pre), True, pre)
         loaded.model = loaded.model.to(dev).eval()
         with self._models_lock:

@@ -73,7 +73,8 @@ def rendered(config: ResNetConfig, input_size: int = 224, level: str = "blocks",
 @lru_cache(maxsize=64)
 def _graph_source(config: ResNetConfig, input_size: int, level: str, direction: str, collapse: bool) -> str:
     if level == "ops":
-        return ops_dot(build(config, init_weights=False), input_size, direction, title=f"{config.spec}: ops")
+        return ops_dot(build(config, device="meta", init_weights=False), input_size, direction,
+                       title=f"{config.spec}: ops")
     return to_dot(build_graph(structure_trace(config, input_size), level, collapse), direction)
 
 

@@ -12,12 +12,13 @@ _NAME_CELL = re.compile(r'(<TD ROWSPAN="2">)(\w+)(<BR/>)')
 def ops_dot(model: nn.Module, input_size: int, direction: str = "TB", title: str = "model") -> str:
     """torchview's ``draw_graph`` (depth 4: every conv, BN, ReLU, pool and add, with the projection shortcut opened up) as Graphviz source.
 
-    torchview moves the model it is given to its device and runs it, so it gets a copy.
+    torchview moves the model it is given to its device and runs it, so it gets a copy; a meta model (the
+    structure views' kind) runs on the meta device, so no size is too large to draw.
     """
     from torchview import draw_graph  # imported here: only this level needs it
 
     twin = copy.deepcopy(model).eval()
-    graph = draw_graph(twin, input_size=(1, 3, input_size, input_size), depth=4, device="cpu",
+    graph = draw_graph(twin, input_size=(1, 3, input_size, input_size), depth=4, device=next(model.parameters()).device,
                        graph_name=title, hide_inner_tensors=True, roll=False)
     paths = {id(m): name for name, m in twin.named_modules()}
     labels: dict[str, str] = {}

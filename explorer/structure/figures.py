@@ -12,6 +12,7 @@ from ..theme import TEMPLATE
 from ..tracing.records import Trace, format_shape
 from .analysis import channels, receptive_fields, stage_stats, transitions
 from .compare import Comparison
+from .memory import check_batch, format_bytes, profile
 
 COLORS = {"in": "#74c0fc", "width": "#ffa94d", "out": "#51cf66", "ratio": "#495057", "a": "#1c7ed6", "b": "#e8590c"}
 HEIGHT = 460
@@ -100,6 +101,30 @@ def cost_figure(t: Trace) -> go.Figure:
                           "%{customdata[3]} px<extra></extra>"))
     fig.update_layout(barmode="group", yaxis_title="% of model total")
     return _layout(fig, f"{t.model_name}: where the parameters and the compute are", height=380)
+
+
+def memory_figure(t: Trace, batch: int = 1) -> go.Figure:
+    """Per part: weights and training activations as bars, the inference peak while the part runs as a line
+    (the network's peak is the line's highest point)."""
+    batch = check_batch(batch)
+    parts = profile(t).parts
+    names = [p.name for p in parts]
+    mib = 2 ** 20
+    fig = go.Figure()
+    series = (("weights (fp32)", COLORS["a"], [p.weight_bytes for p in parts]),
+              ("training activations", COLORS["b"], [p.training(batch) for p in parts]))
+    for label, color, values in series:
+        fig.add_trace(go.Bar(x=names, y=[v / mib for v in values], name=label, marker_color=color,
+                             customdata=[format_bytes(v) for v in values],
+                             hovertemplate="<b>%{x}</b><br>" + label + ": %{customdata}<extra></extra>"))
+    peaks = [batch * p.inference_peak for p in parts]
+    fig.add_trace(go.Scatter(x=names, y=[v / mib for v in peaks], name="inference peak (live while it runs)",
+                             mode="lines+markers", line=dict(color=COLORS["ratio"], width=2),
+                             customdata=[format_bytes(v) for v in peaks],
+                             hovertemplate="<b>%{x}</b><br>inference peak: %{customdata}<extra></extra>"))
+    fig.update_layout(barmode="group", yaxis_title="MiB")
+    images = f"{batch} image{'s' if batch > 1 else ''}"
+    return _layout(fig, f"{t.model_name}: memory per part, {images} of {t.input_shape[1]} px", height=400)
 
 
 def compare_figures(a: Trace, b: Trace, c: Comparison) -> tuple[go.Figure, go.Figure]:

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import math
 
+from ..limits import format_bytes
 from ..tracing.records import BlockRecord, Trace, format_shape
+from .memory import MEMORY_COLUMNS, check_batch, memory_rows, profile
 
 BLOCK_COLUMNS = ("block", "type", "in → out", "width", "stride", "downsample", "params", "MACs")
+BLOCK_MEMORY_COLUMNS = ("weights", "training activations", "inference peak")
 
 
 def human(n: float, unit: str = "") -> str:
@@ -23,13 +26,20 @@ def _downsample_cell(b: BlockRecord) -> str:
     return f"1×1 conv s{d.stride} + BN: {format_shape(d.in_shape)} → {format_shape(d.out_shape)}"
 
 
-def block_rows(trace: Trace) -> list[list[str | int]]:
-    """One row per block, in BLOCK_COLUMNS order; counts stay integers so tables can sort them."""
-    return [
+def block_rows(trace: Trace, batch: int | None = None) -> list[list[str | int]]:
+    """One row per block, in BLOCK_COLUMNS order; counts stay integers so tables can sort them. With
+    ``batch``, the block's memory at that batch size follows (BLOCK_MEMORY_COLUMNS)."""
+    rows: list[list[str | int]] = [
         [b.name, b.block_type, f"{format_shape(b.in_shape)} → {format_shape(b.out_shape)}", b.width,
          b.stride, _downsample_cell(b), b.params, b.macs]
         for b in trace.blocks
     ]
+    if batch is None:
+        return rows
+    batch = check_batch(batch)
+    parts = [profile(trace).part(b.name) for b in trace.blocks]
+    return [[*row, format_bytes(p.weight_bytes), format_bytes(p.training(batch)),
+             format_bytes(batch * p.inference_peak)] for row, p in zip(rows, parts)]
 
 
 STAGE_COLUMNS = ("stage", "block type", "blocks", "in → out", "stride", "params", "MACs")
@@ -77,8 +87,9 @@ def text_table(header: list[str], rows: list[list[str]], right: set[int]) -> str
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def format_table(trace: Trace) -> str:
-    """Fixed-width text table with totals, for terminals."""
+def format_table(trace: Trace, memory_batch: int | None = None) -> str:
+    """Fixed-width text table with totals, for terminals; with ``memory_batch``, the memory per stage at that
+    batch size before the totals line (``trace`` needs a memory profile then)."""
     rows = [[f"{c:,}" if i >= 6 else str(c) for i, c in enumerate(r)] for r in block_rows(trace)]
     stem, head = trace.stem, trace.head
     stem_stride = math.prod(layer.stride for layer in stem.layers)
@@ -87,6 +98,9 @@ def format_table(trace: Trace) -> str:
     rows.append(["head", head.label, f"{format_shape(head.in_shape)} → {format_shape(head.out_shape)}",
                  "", "", "", f"{head.params:,}", f"{head.macs:,}"])
     out = text_table(list(BLOCK_COLUMNS), rows, right={3, 4, 6, 7}).splitlines()
+    if memory_batch is not None:
+        memory = text_table(list(MEMORY_COLUMNS), memory_rows(trace, memory_batch), right={1, 2, 3, 4})
+        out += ["", f"memory, batch {memory_batch}:", *memory.splitlines()]
     t = totals(trace)
     out.append("")
     out.append(f"total: {t['blocks']} blocks ({t['per stage']}), {trace.total_params:,} params "

@@ -1,13 +1,14 @@
 """Tracing: forward hooks turn one pass of a model into frozen records (``Trace``) that every view reads."""
-from .cache import MIN_INPUT_SIZE, check_input_size, structure_trace
+from .cache import MIN_INPUT_SIZE, check_input_size, check_model_fits, structure_trace
 from .device import model_device, resolve_device
 from .hooks import eval_mode, forward_hooks, running_on
+from .memory import MemoryProfile, PartMemory, measure_memory
 from .records import (BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, ModuleRecord, Shape, StageRecord, Trace,
                       format_shape)
 from .tracer import trace
 
 __all__ = [
-    "BlockRecord", "ConvRecord", "DownsampleRecord", "LayerRecord", "MIN_INPUT_SIZE", "ModuleRecord", "Shape",
-    "StageRecord", "Trace", "check_input_size", "eval_mode", "format_shape", "forward_hooks", "model_device",
-    "resolve_device", "running_on", "structure_trace", "trace",
+    "BlockRecord", "ConvRecord", "DownsampleRecord", "LayerRecord", "MIN_INPUT_SIZE", "MemoryProfile", "ModuleRecord",
+    "PartMemory", "Shape", "StageRecord", "Trace", "check_input_size", "check_model_fits", "eval_mode", "format_shape", "forward_hooks", "measure_memory",
+    "model_device", "resolve_device", "running_on", "structure_trace", "trace",
 ]

@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from resnet import ResNetConfig, build
 
-from ..limits import MIN_INPUT_SIZE
+from ..limits import MIN_INPUT_SIZE, Limits
 from .records import Trace
 from .tracer import trace
 
@@ -22,10 +22,18 @@ def check_input_size(input_size: object) -> int:
 
 
 def structure_trace(config: ResNetConfig, input_size: int = 224) -> Trace:
-    """Trace a structure-only model (no weight initialisation) of ``config``; LRU-cached."""
+    """Trace ``config`` on the meta device, memory included: nothing is allocated, whatever its size; LRU-cached."""
     return _structure_trace(config, check_input_size(input_size))
 
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _structure_trace(config: ResNetConfig, input_size: int) -> Trace:
-    return trace(build(config, init_weights=False), input_size=input_size)
+    return trace(build(config, device="meta", init_weights=False), input_size=input_size, memory=True)
+
+
+def check_model_fits(config: ResNetConfig, input_size: int, limits: Limits) -> None:
+    """Refuse, before anything is allocated, to run ``config`` for real when its weights and inference peak
+    at ``input_size`` are over ``limits.max_model_mb`` (the estimate comes from the meta-device trace)."""
+    memory = structure_trace(config, input_size).memory
+    assert memory is not None  # structure traces always measure it
+    limits.check_model_memory(memory.weights_bytes(), memory.inference_peak_bytes(), input_size)

@@ -9,6 +9,8 @@ from typing import Any
 
 from resnet import ResNetConfig
 
+from .memory import MemoryProfile
+
 Shape = tuple[int, ...]
 
 
@@ -140,6 +142,7 @@ class Trace:
     total_params: int
     total_macs: int
     stages: tuple[StageRecord, ...] = field(default=())
+    memory: MemoryProfile | None = None  # what the model needs in memory, per sample (``trace(memory=True)``)
 
     def block(self, name: str) -> BlockRecord:
         for b in self.blocks:
@@ -148,7 +151,9 @@ class Trace:
         raise KeyError(f"no block named {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form (tuples become lists); ``config`` carries its ``spec`` too."""
+        """JSON-serialisable form (tuples become lists); ``config`` carries its ``spec`` too, ``memory`` the
+        totals and every part for one image (``MemoryProfile.to_dict``)."""
         d = asdict(self)
         d["config"]["spec"] = self.config.spec
+        d["memory"] = self.memory.to_dict() if self.memory else None
         return d

@@ -1,6 +1,7 @@
 """``trace(model, x)``: one forward pass under hooks, turned into a ``Trace`` of records."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -11,6 +12,8 @@ from resnet import ResNet, is_block
 from .device import model_device, resolve_device
 from .hooks import forward_hooks, running_on
 from .macs import module_macs, own_params
+from .memory import MemoryProfile, measure_memory, resnet_parts
+from .meta import MetaOps
 from .records import BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, ModuleRecord, Shape, StageRecord, Trace
 
 Seen = dict[str, tuple[Shape, Shape]]  # module name -> (input shape, output shape), per sample
@@ -32,11 +35,14 @@ def trace(
     x: Tensor | None = None,
     input_size: int = 224,
     device: str | torch.device | None = None,
+    memory: bool = False,
 ) -> Trace:
     """Run ``model`` once on ``x`` (default: zeros of ``input_size``) and record every block.
 
     The model is left as it was: hooks removed (even if the forward raises), train/eval flags,
-    device and parameters restored. ``device=None`` runs where the model already is.
+    device and parameters restored. ``device=None`` runs where the model already is; a model on the
+    meta device is traced without allocating anything. ``memory=True`` adds what the model needs in
+    memory (``Trace.memory``), measured by two more passes on the meta device.
     """
     if not isinstance(model, ResNet):
         raise TypeError(f"trace() needs a resnet.ResNet, got {type(model).__name__}")
@@ -53,9 +59,12 @@ def trace(
         seen[name] = (_shape(inputs[0]) if inputs else (), _shape(output))
 
     modules = dict(model.named_modules())
-    with running_on(model, target), forward_hooks((n, modules[n], record) for n in _watched(model, modules)):
+    fast_meta = MetaOps() if target.type == "meta" else nullcontext()
+    with running_on(model, target), forward_hooks((n, modules[n], record) for n in _watched(model, modules)), \
+            fast_meta:
         out = model(x.to(target))
-    return build_trace(model, seen, tuple(x.shape[1:]), int(x.shape[0]), str(target), _shape(out), modules)
+    profile = measure_memory(model, resnet_parts(model), tuple(x.shape[1:])) if memory else None
+    return build_trace(model, seen, tuple(x.shape[1:]), int(x.shape[0]), str(target), _shape(out), modules, profile)
 
 
 def _costs(model: nn.Module, seen: Seen) -> tuple[dict[str, int], dict[str, int]]:
@@ -89,7 +98,7 @@ def _layer(name: str, m: nn.Module, out_shape: Shape) -> LayerRecord:
 
 
 def build_trace(model: ResNet, seen: Seen, input_shape: Shape, batch: int, device: str, output_shape: Shape,
-                modules: dict[str, nn.Module] | None = None) -> Trace:
+                modules: dict[str, nn.Module] | None = None, memory: MemoryProfile | None = None) -> Trace:
     """Turn observed shapes into records; pure bookkeeping, no tensors."""
     modules = dict(model.named_modules()) if modules is None else modules
     params, macs = _costs(model, seen)
@@ -132,7 +141,7 @@ def build_trace(model: ResNet, seen: Seen, input_shape: Shape, batch: int, devic
         device=device, stem=stem, blocks=tuple(blocks), head=head, output_shape=output_shape,
         total_params=params[""],
         total_macs=stem.macs + head.macs + sum(b.macs for b in blocks),
-        stages=tuple(_stages(model, blocks)),
+        stages=tuple(_stages(model, blocks)), memory=memory,
     )
 
 

@@ -1,0 +1,220 @@
+"""What a model needs in memory, measured on the meta device: nothing is allocated, any size can be asked.
+
+Two forward passes run on meta tensors (the model's own parameters are swapped for meta stand-ins with
+``torch.func.functional_call``, so a real model is never touched or copied):
+
+- inference: ``no_grad``, eval mode, under a dispatch mode that follows every tensor the ops create and
+  when its storage dies; the peak is the largest total of live activation storages (the input included).
+- training: train mode, under ``saved_tensors_hooks``; the bytes of the unique storages autograd saves
+  for backward, parameters and buffers excluded.
+
+Both are attributed to the part running at the time (the stem, each block, the head), per sample; a
+``MemoryProfile`` scales them to a batch size and a weight dtype without running anything again.
+"""
+from __future__ import annotations
+
+import weakref
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+import torch
+from torch import Tensor, nn
+from torch.utils._pytree import tree_leaves
+
+from .hooks import eval_mode
+from .meta import MetaOps
+
+Part = tuple[str, tuple[nn.Module, ...]]  # ("layer2.0", modules whose forward belongs to it)
+
+HALF_BYTES = 2  # fp16 and bf16
+
+
+@dataclass(frozen=True)
+class PartMemory:
+    """One part's memory, per sample where it scales with the batch."""
+
+    name: str  # "stem", "layer2.0", "head"
+    weight_bytes: int  # parameters and buffers at their own dtype (fp32)
+    half_weight_bytes: int  # the same in fp16/bf16 (integer buffers keep their size)
+    inference_peak: int  # per sample: the most live activation bytes while this part runs (input included)
+    saved: int  # per sample: activation bytes autograd saves for backward, first saved in this part
+    saved_fixed: int  # bytes saved whatever the batch (BatchNorm's batch statistics)
+
+    def weights(self, dtype: str = "fp32") -> int:
+        return self.weight_bytes if dtype == "fp32" else self.half_weight_bytes
+
+    def training(self, batch: int = 1) -> int:
+        return batch * self.saved + self.saved_fixed
+
+
+@dataclass(frozen=True)
+class MemoryProfile:
+    """Every part's memory at one input size; totals for any batch size."""
+
+    parts: tuple[PartMemory, ...]
+
+    def part(self, name: str) -> PartMemory:
+        for p in self.parts:
+            if p.name == name:
+                return p
+        raise KeyError(f"no part named {name!r}")
+
+    def weights_bytes(self, dtype: str = "fp32") -> int:
+        return sum(p.weights(dtype) for p in self.parts)
+
+    def inference_peak_bytes(self, batch: int = 1) -> int:
+        return batch * max(p.inference_peak for p in self.parts)
+
+    def training_activations_bytes(self, batch: int = 1) -> int:
+        return sum(p.training(batch) for p in self.parts)
+
+    def to_dict(self, batch: int = 1) -> dict[str, Any]:
+        """Totals and every part, in bytes, for ``batch`` images (JSON-ready)."""
+        return {"batch_size": batch, **totals(self.parts, batch),
+                "parts": [{"name": p.name, **totals((p,), batch)} for p in self.parts]}
+
+
+def totals(parts: Iterable[PartMemory], batch: int = 1) -> dict[str, int]:
+    """Weights (fp32, fp16/bf16) and training activations add up over ``parts``; their inference peak is the
+    highest of theirs (every activation has a batch dimension in inference, so it scales exactly)."""
+    parts = tuple(parts)
+    return {
+        "weights_bytes": sum(p.weight_bytes for p in parts),
+        "weights_half_bytes": sum(p.half_weight_bytes for p in parts),
+        "inference_peak_bytes": batch * max(p.inference_peak for p in parts),
+        "training_activations_bytes": sum(p.training(batch) for p in parts),
+    }
+
+
+def _key(t: Tensor) -> int:
+    """Identity of a tensor's storage (views and in-place results share it); works on meta tensors too."""
+    return t.untyped_storage()._cdata
+
+
+class _LiveTensors(MetaOps):
+    """Follows the storages ops create: one count per live tensor on a storage, freed when the last one dies."""
+
+    def __init__(self, ignore: set[int]) -> None:
+        super().__init__()
+        self.ignore = ignore
+        self.holders: dict[int, int] = {}
+        self.sizes: dict[int, int] = {}
+        self.live = 0
+        self.part = ""
+        self.peaks: dict[str, int] = {}
+
+    def hold(self, t: Tensor) -> None:
+        key = _key(t)
+        if key in self.ignore:
+            return
+        if key not in self.holders:
+            self.holders[key] = 0
+            self.sizes[key] = t.untyped_storage().nbytes()
+            self.live += self.sizes[key]
+        self.holders[key] += 1
+        weakref.finalize(t, self._release, key)
+        self.enter(self.part)
+
+    def enter(self, part: str) -> None:
+        self.part = part
+        self.peaks[part] = max(self.peaks.get(part, 0), self.live)
+
+    def _release(self, key: int) -> None:
+        self.holders[key] -= 1
+        if not self.holders[key]:
+            del self.holders[key]
+            self.live -= self.sizes.pop(key)
+
+    def created(self, out: object) -> None:
+        for t in tree_leaves(out):
+            if isinstance(t, Tensor):
+                self.hold(t)
+
+
+@contextmanager
+def _entering(parts: Iterable[Part], enter: Any) -> Iterator[None]:
+    """Call ``enter(part_name)`` before each part's modules run."""
+    with ExitStack() as stack:
+        for name, modules in parts:
+            for m in modules:
+                handle = m.register_forward_pre_hook(lambda _m, _a, name=name: enter(name))
+                stack.callback(handle.remove)
+        yield
+
+
+@contextmanager
+def _train_mode(model: nn.Module) -> Iterator[None]:
+    flipped = [m for m in model.modules() if not m.training]
+    try:
+        for m in flipped:
+            m.__dict__["training"] = True
+        yield
+    finally:
+        for m in flipped:
+            m.__dict__["training"] = False
+
+
+def _meta_state(model: nn.Module) -> dict[str, Tensor]:
+    """Meta stand-ins for every parameter and buffer (a meta model's own tensors are already that)."""
+    state = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    return {name: t if t.is_meta else torch.empty_like(t, device="meta").requires_grad_(t.requires_grad)
+            for name, t in state.items()}
+
+
+def _weights(modules: tuple[nn.Module, ...]) -> tuple[int, int]:
+    full = half = 0
+    for m in modules:
+        for t in (*m.parameters(), *m.buffers()):
+            full += t.numel() * t.element_size()
+            half += t.numel() * (HALF_BYTES if t.is_floating_point() else t.element_size())
+    return full, half
+
+
+def measure_memory(model: nn.Module, parts: list[Part], input_shape: tuple[int, ...]) -> MemoryProfile:
+    """Run ``model`` twice on a meta input of ``(1, *input_shape)`` and attribute memory to ``parts``."""
+    state = _meta_state(model)
+    ignore = {_key(t) for t in state.values()}
+    x = torch.empty((1, *input_shape), device="meta")
+
+    live = _LiveTensors(ignore)
+    with eval_mode(model), torch.no_grad(), _entering(parts, live.enter), live:
+        live.hold(x)
+        live.enter(parts[0][0])
+        torch.func.functional_call(model, state, (x,), strict=False)
+    del x
+
+    part = [parts[0][0]]
+    saved: dict[int, tuple[str, int, bool]] = {}  # storage -> (part, bytes, scales with the batch)
+
+    def pack(t: Tensor) -> Tensor:
+        key = _key(t)
+        if key not in ignore and key not in saved:
+            saved[key] = (part[0], t.untyped_storage().nbytes(), t.dim() >= 2)
+        return t
+
+    def enter(name: str) -> None:
+        part[0] = name
+
+    x = torch.empty((1, *input_shape), device="meta")
+    with _train_mode(model), torch.enable_grad(), _entering(parts, enter), \
+            torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), MetaOps():
+        torch.func.functional_call(model, state, (x,), strict=False)
+
+    records = []
+    for name, modules in parts:
+        full, half = _weights(modules)
+        per_sample = sum(b for p, b, scales in saved.values() if p == name and scales)
+        fixed = sum(b for p, b, scales in saved.values() if p == name and not scales)
+        records.append(PartMemory(name, full, half, live.peaks.get(name, 0), per_sample, fixed))
+    return MemoryProfile(tuple(records))
+
+
+def resnet_parts(model: Any) -> list[Part]:
+    """The stem, every block and the head of a ``resnet.ResNet``."""
+    stem = tuple(getattr(model, n) for n in model.STEM)
+    head = tuple(getattr(model, n) for n in model.HEAD)
+    return [("stem", stem), *((name, (block,)) for name, block in model.named_blocks()), ("head", head)]
+
+
+__all__ = ["MemoryProfile", "PartMemory", "measure_memory", "resnet_parts", "totals"]
