@@ -185,3 +185,23 @@ def test_upload_image_shows_grid_and_bad_file_shows_error(app_url: str, browser,
         expect(page.locator("#fm-network .shapelayer path")).to_have_count(3)
     finally:
         page.close()
+
+
+def test_batch_size_scales_the_memory_views(app_url: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    try:
+        page.goto(app_url)
+        page.wait_for_selector(".gradio-container")
+        totals = page.locator("#totals")
+        expect(totals).to_contain_text("training activations 82.1 MiB", timeout=30_000)  # ResNet-50, 1 image
+        total_row = page.locator("#memory-table").get_by_role("row").filter(has_text="total")
+        expect(total_row).to_contain_text("97.7 MiB")
+        batch = page.locator("#batch-size input")
+        batch.fill("32")
+        batch.press("Enter")
+        expect(totals).to_contain_text("32 images", timeout=30_000)
+        expect(total_row).to_contain_text("2.56 GiB")  # training activations, 32 images
+        page.get_by_role("tab", name="Channels & structure").click()
+        expect(page.locator("#memory-plot")).to_contain_text("memory per part, 32 images", timeout=30_000)
+    finally:
+        page.close()
