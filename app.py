@@ -53,6 +53,7 @@ if __name__ == "__main__":
 # The heavy imports come after the flags, so `python app.py --help` answers at once.
 import gc  # noqa: E402
 import html  # noqa: E402
+import re  # noqa: E402
 import tempfile  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import replace  # noqa: E402
@@ -65,7 +66,7 @@ from PIL import Image, PngImagePlugin  # noqa: E402
 from explorer.features.images import ImageError  # noqa: E402
 from explorer.features.store import FeatureStore  # noqa: E402
 from explorer.features.views import (PNG_LEVEL, channel_grid, channel_zoom_figure, default_block,  # noqa: E402
-                                     network_figure, overlay, top5)
+                                     network_figure, overlay, read_labels, top5)
 from explorer.files import fresh_folder  # noqa: E402
 from explorer.graph.dot import DIRECTIONS  # noqa: E402
 from explorer.graph.export import EXPORT_FORMATS, check_graph_options, rendered, write_export  # noqa: E402
@@ -80,6 +81,7 @@ from explorer.structure.tables import (BLOCK_COLUMNS, BLOCK_MEMORY_COLUMNS, STAG
 from explorer.structure.views import (BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS, compare_views,  # noqa: E402
                                       structure_views, warm_presets)
 from explorer.tracing import format_shape, resolve_device, structure_trace  # noqa: E402
+from explorer.models import Model, open_checkpoint, parse_model, timm_architectures  # noqa: E402
 from resnet import PRESETS, CheckpointError, ResNetConfig, get_preset, parse_spec  # noqa: E402
 from resnet.config import MAX_GROUPS, MAX_WIDTH_PER_GROUP  # noqa: E402
 from resnet.presets import preset_of  # noqa: E402
@@ -119,11 +121,13 @@ def _whole(name: str, value: Any) -> int:
     return int(value)
 
 
-def model_config(spec: str) -> ResNetConfig:
-    """The config a spec names, within the limits; a gr.Error naming what is wrong otherwise."""
+def model_config(spec: str) -> Model:
+    """The model a spec names (ours, or timm's with timm installed), within the limits; a gr.Error naming what
+    is wrong otherwise."""
     try:
-        config = parse_spec(spec)
-        SETTINGS.limits.check_depths(config.layers)
+        config = parse_model(spec)
+        if isinstance(config, ResNetConfig):
+            SETTINGS.limits.check_depths(config.layers)
     except ValueError as exc:
         raise gr.Error(str(exc), title="Invalid model") from None
     return config
@@ -173,11 +177,26 @@ def spec_from_controls(mode: str, preset: str, block_type: str, l1: float, l2: f
 
 
 def apply_spec(text: str) -> tuple[Any, ...]:
-    """A typed spec: its canonical form, applied, and the controls set to show it."""
+    """A typed spec: its canonical form, applied, and the controls set to show it (a timm model leaves them)."""
     config = model_config(text)
+    if not isinstance(config, ResNetConfig):
+        return (config.spec, config.spec, *(gr.update() for _ in range(10)))
     preset = preset_of(config)  # same block, depths and widths; the other options show in the spec
     return (config.spec, config.spec, "Preset" if preset else "Custom", preset.name if preset else gr.update(),
             config.block, *config.layers, config.width_per_group, config.groups, config.stride_in)
+
+
+def open_checkpoint_file(path: str | None) -> tuple[Any, ...]:
+    """An uploaded checkpoint switches the whole UI to the model it holds (architecture inferred from the
+    tensors) with its weights: the spec, the applied model, the weights choice and a notice saying so."""
+    if not path:
+        raise gr.Error("choose a checkpoint file", title="No checkpoint")
+    try:
+        opened = open_checkpoint(path, max_bytes=SETTINGS.limits.checkpoint_bytes)
+    except CheckpointError as exc:
+        raise gr.Error(str(exc), title="Cannot open this checkpoint") from None
+    spec = opened.model.spec
+    return spec, spec, "file", [spec, f"**Model {opened.notice}**; its weights run in the Feature maps tab."]
 
 
 def custom_from_preset(preset: str) -> tuple[Any, ...]:
@@ -301,7 +320,7 @@ def _block_views(cid: str, block: str, k: float, channel: float) -> tuple[Any, s
     except ValueError as exc:
         raise gr.Error(str(exc), title="Invalid channel") from None
     st = cap.stats(block)
-    prefix = f"{cap.model_name.replace(':', '_')}_{block}"  # file-name-safe, like ResNetConfig.slug
+    prefix = re.sub(r"[^\w.-]+", "_", f"{cap.model_name}_{block}")  # file-name-safe, like ResNetConfig.slug
     caption = (f"**{block}** — top {len(channels)} of {st.channels} channels by mean activation "
                f"(row by row, strongest first): {', '.join(map(str, channels))}.  \n"
                f"zeros {st.zero_fraction:.1%} · dead channels {st.dead_channels} · mean {st.mean:.3g} ± {st.std:.3g} · "
@@ -319,8 +338,10 @@ def block_view(cid: str, block: str, k: float, channel: float) -> tuple[Any, str
 
 
 def features(spec: str, upload: str | None, example: str, weights: str, checkpoint: str | None, device: str,
-             block: str, k: float, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-    """Image -> crop -> one forward pass capturing every block -> ``block``'s views and the across-network plot."""
+             block: str, k: float, labels: str | None = None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    """Image -> crop -> one forward pass capturing every block -> ``block``'s views and the across-network plot.
+    Predictions are named by ``labels`` (a text file, one class per line), ImageNet's names for 1000 outputs,
+    else class indices."""
     progress(0.05, desc="checking the model")
     config = model_config(spec)
     image = upload or (EXAMPLES.get(example) if example else None)
@@ -343,7 +364,7 @@ def features(spec: str, upload: str | None, example: str, weights: str, checkpoi
     grid, caption, zoom, over, network = _block_views(cid, chosen, k, -1)
     notice = [f"Ran on **{cap.device}** · weights: {loaded.weights_label}", *cap.notices]
     try:
-        predictions = top5(cap) if loaded.trained else {}
+        predictions = top5(cap, read_labels(labels)) if loaded.trained else {}
     except ValueError as exc:
         predictions, notice = {}, [*notice, str(exc)]
     choices = [(f"{b.name} · {format_shape(cap.maps[b.name].shape)}{' · projection' if b.projection else ''}", b.name)
@@ -357,8 +378,26 @@ def features(spec: str, upload: str | None, example: str, weights: str, checkpoi
 VIEW_EVENT = dict(concurrency_limit=2, show_progress="minimal", trigger_mode="always_last")
 
 
-def _model_controls() -> tuple[gr.Textbox, gr.Slider, gr.Number]:
-    """Preset / custom controls and the spec box; returns the applied spec, the input size and the batch size."""
+@dataclass
+class Controls:
+    """What every tab reads: the applied model spec, input and batch size; and what a checkpoint sets."""
+
+    model: gr.Textbox
+    input_size: gr.Slider
+    batch: gr.Number
+    spec_box: gr.Textbox
+    checkpoint: gr.File
+    opened: gr.State  # [spec, notice] of the last checkpoint opened
+    source: gr.Markdown
+
+
+def source_notice(spec: str, opened: list[str] | None) -> str:
+    """Where the applied model came from, while it is the checkpoint's."""
+    return opened[1] if opened and opened[0] == spec else ""
+
+
+def _model_controls() -> Controls:
+    """Preset / custom controls, the spec box and the checkpoint upload."""
     limits = SETTINGS.limits
     with gr.Row():
         mode = gr.Radio(list(MODES), value="Preset", label="Model", elem_id="mode", scale=1)
@@ -371,6 +410,17 @@ def _model_controls() -> tuple[gr.Textbox, gr.Slider, gr.Number]:
                                label=f"Input size (px, up to {limits.max_input_size})", elem_id="input-size", scale=1)
         batch = gr.Number(1, precision=0, minimum=1, maximum=MAX_BATCH, label="Batch size (memory figures)",
                           elem_id="batch-size", scale=1)
+    with gr.Row():
+        checkpoint = gr.File(label=f"…or open a checkpoint (.pth state dict or .safetensors, up to "
+                                   f"{limits.max_checkpoint_mb:g} MiB): the page switches to the model inside, "
+                                   "its architecture read from the weights", file_types=[".pth", ".pt", ".safetensors",
+                                                                                      ".bin", ".ckpt"],
+                             type="filepath", elem_id="checkpoint", scale=2, height=90)
+        if timm_architectures():
+            timm_arch = gr.Dropdown(list(timm_architectures()), value=None, label="…or a timm architecture",
+                                    elem_id="timm-arch", scale=1)
+    source = gr.Markdown(elem_id="model-source")
+    opened = gr.State(None)
     d = get_preset(DEFAULT_SPEC)
     with gr.Group(visible=False, elem_id="custom-group") as custom:
         with gr.Row():
@@ -399,7 +449,11 @@ def _model_controls() -> tuple[gr.Textbox, gr.Slider, gr.Number]:
     load_preset.click(custom_from_preset, preset, fields_, api_visibility="private", api_name="custom_from_preset") \
         .success(spec_from_controls, [*controls, model], [spec_box, model], api_visibility="private")
     mode.change(show_custom, mode, custom, api_visibility="private", api_name="show_custom")
-    return model, input_size, batch
+    if timm_architectures():
+        timm_arch.input(lambda name: apply_spec(f"timm:{name}"), timm_arch, [spec_box, model, mode, preset, *fields_],
+                        api_visibility="private", api_name="pick_timm")
+    model.change(source_notice, [model, opened], source, api_visibility="private", api_name="source_notice")
+    return Controls(model, input_size, batch, spec_box, checkpoint, opened, source)
 
 
 def _tables_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, batch: gr.Number,
@@ -445,7 +499,8 @@ def _compare_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> N
           [summary, table, channels, costs], api_name="compare", **VIEW_EVENT)
 
 
-def _features_tab(model: gr.Textbox) -> None:
+def _features_tab(c: Controls) -> None:
+    model, checkpoint = c.model, c.checkpoint
     with gr.Tab("Feature maps", id="features", elem_id="tab-features"):
         capture_id = gr.State("")
         with gr.Row():
@@ -455,10 +510,9 @@ def _features_tab(model: gr.Textbox) -> None:
                                  type="filepath", elem_id="fm-upload")
                 weights = gr.Radio(WEIGHT_CHOICES, value="file" if SETTINGS.weights else "random", label="Weights",
                                    elem_id="fm-weights")
-                checkpoint = gr.File(label=f"Checkpoint (.pth state dict or .safetensors, up to "
-                                           f"{SETTINGS.limits.max_checkpoint_mb:g} MiB)",
-                                     file_types=[".pth", ".pt", ".safetensors", ".bin"], type="filepath",
-                                     elem_id="fm-checkpoint")
+                labels = gr.File(label="Class names for the predictions (.txt, one per line; default: ImageNet's "
+                                       "for 1000 outputs, else class indices)", file_types=[".txt"], type="filepath",
+                                 elem_id="fm-labels", height=90)
                 device = gr.Radio(["auto", "cpu", "cuda", "mps"], value=SETTINGS.device, label="Device",
                                   elem_id="fm-device")
                 run_button = gr.Button("Run image", variant="primary", elem_id="fm-run")
@@ -483,10 +537,15 @@ def _features_tab(model: gr.Textbox) -> None:
                             elem_id="fm-overlay")
         zoom = gr.Plot(label="One channel", elem_id="fm-zoom")
         network = gr.Plot(label="Across the network", elem_id="fm-network")
-    gr.on([run_button.click, upload.change, example.change, weights.change, checkpoint.change, device.change],
-          features, [model, upload, example, weights, checkpoint, device, block, k],
-          [capture_id, notice, crop, block, grid, caption, zoom, over, network, predictions], api_name="features",
-          concurrency_limit=1, trigger_mode="always_last")
+    run_inputs = [model, upload, example, weights, checkpoint, device, block, k, labels]
+    run_outputs = [capture_id, notice, crop, block, grid, caption, zoom, over, network, predictions]
+    gr.on([run_button.click, upload.change, example.change, weights.change, device.change, labels.change],
+          features, run_inputs, run_outputs, api_name="features", concurrency_limit=1, trigger_mode="always_last")
+    # A checkpoint switches every view to the model inside it, then runs the image with its weights.
+    checkpoint.upload(open_checkpoint_file, checkpoint, [c.spec_box, model, weights, c.opened],
+                      api_name="open_checkpoint", concurrency_limit=2) \
+        .success(source_notice, [model, c.opened], c.source, api_visibility="private") \
+        .success(features, run_inputs, run_outputs, api_visibility="private", concurrency_limit=1)
     gr.on([block.input, k.change, channel.submit], block_view, [capture_id, block, k, channel],
           [grid, caption, zoom, over, network], api_name="block_view", **VIEW_EVENT)
 
@@ -520,14 +579,14 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="ResNet Explorer") as demo:
         gr.Markdown("# ResNet Explorer\nToggle depth configs and see every residual block's shapes, "
                     "downsample paths and cost.", elem_id="intro")
-        model, input_size, batch = _model_controls()
+        c = _model_controls()
         totals = gr.Markdown(elem_id="totals")
         with gr.Tabs(elem_id="tabs"):
-            _tables_tab(demo, model, input_size, batch, totals)
-            _structure_tab(demo, model, input_size, batch)
-            _compare_tab(demo, model, input_size)
-            _features_tab(model)
-            _graph_tab(demo, model, input_size)
+            _tables_tab(demo, c.model, c.input_size, c.batch, totals)
+            _structure_tab(demo, c.model, c.input_size, c.batch)
+            _compare_tab(demo, c.model, c.input_size)
+            _features_tab(c)
+            _graph_tab(demo, c.model, c.input_size)
     return demo
 
 

@@ -5,12 +5,14 @@
 - the largest config the controls allow (bottleneck 64-64-64-64, 64 groups × 256 wide: 935 GiB of weights):
   every structure view from cold caches. Target <= 2 s.
 - memory figures for ResNet-152 from an existing trace (dict, rows, figure at batch 32). Target <= 0.05 s.
+- (#12) inferring the architecture of a ResNet-152 state dict, after the file is read. Target <= 0.2 s.
 """
 from __future__ import annotations
 
 import statistics
 import time
 
+from explorer.models import model_of_checkpoint
 from explorer.structure.figures import memory_figure
 from explorer.structure.memory import memory_dict, memory_rows
 from explorer.structure.views import _structure_views, structure_views
@@ -55,4 +57,8 @@ def run(repeats: int = 5) -> list[dict]:
                            repeats=repeats)
     rows.append({"benchmark": "memory figures from a trace", "model": "resnet152",
                  "dict + rows + figure (s)": round(figures["estimates"], 5), "target": "<= 0.05 s"})
+    state = build(get_preset("resnet152"), init_weights=False).state_dict()
+    infer = median_times({"infer": lambda: model_of_checkpoint(state)}, repeats=repeats)
+    rows.append({"benchmark": "checkpoint architecture", "model": "resnet152 state dict",
+                 "inferred (s)": round(infer["infer"], 5), "target": "<= 0.2 s"})
     return rows

@@ -1,4 +1,5 @@
-"""Trace overhead: ``trace()`` time / bare forward time on the same model and input (target <= 1.10x).
+"""Trace overhead: ``trace()`` time / bare forward time on the same model and input (target <= 1.10x), for our
+ResNet-50 and ResNet-152 and, with timm installed, timm's resnet50d (deep stem, avg-pool shortcuts).
 
 torchinfo's ``summary`` on the same model is timed in the same run as a reference point.
 """
@@ -8,16 +9,18 @@ import torch
 import torchinfo
 
 from explorer import trace
-from resnet import build, get_preset
+from explorer.models import parse_model, real_model, timm_architectures
 
 from .common import median_times
 
 
-def run(models: tuple[str, ...] = ("resnet50", "resnet152"), repeats: int = 7) -> list[dict]:
+def run(models: tuple[str, ...] = ("resnet50", "resnet152", "timm:resnet50d"), repeats: int = 7) -> list[dict]:
     rows = []
     for name in models:
+        if name.startswith("timm:") and not timm_architectures():
+            continue
         torch.manual_seed(0)
-        model = build(get_preset(name)).eval()
+        model = real_model(parse_model(name)).eval()
         x = torch.randn(1, 3, 224, 224)
 
         def bare() -> None:

@@ -16,17 +16,18 @@ from typing import NoReturn, Sequence
 
 from PIL import Image
 
-from resnet import CheckpointError, ResNetConfig, build, load_weights, parse_spec
+from resnet import CheckpointError, ResNetConfig, load_weights
 
 from .features.capture import Capture
 from .features.store import FeatureStore
-from .features.views import (PNG_LEVEL, STAT_COLUMNS, capture_dict, channel_grid, channel_zoom_figure, class_names,
-                             default_block, network_figure, overlay, stat_rows, top5)
+from .features.views import (PNG_LEVEL, STAT_COLUMNS, capture_dict, channel_grid, channel_zoom_figure,
+                             default_block, network_figure, overlay, read_labels, stat_rows, top5)
 from .graph.dot import DIRECTIONS
 from .graph.export import EXPORT_FORMATS, export_bytes, export_filename
 from .graph.levels import LEVELS
 from .graph.render import DEFAULT_DPI, MAX_DPI, MIN_DPI, GraphvizMissing
 from .limits import MIN_INPUT_SIZE, Limits
+from .models import Model, OpenedCheckpoint, is_checkpoint_path, open_checkpoint, parse_model, real_model
 from .structure.analysis import analysis_dict
 from .structure.compare import compare, format_comparison
 from .structure.tables import format_table, text_table
@@ -40,7 +41,9 @@ COMMANDS_HELP = {
     "compare": "two models side by side: per-stage differences and cost deltas",
     "features": "run an image: per-block activation statistics, top-5 with trained weights, the views as files",
 }
-SPEC_HELP = "a model spec: a preset (resnet50, ...) or block:N-N-N-N[:GxWd][:v1][:dilXYZ][:cN] (e.g. bottleneck:3-4-6-3:32x4d)"
+SPEC_HELP = ("a model spec: a preset (resnet50, ...), block:N-N-N-N[:GxWd][:v1][:dilXYZ][:cN] (e.g. "
+             "bottleneck:3-4-6-3:32x4d), timm:NAME[:cN] with timm installed (timm:resnet50d), or a checkpoint file "
+             "(.pth/.safetensors: its architecture is inferred)")
 
 
 class UsageError(Exception):
@@ -67,18 +70,32 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-size", type=int, default=224, help=f"input side in px (from {MIN_INPUT_SIZE})")
 
 
-def model_from_args(args: argparse.Namespace, limits: Limits) -> ResNetConfig:
-    """The config MODEL names, with the flags' changes, within the limits."""
-    config = parse_spec(args.model)
+def model_of(text: str, limits: Limits) -> tuple[Model, OpenedCheckpoint | None]:
+    """The model a spec names, or the one a checkpoint file holds (with the opened checkpoint)."""
+    if is_checkpoint_path(text):
+        opened = open_checkpoint(text, max_bytes=limits.checkpoint_bytes)
+        return opened.model, opened
+    model = parse_model(text)
+    if isinstance(model, ResNetConfig):
+        limits.check_depths(model.layers)
+    return model, None
+
+
+def model_from_args(args: argparse.Namespace, limits: Limits) -> Model:
+    """The model MODEL names (a spec or a checkpoint file), with the flags' changes, within the limits; an
+    opened checkpoint is kept as ``args.opened`` (its weights are the default weights)."""
+    config, args.opened = model_of(args.model, limits)
     changes = {k: v for k, v in {
         "block": args.block, "layers": tuple(args.layers) if args.layers else None, "groups": args.groups,
         "width_per_group": args.width_per_group, "stride_in": args.stride_in,
         "replace_stride_with_dilation": tuple(bool(d) for d in args.dilation) if args.dilation else None,
         "num_classes": args.num_classes,
     }.items() if v is not None}
+    if changes and not isinstance(config, ResNetConfig):
+        raise UsageError(f"--{next(iter(changes)).replace('_', '-')} changes our own ResNet specs, not {config.spec}")
     if changes:
         config = dataclasses.replace(config, **changes)
-    limits.check_depths(config.layers)
+        limits.check_depths(config.layers)
     return config
 
 
@@ -121,6 +138,8 @@ def build_parser() -> _Parser:
     feats.add_argument("--channel", type=int, help="channel to zoom on (default: the strongest)")
     feats.add_argument("--out", help="folder for crop.png, <block>_top<k>.png, <block>_overlay.png and "
                                      "<block>_plots.html (the zoomed channel and the across-network plot, offline)")
+    feats.add_argument("--labels", help="class names for the predictions, one per line (default: ImageNet's for "
+                                        "1000 outputs, else class indices)")
     feats.add_argument("--json", action="store_true", help="print the statistics (and top-5) as JSON")
     return parser
 
@@ -130,17 +149,20 @@ def cmd_summary(args: argparse.Namespace, limits: Limits) -> str:
     size = limits.check_input_size(args.input_size)
     structure = structure_trace(config, size)  # on the meta device: it allocates nothing
     memory = memory_dict(structure, args.batch_size)  # checks the batch size before anything runs
-    if args.device is None and args.weights is None:
+    weights = args.weights or (str(args.opened.path) if args.opened and args.device else None)
+    if args.device is None and weights is None:
         result = structure
     else:
         check_model_fits(config, size, limits)
-        model = build(config, init_weights=args.weights is None)
-        if args.weights:
-            load_weights(model, args.weights, max_bytes=limits.checkpoint_bytes)
-        result = trace(model, input_size=size, device=resolve_device(args.device))
+        model = real_model(config, init=weights is None)
+        if weights:
+            load_weights(model, weights, max_bytes=limits.checkpoint_bytes)
+        result = replace(trace(model, input_size=size, device=resolve_device(args.device)), model_name=config.spec)
+    source = args.opened.notice if args.opened else None
     if args.json:
-        return json.dumps({**result.to_dict(), "memory": memory}, indent=1)
-    return format_table(replace(result, memory=structure.memory), memory_batch=args.batch_size)
+        return json.dumps({**result.to_dict(), "memory": memory, "checkpoint": source}, indent=1)
+    table = format_table(replace(result, memory=structure.memory), memory_batch=args.batch_size)
+    return f"{source}\n\n{table}" if source else table
 
 
 def cmd_analyze(args: argparse.Namespace, limits: Limits) -> str:
@@ -176,10 +198,7 @@ def cmd_export(args: argparse.Namespace, limits: Limits) -> str:
 
 def cmd_compare(args: argparse.Namespace, limits: Limits) -> str:
     size = limits.check_input_size(args.input_size)
-    configs = [parse_spec(args.a), parse_spec(args.b)]
-    for c in configs:
-        limits.check_depths(c.layers)
-    a, b = (structure_trace(c, size) for c in configs)
+    a, b = (structure_trace(model_of(text, limits)[0], size) for text in (args.a, args.b))
     c = compare(a, b)
     if args.json:
         return json.dumps({"comparison": c.to_dict(), "a": analysis_dict(a), "b": analysis_dict(b)}, indent=1)
@@ -193,14 +212,15 @@ def cmd_features(args: argparse.Namespace, limits: Limits) -> str:
     for path, what in ((args.image, "image"), (args.weights, "--weights")):
         if path and not Path(path).is_file():
             raise UsageError(f"{what}: no such file {path}")
-    source = "file" if args.weights else "hub" if args.hub else "random"
-    _, cap, loaded = FeatureStore(limits).run_image(config, args.image, source, args.weights,
-                                                    resolve_device(args.device))
+    weights = args.weights or (str(args.opened.path) if args.opened else None)
+    source = "file" if weights else "hub" if args.hub else "random"
+    labels = read_labels(args.labels)
+    _, cap, loaded = FeatureStore(limits).run_image(config, args.image, source, weights, resolve_device(args.device))
     names = list(cap.maps)
     block = args.view or default_block(cap)
     if block not in cap.maps:
         raise UsageError(f"--view: no block {block!r} in {cap.model_name} (blocks: {names[0]} … {names[-1]})")
-    predictions = top5(cap) if loaded.trained and len(cap.logits) == len(class_names()) else {}
+    predictions = top5(cap, labels) if loaded.trained else {}
     written = _write_views(cap, block, args.k, args.channel, Path(args.out)) if args.out else []
     if args.json:
         return json.dumps({**capture_dict(cap), "weights": loaded.weights_label, "top5": predictions,

@@ -5,6 +5,8 @@ Nothing here downloads unless ``download_weights`` is called explicitly.
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Mapping
 
@@ -74,13 +76,32 @@ def read_state_dict(path: str | os.PathLike[str], max_bytes: int | None = None) 
 
             obj: object = load_file(str(path), device="cpu")
         else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's notes on pickle protocols: not the user's concern
+                warnings.simplefilter("ignore")
+                obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every reader failure becomes one clear message
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-            reason = "it contains Python objects other than tensors (refused: loading them could run code)"
-        raise CheckpointError(f"not a readable PyTorch/safetensors checkpoint: {reason}") from None
+        raise CheckpointError(f"cannot use this checkpoint: {_reason(path, str(exc))}") from None
     return _unwrap(obj)
+
+
+_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def _reason(path: Path, message: str) -> str:
+    """What a reader's failure means, in plain words."""
+    found = _GLOBAL.search(message)
+    if found and any(part[:1].isupper() for part in found.group(1).split(".")[-1:]):
+        return (f"it is a whole pickled object ({found.group(1)}), refused because loading it could run code; "
+                "save the weights instead: torch.save(model.state_dict(), 'model.pth')")
+    with path.open("rb") as f:
+        pickled = f.read(1) == b"\x80"
+    if found or (pickled and "WeightsUnpickler" in message):
+        return ("it holds Python objects other than tensors" + (f" ({found.group(1)})" if found else "")
+                + ", refused because loading them could run code; a state dict (torch.save(model.state_dict(), "
+                "path)) or a .safetensors file is what can be opened")
+    if "central directory" in message or "failed reading zip" in message or "unexpected EOF" in message.lower():
+        return "the file is truncated or corrupt (its zip archive is incomplete)"
+    return "not a PyTorch (.pth) or safetensors checkpoint (the file is corrupt or in another format)"
 
 
 def _is_safetensors(path: Path) -> bool:
@@ -90,9 +111,13 @@ def _is_safetensors(path: Path) -> bool:
     return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size
 
 
+# Where training scripts put the weights beside other entries (epoch, optimizer, ...), most specific first.
+WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "state_dict_ema", "model_ema")
+
+
 def _unwrap(obj: object) -> dict[str, torch.Tensor]:
     if isinstance(obj, Mapping):
-        for wrapper in ("state_dict", "model"):
+        for wrapper in WRAPPERS:
             inner = obj.get(wrapper)
             if isinstance(inner, Mapping):
                 obj = inner

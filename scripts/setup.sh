@@ -33,7 +33,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ ! -f "$stamp" ] || [ "$req" -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing Python packages from $req, and this project (editable: resnet, explorer, resnet-explorer)"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req"
+  app_torch=()
+  # The app alone gets torch's small CPU build unless a torch is already there (the tests' 2.14.1 also works).
+  if [ "$want_test" = 0 ] && ! .venv/bin/python -c "import torch" 2>/dev/null; then app_torch=(torch==2.13.0); fi
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req" "${app_torch[@]}"
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
   touch "$stamp"
 fi

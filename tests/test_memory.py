@@ -90,7 +90,7 @@ def test_feature_run_above_the_model_limit_is_refused_before_building(monkeypatc
     def no_build(*args, **kwargs):
         raise AssertionError("a model was built")
 
-    monkeypatch.setattr(store, "build", no_build)
+    monkeypatch.setattr(store, "real_model", no_build)
     with pytest.raises(ModelTooLarge, match=r"^this model needs 97.7 MiB of weights; the limit is 50 MiB \(raise it "
                                             r"with RESNET_EXPLORER_MAX_MODEL_MB, or --max-model-mb for app.py\)$"):
         FeatureStore(Limits(max_model_mb=50)).run_image(get_preset("resnet50"), EXAMPLE)

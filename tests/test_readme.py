@@ -48,12 +48,15 @@ def _commands() -> list[tuple[str, str | None]]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with the files the README names: a checkpoint under torchvision's file name and cat.jpg."""
-    from resnet import resnet50
+    """A folder with the files the README names: a checkpoint under torchvision's file name, a fine-tuned
+    10-class one with its class names, and cat.jpg."""
+    from resnet import resnet18, resnet50
 
     folder = tmp_path_factory.mktemp("readme")
     torch.manual_seed(0)
     torch.save(resnet50().state_dict(), folder / "resnet50-11ad3fa6.pth")
+    torch.save({"epoch": 1, "state_dict": resnet18(num_classes=10).state_dict()}, folder / "finetuned.pth")
+    (folder / "classes.txt").write_text("\n".join(f"class {i}" for i in range(10)))
     shutil.copy(ROOT / "assets" / "examples" / "cat.jpg", folder / "cat.jpg")
     return folder
 

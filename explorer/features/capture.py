@@ -18,11 +18,12 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from resnet import ResNet
 
 from ..limits import DEFAULT_LIMITS
 from ..tracing.device import model_device, resolve_device
 from ..tracing.hooks import HookFn, forward_hooks, running_on
+from ..tracing.identify import infer_config, model_label
+from ..tracing.layout import find_layout, residual_end
 
 
 @dataclass(frozen=True)
@@ -179,13 +180,15 @@ def summarise_outputs(outputs: list[Tensor | _Reduced], allowance: int) -> list[
 
 
 def capture(
-    model: ResNet,
+    model: nn.Module,
     x: Tensor,
     device: str | torch.device | None = None,
     budget_bytes: int | None = None,
     keep_full: bool = False,
 ) -> Capture:
     """Run ``model`` on ``x`` (1×3×H×W) once and keep what the feature-map views need for every block.
+
+    ``model`` is any ResNet-family module (see ``explorer.tracing.layout``); its backbone is what runs.
 
     A CUDA/MPS failure (out of memory, device error) falls back to the CPU with a notice. The model is left
     as it was (hooks removed, flags and device restored). ``keep_full`` also keeps copies of each block's
@@ -218,9 +221,11 @@ class _Recorder:
     hook instead, and nothing else full-size is held, so memory stays bounded whatever the depth.
     """
 
-    def __init__(self, model: ResNet, budget: int, keep_full: bool) -> None:
-        self.model = model
-        self.blocks = list(model.named_blocks())
+    def __init__(self, model: nn.Module, budget: int, keep_full: bool) -> None:
+        self.layout = find_layout(model)
+        self.model = self.layout.backbone
+        self.name = model_label(model, self.layout, infer_config(self.layout))
+        self.blocks = list(self.layout.blocks())
         self.allowance = max(1, budget // max(1, len(self.blocks)) - 4096)
         self.keep_full = keep_full
         self.squares: dict[tuple[str, str], Tensor] = {}  # (block, "residual" | "shortcut") -> ‖·‖²
@@ -230,11 +235,12 @@ class _Recorder:
         self.copies: dict[str, dict[str, Tensor]] = {}  # keep_full only
 
     def hooks(self) -> list[tuple[str, nn.Module, HookFn]]:
-        """(block name, module, role) for every block: its last BN, its projection, the block itself."""
+        """(block name, module, role) for every block: the end of its residual branch (the last BN, or the
+        attention after it), its projection, the block itself."""
         out: list[tuple[str, nn.Module, HookFn]] = []
         for name, block in self.blocks:
-            out.append((name, block.last_bn, self.on_residual))
-            if block.downsample is not None:
+            out.append((name, residual_end(block), self.on_residual))
+            if getattr(block, "downsample", None) is not None:
                 out.append((name, block.downsample, self.on_projection))
             out.append((name, block, self.on_output))
         return out
@@ -253,7 +259,7 @@ class _Recorder:
 
     def on_output(self, block: str, module: nn.Module, inputs: tuple, output: Tensor) -> None:
         x = inputs[0]
-        if module.downsample is None:  # identity: ‖x‖ is the previous block's output norm, or measured now
+        if getattr(module, "downsample", None) is None:  # identity: ‖x‖ is the previous block's output norm, or measured now
             if id(x) in self.output_of:
                 self.shortcut_from[block] = self.output_of[id(x)]
             else:
@@ -272,8 +278,8 @@ class _Recorder:
         with running_on(self.model, device), forward_hooks(self.hooks()):
             logits = self.model(x.to(device))
         norms = dict(zip(self.squares, torch.stack(list(self.squares.values())).sqrt().tolist())) if self.squares else {}
-        projections = {name for name, block in self.blocks if block.downsample is not None}
-        stages = {stage: i for i, stage in enumerate(self.model.STAGES, start=1)}
+        projections = {name for name, block in self.blocks if getattr(block, "downsample", None) is not None}
+        stages = {stage: i for i, stage in enumerate(self.layout.stages, start=1)}
         stats: list[BlockStats] = []
         maps: dict[str, BlockMaps] = {}
         names = [name for name, _ in self.outputs]
@@ -289,5 +295,5 @@ class _Recorder:
                 residual_ratio=f_norm / max(s_norm, 1e-12),
             ))
             maps[name] = block_maps
-        return Capture(model_name=self.model.config.spec, device=str(device), blocks=stats, maps=maps,
+        return Capture(model_name=self.name, device=str(device), blocks=stats, maps=maps,
                        logits=logits[0].float().cpu().numpy(), full=self.copies)

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import torch
 
-from resnet import Preprocess, ResNet, ResNetConfig, build, find_cached, load_weights
+from torch import nn
+
+from resnet import Preprocess, ResNetConfig, find_cached, load_weights
 from resnet.presets import WeightsInfo, weights_by_filename
 
 from ..limits import DEFAULT_LIMITS, Limits
+from ..models import Model, real_model
 from ..tracing.cache import check_model_fits
 from ..tracing.device import resolve_device
 from .capture import Capture, capture
@@ -31,7 +34,7 @@ RANDOM_NOTICE = (f"Random weights (seed {RANDOM_SEED}): the maps show how signal
 
 @dataclass
 class LoadedModel:
-    model: ResNet
+    model: nn.Module
     lock: threading.Lock
     weights_label: str  # what the weights are, for the UI
     trained: bool  # trained weights (predictions make sense) or random
@@ -48,11 +51,11 @@ class WeightsKey:
     mtime_ns: int = 0
 
 
-def weights_key(config: ResNetConfig, source: str, path: str | None) -> WeightsKey:
+def weights_key(config: Model, source: str, path: str | None) -> WeightsKey:
     if source == "random":
         return WeightsKey("random")
     if source == "hub":
-        found = find_cached(config.preset) if config.preset else None
+        found = find_cached(config.preset) if isinstance(config, ResNetConfig) and config.preset else None
         if found is None:
             raise ValueError(f"no checkpoint for {config.title} in the torch hub cache "
                              f"({Path(torch.hub.get_dir()) / 'checkpoints'}); upload one or use random weights")
@@ -81,7 +84,7 @@ class FeatureStore:
         self._captures: OrderedDict[str, Capture] = OrderedDict()
         self._captures_lock = threading.Lock()
 
-    def model(self, config: ResNetConfig, source: str = "random", path: str | None = None,
+    def model(self, config: Model, source: str = "random", path: str | None = None,
               device: str | torch.device | None = "cpu") -> LoadedModel:
         """A cached model for ``config`` with the chosen weights on ``device``; refused before anything is
         allocated when it needs more than ``limits.max_model_mb``."""
@@ -98,10 +101,10 @@ class FeatureStore:
         if wk.source == "random":
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(RANDOM_SEED)
-                model = build(config)
+                model = real_model(config)
             loaded = LoadedModel(model, threading.Lock(), f"random (seed {RANDOM_SEED})", False, pre)
         else:
-            model = load_weights(build(config, init_weights=False), wk.path, max_bytes=self.limits.checkpoint_bytes)
+            model = load_weights(real_model(config, init=False), wk.path, max_bytes=self.limits.checkpoint_bytes)
             loaded = LoadedModel(model, threading.Lock(), _label(wk.path, info, pre), True, pre)
         loaded.model = loaded.model.to(dev).eval()
         with self._models_lock:
@@ -110,7 +113,7 @@ class FeatureStore:
                 self._models.popitem(last=False)
         return loaded
 
-    def run_image(self, config: ResNetConfig, image: str | os.PathLike[str] | bytes, source: str = "random",
+    def run_image(self, config: Model, image: str | os.PathLike[str] | bytes, source: str = "random",
                   path: str | None = None, device: str | torch.device | None = "cpu") -> tuple[str, Capture, LoadedModel]:
         """Decode ``image``, preprocess it for the weights, capture every block; returns (id, capture, model)."""
         loaded = self.model(config, source, path, device)

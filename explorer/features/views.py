@@ -178,12 +178,29 @@ def class_names() -> tuple[str, ...]:
     return tuple(CLASSES_FILE.read_text().splitlines())
 
 
-def top5(cap: Capture) -> dict[str, float]:
-    """Top-5 ImageNet classes with probabilities (1000-class models only)."""
+def read_labels(path: str | None, max_bytes: int = 4 * 2**20) -> tuple[str, ...] | None:
+    """Class names from a text file, one per line (blank lines kept as positions); ValueError if unreadable."""
+    if not path:
+        return None
+    p = Path(path)
+    if p.stat().st_size > max_bytes:
+        raise ValueError(f"the labels file is over {max_bytes // 2**20} MiB")
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ValueError("the labels file is not UTF-8 text (one class name per line)") from None
+    return tuple(line.strip() for line in lines)
+
+
+def top5(cap: Capture, labels: tuple[str, ...] | None = None) -> dict[str, float]:
+    """The five most likely classes with probabilities: named by ``labels`` (one per output), by ImageNet's
+    names for a 1000-class head, otherwise ``class 3``."""
     logits = cap.logits.astype(np.float64)
-    if logits.shape[0] != len(class_names()):
-        raise ValueError(f"predictions need a 1000-class ImageNet model, this one has {logits.shape[0]} outputs")
+    n = logits.shape[0]
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"the labels file has {len(labels)} names but the model has {n} outputs")
+    names = labels or (class_names() if n == len(class_names()) else tuple(f"class {i}" for i in range(n)))
     p = np.exp(logits - logits.max())
     p /= p.sum()
     order = np.argsort(-p)[:5]
-    return {class_names()[i]: float(p[i]) for i in order}
+    return {names[i] or f"class {i}": float(p[i]) for i in order}

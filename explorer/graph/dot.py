@@ -8,7 +8,7 @@ DIRECTIONS: dict[str, str] = {"TB": "top to bottom", "LR": "left to right"}
 # One palette for every level and export: block types, projection shortcuts, stem/head.
 COLORS: dict[str, str] = {
     "io": "#f8f9fa", "stem": "#dee2e6", "head": "#dee2e6", "BasicBlock": "#d0ebff", "Bottleneck": "#d3f9d8",
-    "downsample": "#ffd8a8", "add": "#ffffff", "bn": "#fff3bf", "relu": "#f1f3f5",
+    "downsample": "#ffd8a8", "add": "#ffffff", "bn": "#fff3bf", "relu": "#f1f3f5", "extra": "#e5dbff",
 }
 SHORTCUT_EDGE = "#e8590c"
 IDENTITY_EDGE = "#868e96"

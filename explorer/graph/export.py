@@ -12,9 +12,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from resnet import ResNetConfig, build
+
 
 from ..files import fresh_folder
+from ..models import Model, meta_model
 from ..tracing.cache import check_input_size, structure_trace
 from ..tracing.records import Trace, format_shape
 from .dot import DIRECTIONS, to_dot
@@ -35,7 +36,7 @@ def check_graph_options(level: str, direction: str) -> None:
                          f"got {direction!r}")
 
 
-def export_filename(config: ResNetConfig, fmt: str, level: str = "blocks") -> str:
+def export_filename(config: Model, fmt: str, level: str = "blocks") -> str:
     if fmt == "json":
         return f"{config.slug}_trace.json"
     if fmt == "csv":
@@ -55,14 +56,14 @@ def trace_csv(t: Trace) -> str:
     return buf.getvalue()
 
 
-def graph_source(config: ResNetConfig, input_size: int = 224, level: str = "blocks", direction: str = "TB",
+def graph_source(config: Model, input_size: int = 224, level: str = "blocks", direction: str = "TB",
                  collapse: bool = False) -> str:
     """Graphviz source of ``config`` at ``level``, from the cached structure trace (ops: torchview)."""
     check_graph_options(level, direction)
     return _graph_source(config, check_input_size(input_size), level, direction, bool(collapse))
 
 
-def rendered(config: ResNetConfig, input_size: int = 224, level: str = "blocks", direction: str = "TB",
+def rendered(config: Model, input_size: int = 224, level: str = "blocks", direction: str = "TB",
              collapse: bool = False, fmt: str = "svg", dpi: int = DEFAULT_DPI) -> bytes:
     """SVG / PDF / PNG bytes of a graph; cached by config and options."""
     check_graph_options(level, direction)
@@ -71,22 +72,21 @@ def rendered(config: ResNetConfig, input_size: int = 224, level: str = "blocks",
 
 # The caches take positional arguments only, so equal requests always share an entry.
 @lru_cache(maxsize=64)
-def _graph_source(config: ResNetConfig, input_size: int, level: str, direction: str, collapse: bool) -> str:
+def _graph_source(config: Model, input_size: int, level: str, direction: str, collapse: bool) -> str:
     if level == "ops":
-        return ops_dot(build(config, device="meta", init_weights=False), input_size, direction,
-                       title=f"{config.spec}: ops")
+        return ops_dot(meta_model(config), input_size, direction, title=f"{config.spec}: ops")
     return to_dot(build_graph(structure_trace(config, input_size), level, collapse), direction)
 
 
 @lru_cache(maxsize=64)
-def _rendered(config: ResNetConfig, input_size: int, level: str, direction: str, collapse: bool, fmt: str,
+def _rendered(config: Model, input_size: int, level: str, direction: str, collapse: bool, fmt: str,
               dpi: int) -> bytes:
     if fmt == "png":
         check_png_size(_rendered(config, input_size, level, direction, collapse, "svg", DEFAULT_DPI), dpi)
     return render(_graph_source(config, input_size, level, direction, collapse), fmt, dpi)
 
 
-def export_bytes(config: ResNetConfig, fmt: str, input_size: int = 224, level: str = "blocks", direction: str = "TB",
+def export_bytes(config: Model, fmt: str, input_size: int = 224, level: str = "blocks", direction: str = "TB",
                  collapse: bool = False, dpi: int = DEFAULT_DPI) -> bytes:
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {list(EXPORT_FORMATS)}, got {fmt!r}")
@@ -100,7 +100,7 @@ def export_bytes(config: ResNetConfig, fmt: str, input_size: int = 224, level: s
     return rendered(config, input_size, level, direction, collapse, fmt, dpi)
 
 
-def write_export(config: ResNetConfig, fmt: str, root: str | os.PathLike[str] | None = None, **options) -> Path:
+def write_export(config: Model, fmt: str, root: str | os.PathLike[str] | None = None, **options) -> Path:
     """Write an export into a fresh temporary folder (under ``root`` if given); the server picks the name."""
     data = export_bytes(config, fmt, **options)
     path = fresh_folder(root) / export_filename(config, fmt, options.get("level", "blocks"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..tracing.layout import ACTIVATION_NAMES
 from ..tracing.records import BlockRecord, ConvRecord, ModuleRecord, Trace, format_shape
 
 LEVELS: tuple[str, ...] = ("stages", "blocks", "layers", "ops")
@@ -59,7 +60,8 @@ def _conv_text(c: ConvRecord, with_in: bool = True) -> str:
 
 def block_label(b: BlockRecord) -> str:
     convs = " · ".join(_conv_text(c) for c in b.convs)
-    return f"{b.name} · {b.block_type}\n{convs}"
+    extras = "".join(f" · {e.label}" for e in b.extras)
+    return f"{b.name} · {b.block_type}\n{convs}{extras}"
 
 
 def _part_label(part: ModuleRecord) -> str:
@@ -129,28 +131,41 @@ def blocks_graph(t: Trace, collapse: bool = False) -> Graph:
     return _end(t, g, prev, shape)
 
 
+def _branch_nodes(g: Graph, b: BlockRecord, x: str, x_shape: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+    """The residual branch in forward order: convs, norms, a ReLU after each norm but the last, and whatever
+    else the block holds where it sits (SE/ECA attention, blur pool); returns the last node and its shape."""
+    convs = {f"{b.name}.{c.name}": c for c in b.convs}
+    layers = [layer for layer in b.branch if layer.kind not in ("relu", *ACTIVATION_NAMES)]
+    norms = [layer.name for layer in layers if layer.kind == "bn"]
+    for layer in layers:
+        short = layer.name.removeprefix(f"{b.name}.")
+        if layer.name in convs:
+            node = g.node(layer.name, f"{short}: {_conv_text(convs[layer.name])}", b.block_type, b.name)
+        elif layer.kind == "bn":
+            node = g.node(layer.name, short, "bn", b.name)
+        else:
+            node = g.node(layer.name, f"{short}: {layer.label}", "extra", b.name)
+        g.edge(x, node, x_shape)
+        x, x_shape = node, layer.out_shape
+        if layer.kind == "bn" and layer.name != norms[-1]:
+            relu = g.node(f"{layer.name}:relu", "ReLU", "relu", b.name)
+            g.edge(x, relu)
+            x = relu
+    return x, x_shape
+
+
 def layers_graph(t: Trace) -> Graph:
-    """Every conv, BN and ReLU inside each block (one cluster per block), plus the residual add."""
+    """Every layer inside each block (one cluster per block): convs, BN, ReLU, attention and pools, the
+    shortcut, and the residual add."""
     g = Graph(f"{t.model_name}: layers", "layers")
     prev, shape = _start(t, g), t.stem.out_shape
     for b in t.blocks:
-        cl = b.name
-        g.clusters[cl] = f"{b.name} · {b.block_type}"
-        x, x_shape = prev, b.in_shape
-        for i, c in enumerate(b.convs, start=1):
-            conv = g.node(f"{b.name}.{c.name}", f"{c.name}: {_conv_text(c)}", b.block_type, cl)
-            bn = g.node(f"{b.name}.bn{i}", f"bn{i}", "bn", cl)
-            g.edge(x, conv, x_shape)
-            g.edge(conv, bn)
-            x, x_shape = bn, c.out_shape
-            if i < len(b.convs):
-                relu = g.node(f"{b.name}.relu{i}", "ReLU", "relu", cl)
-                g.edge(bn, relu)
-                x = relu
-        add = g.node(f"{b.name}:add", "+", "add", cl)
+        g.clusters[b.name] = f"{b.name} · {b.block_type}"
+        x, x_shape = _branch_nodes(g, b, prev, b.in_shape)
+        add = g.node(f"{b.name}:add", "+", "add", b.name)
         g.edge(x, add, x_shape)
-        _shortcut(g, b, prev, add, cl)
-        out = g.node(f"{b.name}:relu", "ReLU", "relu", cl)
+        _shortcut(g, b, prev, add, b.name)
+        out = g.node(f"{b.name}:relu", "ReLU", "relu", b.name)
         g.edge(add, out)
         prev, shape = out, b.out_shape
     return _end(t, g, prev, shape)

@@ -7,9 +7,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from resnet import ResNetConfig
-
-from ..tracing.records import BlockRecord, Trace, format_shape
+from ..tracing.layout import ACTIVATION_NAMES
+from ..tracing.records import BlockRecord, LayerRecord, Trace, format_shape
 
 @dataclass(frozen=True)
 class ChannelRecord:
@@ -45,8 +44,9 @@ class TransitionRecord:
 @dataclass(frozen=True)
 class ReceptiveField:
     name: str  # "stem", a block name, or a stage name
-    size: int  # side of the square input region that can affect one output unit
+    size: int  # side of the square input region that can affect one output unit through the convs and pools
     output_stride: int  # input pixels per output pixel (the "jump")
+    global_context: bool = False  # after a layer that sees the whole input (SE / ECA attention pools globally)
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,13 @@ class StageStats:
     out_shape: str
 
 
-def ratio_reason(b: BlockRecord, config: ResNetConfig) -> str:
+def ratio_reason(b: BlockRecord) -> str:
     """Hover text: why out : width is what it is for this block."""
     planes = b.out_shape[0] // b.expansion
-    if b.block_type == "BasicBlock":
-        return "BasicBlock: two 3×3 convs at the same width, expansion 1, so out : width = 1"
-    groups, wpg = config.groups, config.width_per_group
+    if b.expansion == 1:
+        return f"{b.block_type}: two 3×3 convs at the same width, expansion 1, so out : width = 1"
+    groups = next((c.groups for c in b.convs if c.kernel_size > 1), 1)
+    wpg = b.width * 64 // max(1, planes * groups)
     if groups == 1 and wpg == 64:
         return f"Bottleneck: 1×1 reduces to {planes}, 3×3, 1×1 expands ×4 to {b.out_shape[0]}, so out : width = 4"
     base = (f"width = planes × width_per_group / 64 × groups = {planes} × {wpg}/64 × {groups} = {b.width}; "
@@ -81,7 +82,7 @@ def channels(t: Trace) -> list[ChannelRecord]:
     return [
         ChannelRecord(
             block=b.name, stage=b.stage, block_type=b.block_type, in_channels=b.in_shape[0], width=b.width,
-            out_channels=b.out_shape[0], ratio=b.out_shape[0] / b.width, reason=ratio_reason(b, t.config),
+            out_channels=b.out_shape[0], ratio=b.out_shape[0] / b.width, reason=ratio_reason(b),
             in_shape=format_shape(b.in_shape), out_shape=format_shape(b.out_shape), prefix=b.name,
         )
         for b in t.blocks
@@ -102,7 +103,8 @@ def transitions(t: Trace) -> list[TransitionRecord]:
             note = f"{c_in} → {c_out} ch at stride 1 ({hw_in} kept): projection only to match channels"
         else:
             note = f"{c_in} → {c_out} ch, {hw_in} → {hw_out}: projection with stride {b.downsample.stride}"
-        dilated = (False, *t.config.replace_stride_with_dilation)[b.stage - 1]
+        dilated = b.stage > 1 and b.stride == 1 and any(
+            o.dilation > 1 for o in t.blocks if o.stage == b.stage and o.index == 1)
         if dilated:
             note += " (the stage's stride 2 replaced by dilation)"
         out.append(TransitionRecord(b.name, c_in, c_out, hw_in, hw_out, b.stride, proj, note))
@@ -114,21 +116,35 @@ def _step(rf: int, jump: int, kernel: int, stride: int, dilation: int) -> tuple[
     return rf + (effective - 1) * jump, jump * stride
 
 
+SPATIAL = ("conv", "maxpool", "avgpool2d", "BlurPool2d")  # layers the formula steps through
+POINTWISE = ("bn", "relu", "flatten", "Dropout", "DropPath")  # layers that see one position (in inference)
+
+
 def receptive_fields(t: Trace) -> list[ReceptiveField]:
     """Analytic receptive field and output stride after the stem, each block and each stage.
 
-    Follows the residual branch: the shortcut (identity or 1×1 projection) never sees further.
+    Follows the residual branch: the shortcut (identity, 1×1 projection, or avg pool + 1×1 of ResNet-D) never
+    sees further. Any other layer in the branch (SE / ECA attention: a global pool) makes every later unit
+    see the whole input: ``global_context``; ``size`` still counts the convs and pools.
     """
-    rf, jump = 1, 1
-    for layer in t.stem.layers:
-        rf, jump = _step(rf, jump, layer.kernel_size, layer.stride, layer.dilation)
-    out = [ReceptiveField("stem", rf, jump)]
+    rf, jump, context = 1, 1, False
+
+    def walk(layers: tuple[LayerRecord, ...]) -> None:
+        nonlocal rf, jump, context
+        for layer in layers:
+            if layer.kind in SPATIAL:
+                rf, jump = _step(rf, jump, layer.kernel_size, layer.stride, layer.dilation)
+            elif layer.kind not in POINTWISE and layer.kind not in ACTIVATION_NAMES:
+                context = True
+
+    walk(t.stem.layers)
+    out = [ReceptiveField("stem", rf, jump, context)]
     for b in t.blocks:
-        for c in b.convs:
-            rf, jump = _step(rf, jump, c.kernel_size, c.stride, c.dilation)
-        out.append(ReceptiveField(b.name, rf, jump))
+        walk(b.branch or tuple(LayerRecord(c.name, "conv", c.out_shape, c.kernel_size, c.stride, c.dilation)
+                               for c in b.convs))
+        out.append(ReceptiveField(b.name, rf, jump, context))
         if b.index == t.stages[b.stage - 1].blocks - 1:
-            out.append(ReceptiveField(b.stage_name, rf, jump))
+            out.append(ReceptiveField(b.stage_name, rf, jump, context))
     return out
 
 

@@ -23,7 +23,7 @@ def _downsample_cell(b: BlockRecord) -> str:
     if b.downsample is None:
         return "identity"
     d = b.downsample
-    return f"1×1 conv s{d.stride} + BN: {format_shape(d.in_shape)} → {format_shape(d.out_shape)}"
+    return f"{d.kind}: {format_shape(d.in_shape)} → {format_shape(d.out_shape)}"
 
 
 def block_rows(trace: Trace, batch: int | None = None) -> list[list[str | int]]:

@@ -11,8 +11,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from resnet import PRESETS, ResNetConfig
+from resnet import PRESETS
 
+from ..models import Model
 from ..tracing.cache import check_input_size, structure_trace
 from .analysis import STAGE_STATS_COLUMNS, channels, receptive_fields, stage_stats_rows
 from .compare import Comparison, compare, compare_rows
@@ -39,12 +40,12 @@ class CompareViews:
     costs: go.Figure
 
 
-def structure_views(config: ResNetConfig, input_size: int = 224) -> StructureViews:
+def structure_views(config: Model, input_size: int = 224) -> StructureViews:
     return _structure_views(config, check_input_size(input_size))
 
 
 @lru_cache(maxsize=32)
-def _structure_views(config: ResNetConfig, input_size: int) -> StructureViews:
+def _structure_views(config: Model, input_size: int) -> StructureViews:
     t = structure_trace(config, input_size)
     rf = {r.name: r for r in receptive_fields(t)}
     blocks = [[c.block, c.block_type, c.in_channels, c.width, c.out_channels, round(c.ratio, 3),
@@ -52,12 +53,12 @@ def _structure_views(config: ResNetConfig, input_size: int) -> StructureViews:
     return StructureViews(channels_figure(t), transition_figure(t), cost_figure(t), stage_stats_rows(t), blocks)
 
 
-def compare_views(a: ResNetConfig, b: ResNetConfig, input_size: int = 224) -> CompareViews:
+def compare_views(a: Model, b: Model, input_size: int = 224) -> CompareViews:
     return _compare_views(a, b, check_input_size(input_size))
 
 
 @lru_cache(maxsize=32)
-def _compare_views(a: ResNetConfig, b: ResNetConfig, input_size: int) -> CompareViews:
+def _compare_views(a: Model, b: Model, input_size: int) -> CompareViews:
     ta, tb = structure_trace(a, input_size), structure_trace(b, input_size)
     c = compare(ta, tb)
     ratio, cost = compare_figures(ta, tb, c)

@@ -1,11 +1,11 @@
-"""Structure traces by config, cached: the hooks stay the source of truth, but each config runs once."""
+"""Structure traces by model, cached: the hooks stay the source of truth, but each model runs once."""
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
-from resnet import ResNetConfig, build
-
 from ..limits import MIN_INPUT_SIZE, Limits
+from ..models import Model, meta_model
 from .records import Trace
 from .tracer import trace
 
@@ -21,19 +21,21 @@ def check_input_size(input_size: object) -> int:
     return input_size
 
 
-def structure_trace(config: ResNetConfig, input_size: int = 224) -> Trace:
-    """Trace ``config`` on the meta device, memory included: nothing is allocated, whatever its size; LRU-cached."""
-    return _structure_trace(config, check_input_size(input_size))
+def structure_trace(model: Model, input_size: int = 224) -> Trace:
+    """Trace ``model`` (a ``ResNetConfig`` or a ``TimmModel``) on the meta device, memory included: nothing is
+    allocated, whatever its size; LRU-cached."""
+    return _structure_trace(model, check_input_size(input_size))
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def _structure_trace(config: ResNetConfig, input_size: int) -> Trace:
-    return trace(build(config, device="meta", init_weights=False), input_size=input_size, memory=True)
+def _structure_trace(model: Model, input_size: int) -> Trace:
+    t = trace(meta_model(model), input_size=input_size, memory=True)
+    return t if t.model_name == model.spec else replace(t, model_name=model.spec)
 
 
-def check_model_fits(config: ResNetConfig, input_size: int, limits: Limits) -> None:
-    """Refuse, before anything is allocated, to run ``config`` for real when its weights and inference peak
+def check_model_fits(model: Model, input_size: int, limits: Limits) -> None:
+    """Refuse, before anything is allocated, to run ``model`` for real when its weights and inference peak
     at ``input_size`` are over ``limits.max_model_mb`` (the estimate comes from the meta-device trace)."""
-    memory = structure_trace(config, input_size).memory
+    memory = structure_trace(model, input_size).memory
     assert memory is not None  # structure traces always measure it
     limits.check_model_memory(memory.weights_bytes(), memory.inference_peak_bytes(), input_size)

@@ -210,11 +210,4 @@ def measure_memory(model: nn.Module, parts: list[Part], input_shape: tuple[int, 
     return MemoryProfile(tuple(records))
 
 
-def resnet_parts(model: Any) -> list[Part]:
-    """The stem, every block and the head of a ``resnet.ResNet``."""
-    stem = tuple(getattr(model, n) for n in model.STEM)
-    head = tuple(getattr(model, n) for n in model.HEAD)
-    return [("stem", stem), *((name, (block,)) for name, block in model.named_blocks()), ("head", head)]
-
-
-__all__ = ["MemoryProfile", "PartMemory", "measure_memory", "resnet_parts", "totals"]
+__all__ = ["MemoryProfile", "PartMemory", "measure_memory", "totals"]

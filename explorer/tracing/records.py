@@ -37,8 +37,9 @@ class ConvRecord:
 class LayerRecord:
     """One module of the stem or the head, in forward order: what it is and the shape it produced."""
 
-    name: str  # the module's name in the model, e.g. "conv1", "maxpool"
-    kind: str  # "conv", "bn", "relu", "maxpool", "avgpool" or "fc"
+    name: str  # the module's name in the model, e.g. "conv1", "maxpool", "layer2.0.se"
+    kind: str  # "conv", "bn", "relu", "maxpool", "avgpool2d", "avgpool" (global), "fc", or the class name
+    # of anything else (SEModule, EcaModule, BlurPool2d, DropPath, SiLU...)
     out_shape: Shape
     kernel_size: int = 1
     stride: int = 1
@@ -46,15 +47,18 @@ class LayerRecord:
 
     @property
     def label(self) -> str:
-        """``7×7 conv s2``, ``BN``, ``ReLU``, ``3×3 maxpool s2``, ``global avgpool``, ``fc``."""
-        if self.kind in ("conv", "maxpool"):
-            return f"{self.kernel_size}×{self.kernel_size} {self.kind}" + (f" s{self.stride}" if self.stride != 1 else "")
-        return {"bn": "BN", "relu": "ReLU", "avgpool": "global avgpool"}.get(self.kind, self.kind)
+        """``7×7 conv s2``, ``BN``, ``ReLU``, ``3×3 maxpool s2``, ``2×2 avgpool s2``, ``global avgpool``, ``fc``,
+        ``SEModule``, ``BlurPool2d s2``."""
+        strided = f" s{self.stride}" if self.stride != 1 else ""
+        if self.kind in ("conv", "maxpool", "avgpool2d"):
+            return f"{self.kernel_size}×{self.kernel_size} {self.kind.replace('2d', '')}{strided}"
+        return {"bn": "BN", "relu": "ReLU", "avgpool": "global avgpool"}.get(self.kind, self.kind + strided)
 
 
 @dataclass(frozen=True)
 class DownsampleRecord:
-    """The projection shortcut of a block: 1x1 conv (with the stage's stride) + BN."""
+    """The projection shortcut of a block: 1×1 conv (with the stage's stride) + BN, or what the model uses
+    instead (ResNet-D: 2×2 avg pool s2 + 1×1 conv + BN)."""
 
     name: str  # state-dict prefix, e.g. "layer2.0.downsample"
     in_shape: Shape
@@ -62,11 +66,17 @@ class DownsampleRecord:
     stride: int
     params: int
     macs: int
+    layers: tuple[LayerRecord, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """``1×1 conv s2 + BN``, ``1×1 conv s1 + BN`` (channels only), ``2×2 avgpool s2 + 1×1 conv s1 + BN``."""
+        return " + ".join(layer.label + (" s1" if layer.kind == "conv" and layer.stride == 1 else "")
+                          for layer in self.layers) or f"s{self.stride}"
 
     @property
     def label(self) -> str:
-        return (f"downsample: 1×1 conv s{self.stride} + BN, "
-                f"{format_shape(self.in_shape)} → {format_shape(self.out_shape)}")
+        return f"downsample: {self.kind}, {format_shape(self.in_shape)} → {format_shape(self.out_shape)}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class BlockRecord:
     downsample: DownsampleRecord | None
     params: int
     macs: int
+    extras: tuple[LayerRecord, ...] = ()  # what the block holds beyond convs, norms and activations (SE, blur...)
+    branch: tuple[LayerRecord, ...] = ()  # the residual branch, every layer in forward order
 
     @property
     def stage_name(self) -> str:
@@ -130,8 +142,8 @@ class StageRecord:
 class Trace:
     """Everything one traced forward pass showed about a ResNet."""
 
-    model_name: str  # the model spec, e.g. "resnet50" or "bottleneck:3-4-6-3:32x4d"
-    config: ResNetConfig
+    model_name: str  # the model spec ("resnet50", "bottleneck:3-4-6-3:32x4d"), or "timm:resnet50d", ...
+    config: ResNetConfig | None  # the plain ResNet config closest to the model (None where none can say it)
     input_shape: Shape
     batch_size: int
     device: str
@@ -154,6 +166,7 @@ class Trace:
         """JSON-serialisable form (tuples become lists); ``config`` carries its ``spec`` too, ``memory`` the
         totals and every part for one image (``MemoryProfile.to_dict``)."""
         d = asdict(self)
-        d["config"]["spec"] = self.config.spec
+        if self.config is not None:
+            d["config"]["spec"] = self.config.spec
         d["memory"] = self.memory.to_dict() if self.memory else None
         return d

@@ -7,23 +7,39 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from resnet import ResNet, is_block
-
 from .device import model_device, resolve_device
 from .hooks import forward_hooks, running_on
+from .identify import infer_config, model_label
+from .layout import ACTIVATION_NAMES, ACTIVATIONS, NORMS, Layout, find_layout, is_skippable
 from .macs import module_macs, own_params
-from .memory import MemoryProfile, measure_memory, resnet_parts
+from .memory import MemoryProfile, measure_memory
 from .meta import MetaOps
 from .records import BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, ModuleRecord, Shape, StageRecord, Trace
 
 Seen = dict[str, tuple[Shape, Shape]]  # module name -> (input shape, output shape), per sample
 
 
-def _watched(model: ResNet, modules: dict[str, nn.Module]) -> list[str]:
-    """Modules whose shapes the records need: the stem and head, blocks, shortcuts and every leaf with parameters."""
-    named = set(model.STEM) | set(model.HEAD)
-    return [name for name, m in modules.items() if name and (
-        name in named or is_block(m) or name.endswith(".downsample") or (not m._modules and own_params(m) > 0))]
+def _leaves(root: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
+    """The modules under ``root`` that hold no others, in registration (forward) order, no-ops left out."""
+    if not root._modules:
+        return [(prefix, root)]
+    return [(f"{prefix}.{n}", m) for n, m in root.named_modules() if n and not m._modules and not is_skippable(m)]
+
+
+def _watched(layout: Layout, modules: dict[str, nn.Module]) -> list[str]:
+    """Modules whose shapes the records need: stem and head parts and their leaves, blocks and their children,
+    shortcuts and their leaves, and every leaf with parameters (for MACs)."""
+    net = layout.backbone
+    names = [*layout.stem, *layout.head]
+    for n in (*layout.stem, *layout.head):
+        names += [leaf for leaf, _ in _leaves(getattr(net, n), n)]
+    for name, block in layout.blocks():
+        names.append(name)
+        names += [f"{name}.{c}" for c, m in block.named_children() if not is_skippable(m)]
+        if getattr(block, "downsample", None) is not None:
+            names += [leaf for leaf, _ in _leaves(block.downsample, f"{name}.downsample")]
+    names += [n for n, m in modules.items() if n and not m._modules and own_params(m) > 0]
+    return list(dict.fromkeys(names))
 
 
 def _shape(t: Any) -> Shape:
@@ -31,22 +47,25 @@ def _shape(t: Any) -> Shape:
 
 
 def trace(
-    model: ResNet,
+    model: nn.Module,
     x: Tensor | None = None,
     input_size: int = 224,
     device: str | torch.device | None = None,
     memory: bool = False,
+    backbone: str | None = None,
 ) -> Trace:
-    """Run ``model`` once on ``x`` (default: zeros of ``input_size``) and record every block.
+    """Run a ResNet-family ``model`` once on ``x`` (default: zeros of ``input_size``) and record every block.
 
-    The model is left as it was: hooks removed (even if the forward raises), train/eval flags,
-    device and parameters restored. ``device=None`` runs where the model already is; a model on the
-    meta device is traced without allocating anything. ``memory=True`` adds what the model needs in
-    memory (``Trace.memory``), measured by two more passes on the meta device.
+    Any module with a ResNet layout is accepted (ours, torchvision's, timm's, a copy; see ``layout``), or
+    one that holds such a backbone, found automatically or named by ``backbone`` (a dotted path); the
+    backbone is what runs. The model is left as it was: hooks removed (even if the forward raises),
+    train/eval flags, device and parameters restored. ``device=None`` runs where the model already is; a
+    model on the meta device is traced without allocating anything. ``memory=True`` adds what the model
+    needs in memory (``Trace.memory``), measured by two more passes on the meta device.
     """
-    if not isinstance(model, ResNet):
-        raise TypeError(f"trace() needs a resnet.ResNet, got {type(model).__name__}")
-    target = model_device(model) if device is None else resolve_device(device)
+    layout = find_layout(model, backbone)
+    net = layout.backbone
+    target = model_device(net) if device is None else resolve_device(device)
     if x is None:
         x = torch.zeros(1, 3, input_size, input_size)
     if x.dim() != 4 or x.shape[1] != 3:
@@ -58,13 +77,14 @@ def trace(
         # Shapes only: immutable, so the inplace ReLUs cannot alter what was recorded.
         seen[name] = (_shape(inputs[0]) if inputs else (), _shape(output))
 
-    modules = dict(model.named_modules())
+    modules = dict(net.named_modules())
     fast_meta = MetaOps() if target.type == "meta" else nullcontext()
-    with running_on(model, target), forward_hooks((n, modules[n], record) for n in _watched(model, modules)), \
+    with running_on(net, target), forward_hooks((n, modules[n], record) for n in _watched(layout, modules)), \
             fast_meta:
-        out = model(x.to(target))
-    profile = measure_memory(model, resnet_parts(model), tuple(x.shape[1:])) if memory else None
-    return build_trace(model, seen, tuple(x.shape[1:]), int(x.shape[0]), str(target), _shape(out), modules, profile)
+        out = net(x.to(target))
+    profile = measure_memory(net, layout.parts(), tuple(x.shape[1:])) if memory else None
+    return build_trace(model, layout, seen, tuple(x.shape[1:]), int(x.shape[0]), str(target), _shape(out),
+                       modules, profile)
 
 
 def _costs(model: nn.Module, seen: Seen) -> tuple[dict[str, int], dict[str, int]]:
@@ -88,30 +108,48 @@ def _costs(model: nn.Module, seen: Seen) -> tuple[dict[str, int], dict[str, int]
 
 
 def _layer(name: str, m: nn.Module, out_shape: Shape) -> LayerRecord:
+    def first(v: Any) -> int:
+        return v if isinstance(v, int) else v[0]
+
     if isinstance(m, nn.Conv2d):
         return LayerRecord(name, "conv", out_shape, m.kernel_size[0], m.stride[0], m.dilation[0])
-    if isinstance(m, nn.MaxPool2d):
-        k, s, d = (v if isinstance(v, int) else v[0] for v in (m.kernel_size, m.stride, m.dilation))
-        return LayerRecord(name, "maxpool", out_shape, k, s, d)
-    kinds = ((nn.BatchNorm2d, "bn"), (nn.ReLU, "relu"), (nn.AdaptiveAvgPool2d, "avgpool"), (nn.Linear, "fc"))
-    return LayerRecord(name, next((k for t, k in kinds if isinstance(m, t)), type(m).__name__.lower()), out_shape)
+    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+        kind = "maxpool" if isinstance(m, nn.MaxPool2d) else "avgpool2d"
+        return LayerRecord(name, kind, out_shape, first(m.kernel_size), first(m.stride or m.kernel_size),
+                           first(getattr(m, "dilation", 1)))
+    kinds = ((NORMS, "bn"), (ACTIVATIONS, "relu"), (nn.AdaptiveAvgPool2d, "avgpool"), (nn.Linear, "fc"),
+             (nn.Flatten, "flatten"))
+    kind = next((k for t, k in kinds if isinstance(m, t)), type(m).__name__)
+    if kind == "relu" and not isinstance(m, nn.ReLU):
+        kind = type(m).__name__  # SiLU, GELU...: named as they are
+    stride = getattr(m, "stride", 1)
+    kernel = getattr(m, "kernel_size", getattr(m, "filt_size", 1))  # filt_size: timm's BlurPool2d
+    whole = (int, tuple)
+    return LayerRecord(name, kind, out_shape, kernel_size=first(kernel) if isinstance(kernel, whole) else 1,
+                       stride=first(stride) if isinstance(stride, whole) else 1)
 
 
-def build_trace(model: ResNet, seen: Seen, input_shape: Shape, batch: int, device: str, output_shape: Shape,
-                modules: dict[str, nn.Module] | None = None, memory: MemoryProfile | None = None) -> Trace:
+def build_trace(model: nn.Module, layout: Layout, seen: Seen, input_shape: Shape, batch: int, device: str,
+                output_shape: Shape, modules: dict[str, nn.Module] | None = None,
+                memory: MemoryProfile | None = None) -> Trace:
     """Turn observed shapes into records; pure bookkeeping, no tensors."""
-    modules = dict(model.named_modules()) if modules is None else modules
-    params, macs = _costs(model, seen)
+    net = layout.backbone
+    modules = dict(net.named_modules()) if modules is None else modules
+    params, macs = _costs(net, seen)
+
+    def layers(names: tuple[str, ...]) -> tuple[LayerRecord, ...]:
+        return tuple(_layer(leaf, m, seen[leaf][1]) for n in names for leaf, m in _leaves(modules[n], n)
+                     if leaf in seen)
 
     def part(name: str, names: tuple[str, ...]) -> ModuleRecord:
         return ModuleRecord(
             name=name, modules=names, in_shape=seen[names[0]][0], out_shape=seen[names[-1]][1],
             params=sum(params.get(n, 0) for n in names), macs=sum(macs.get(n, 0) for n in names),
-            layers=tuple(_layer(n, modules[n], seen[n][1]) for n in names),
+            layers=layers(names),
         )
 
     blocks: list[BlockRecord] = []
-    for name, block in model.named_blocks():
+    for name, block in layout.blocks():
         stage_name, index = name.split(".")
         convs = tuple(
             ConvRecord(
@@ -122,32 +160,46 @@ def build_trace(model: ResNet, seen: Seen, input_shape: Shape, batch: int, devic
             for cname, conv in block._modules.items()
             if isinstance(conv, nn.Conv2d)
         )
+        branch = tuple(_layer(f"{name}.{c}", m, seen[f"{name}.{c}"][1]) for c, m in block.named_children()
+                       if c not in ("downsample", "drop_path") and not is_skippable(m) and f"{name}.{c}" in seen)
+        extras = tuple(layer for layer in branch if layer.kind not in ("conv", "bn", "relu")
+                       and layer.kind not in ACTIVATION_NAMES)
+        in_shape, out_shape = seen[name]
         ds = None
-        if block.downsample is not None:
+        if getattr(block, "downsample", None) is not None:
             ds_name = f"{name}.downsample"
+            ds_in, ds_out = seen[ds_name]
             ds = DownsampleRecord(
-                name=ds_name, in_shape=seen[ds_name][0], out_shape=seen[ds_name][1],
-                stride=block.downsample[0].stride[0], params=params[ds_name], macs=macs[ds_name],
+                name=ds_name, in_shape=ds_in, out_shape=ds_out, stride=_stride(ds_in, ds_out),
+                params=params[ds_name], macs=macs[ds_name], layers=layers((ds_name,)),
             )
+        width = block.conv1.out_channels
         blocks.append(BlockRecord(
-            name=name, stage=model.STAGES.index(stage_name) + 1, index=int(index), block_type=type(block).__name__,
-            in_shape=seen[name][0], out_shape=seen[name][1], convs=convs, stride=block.stride,
-            dilation=max(c.dilation for c in convs), width=block.width, expansion=block.expansion,
-            downsample=ds, params=params[name], macs=macs[name],
+            name=name, stage=layout.stages.index(stage_name) + 1, index=int(index), block_type=type(block).__name__,
+            in_shape=in_shape, out_shape=out_shape, convs=convs, stride=_stride(in_shape, out_shape),
+            dilation=max(c.dilation for c in convs), width=width,
+            expansion=getattr(block, "expansion", max(1, out_shape[0] // width)),
+            downsample=ds, params=params[name], macs=macs[name], extras=extras, branch=branch,
         ))
-    stem, head = part("stem", model.STEM), part("head", model.HEAD)
+    stem, head = part("stem", layout.stem), part("head", layout.head)
+    config = infer_config(layout)
     return Trace(
-        model_name=model.config.spec, config=model.config, input_shape=input_shape, batch_size=batch,
+        model_name=model_label(model, layout, config), config=config, input_shape=input_shape, batch_size=batch,
         device=device, stem=stem, blocks=tuple(blocks), head=head, output_shape=output_shape,
         total_params=params[""],
         total_macs=stem.macs + head.macs + sum(b.macs for b in blocks),
-        stages=tuple(_stages(model, blocks)), memory=memory,
+        stages=tuple(_stages(layout, blocks)), memory=memory,
     )
 
 
-def _stages(model: ResNet, blocks: list[BlockRecord]) -> list[StageRecord]:
+def _stride(in_shape: Shape, out_shape: Shape) -> int:
+    """How much a module shrinks its input (1 where the shapes have no spatial dimensions)."""
+    return max(1, round(in_shape[1] / out_shape[1])) if len(in_shape) > 1 and len(out_shape) > 1 else 1
+
+
+def _stages(layout: Layout, blocks: list[BlockRecord]) -> list[StageRecord]:
     out = []
-    for stage, name in enumerate(model.STAGES, start=1):
+    for stage, name in enumerate(layout.stages, start=1):
         members = [b for b in blocks if b.stage == stage]
         out.append(StageRecord(
             name=name, stage=stage, block_type=members[0].block_type, blocks=len(members),

@@ -1,0 +1,157 @@
+"""What a model spec names, from any source: our ResNets (``resnet50``, ``bottleneck:3-4-6-3:32x4d``) and timm's
+ResNet family (``timm:resnet50d``, ``timm:seresnet50:c10``), when timm is installed; and which of them a
+checkpoint is. Every door (app, CLI, library) takes the same ``Model`` value: hashable, so caches key on it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping, Union
+
+import torch
+from torch import nn
+
+from resnet import CheckpointError, ResNetConfig, build, parse_spec, read_state_dict
+from resnet.infer import Architecture, infer_architecture
+
+TIMM_PREFIX = "timm:"
+_TIMM_SPEC = re.compile(r"^timm:([a-z0-9_.]+)(?::c(\d+))?$")
+TIMM_MISSING = "timm is not installed (pip install timm): it is needed for timm's architectures"
+
+
+@dataclass(frozen=True)
+class TimmModel:
+    """A timm ResNet-family architecture, random-initialised (weights come from a checkpoint or timm's hub)."""
+
+    name: str
+    num_classes: int = 1000
+
+    @property
+    def spec(self) -> str:
+        return TIMM_PREFIX + self.name + (f":c{self.num_classes}" if self.num_classes != 1000 else "")
+
+    @property
+    def slug(self) -> str:
+        return self.spec.replace(":", "_")
+
+    @property
+    def title(self) -> str:
+        return f"timm {self.name}" + (f", {self.num_classes} classes" if self.num_classes != 1000 else "")
+
+    def build(self, device: str | torch.device = "cpu") -> nn.Module:
+        import timm
+
+        with torch.device(device):
+            return timm.create_model(self.name, pretrained=False, num_classes=self.num_classes).eval()
+
+
+Model = Union[ResNetConfig, TimmModel]
+
+
+@lru_cache(maxsize=1)
+def timm_architectures() -> tuple[str, ...]:
+    """timm's ResNet-family architectures (its ``resnet`` module); empty without timm."""
+    try:
+        import timm
+    except ImportError:
+        return ()
+    return tuple(timm.list_models(module="resnet"))
+
+
+def parse_model(spec: str) -> Model:
+    """The model a spec names; ValueError with one line saying what is wrong."""
+    if isinstance(spec, str) and spec.strip().lower().startswith(TIMM_PREFIX):
+        m = _TIMM_SPEC.match(spec.strip().lower())
+        if not m:
+            raise ValueError(f"a timm spec is timm:NAME or timm:NAME:cN (e.g. timm:resnet50d), got {spec!r}")
+        name, classes = m.group(1), int(m.group(2) or 1000)
+        known = timm_architectures()
+        if not known:
+            raise ValueError(TIMM_MISSING)
+        if name not in known:
+            near = [k for k in known if k.startswith(name[:6])][:4]
+            raise ValueError(f"timm has no ResNet-family architecture {name!r}"
+                             + (f"; did you mean {', '.join(near)}?" if near else ""))
+        if not 1 <= classes <= 100_000:
+            raise ValueError(f"classes must be from 1 to 100000, got {classes}")
+        return TimmModel(name, classes)
+    return parse_spec(spec)
+
+
+def meta_model(model: Model) -> nn.Module:
+    """``model`` on the meta device: structure without memory, whatever its size."""
+    if isinstance(model, TimmModel):
+        return model.build("meta")
+    return build(model, device="meta", init_weights=False)
+
+
+def real_model(model: Model, init: bool = True) -> nn.Module:
+    """``model`` on the CPU; ``init=False`` skips the random initialisation (weights are about to be loaded)."""
+    if isinstance(model, TimmModel):
+        return model.build()
+    return build(model, init_weights=init)
+
+
+def _same_tensors(module: nn.Module, state: Mapping[str, torch.Tensor]) -> bool:
+    mine = module.state_dict()
+    return mine.keys() == state.keys() and all(tuple(mine[k].shape) == tuple(state[k].shape) for k in mine)
+
+
+def model_of_checkpoint(state: Mapping[str, torch.Tensor]) -> tuple[Model, Architecture]:
+    """The model a state dict fits exactly: our ResNet when it has torchvision's layout (a fine-tuned
+    torchvision or plain timm ResNet), else the timm architecture with the same tensors (ResNet-D, SE, ...)."""
+    arch = infer_architecture(state)
+    if arch.plain:
+        return arch.config, arch
+    known = timm_architectures()
+    if not known:
+        raise CheckpointError(f"this checkpoint is a {arch.description} (timm's ResNet family): {TIMM_MISSING}")
+    depth = str(2 + sum(arch.config.layers) * (3 if arch.config.block == "bottleneck" else 2))
+    prefix = {"SE": ("se", "resnetrs"), "ECA": ("eca",), None: ("resnet", "resnext", "wide")}[arch.attention]
+    same_depth = [n for n in known if depth in n]
+    candidates = sorted(same_depth, key=lambda n: not n.startswith(prefix))  # the likely family first
+    for name in candidates:
+        candidate = TimmModel(name, arch.config.num_classes)
+        try:
+            if _same_tensors(candidate.build("meta"), state):
+                return candidate, arch
+        except Exception:  # noqa: BLE001 - an architecture that cannot be built this way is not the one
+            continue
+    raise CheckpointError(f"this checkpoint is a {arch.description}, but no timm architecture has exactly its "
+                          f"tensors (tried {', '.join(candidates[:6]) or 'none'})")
+
+
+
+
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors")
+
+
+@dataclass(frozen=True)
+class OpenedCheckpoint:
+    """A checkpoint file and the model its tensors fit exactly."""
+
+    model: Model
+    architecture: Architecture
+    path: Path
+
+    @property
+    def notice(self) -> str:
+        """``from checkpoint ft.pth: Bottleneck 3-4-6-3, 10 classes (resnet50:c10)``."""
+        return f"from checkpoint {self.path.name}: {self.architecture.description} ({self.model.spec})"
+
+
+def is_checkpoint_path(text: str) -> bool:
+    """A CLI model argument that names a checkpoint file rather than a spec."""
+    return isinstance(text, str) and (text.lower().endswith(CHECKPOINT_SUFFIXES) or "/" in text) and Path(text).exists()
+
+
+def open_checkpoint(path: str | Path, max_bytes: int | None = None) -> OpenedCheckpoint:
+    """Read a state dict (weights only), infer its architecture, and find the model it loads into."""
+    model, arch = model_of_checkpoint(read_state_dict(path, max_bytes=max_bytes))
+    return OpenedCheckpoint(model, arch, Path(path))
+
+
+__all__ = ["CHECKPOINT_SUFFIXES", "Model", "OpenedCheckpoint", "TimmModel", "is_checkpoint_path", "meta_model",
+           "model_of_checkpoint", "open_checkpoint", "parse_model", "real_model", "timm_architectures"]

@@ -1,0 +1,188 @@
+"""Any ResNet-family module (#12): torchvision's and timm's real models, a wrapper holding a backbone, and a
+module that is not a ResNet. Each is checked against what the test measures itself: its own hooks, the
+parameter count, torchinfo's mult-adds, gradients for receptive fields, saved tensors for memory."""
+from __future__ import annotations
+
+import pytest
+import timm
+import torch
+import torchvision
+from memory_probe import inference_peak, saved_for_backward
+from torch import nn
+from torchinfo import summary
+
+from explorer.capture import capture
+from explorer.graph.levels import build_graph
+from explorer.structure.analysis import analysis_dict, receptive_fields
+from explorer.tracing import NotAResNet, trace
+
+SIZE = 96
+TIMM = ["resnet18", "resnet26", "resnet50d", "resnet26t", "resnet10t", "resnet18d", "seresnet18", "ecaresnet26t",
+        "resnetrs50", "resnetblur18", "resnetaa34d", "ecaresnext26t_32x4d", "wide_resnet50_2", "resnext50_32x4d",
+        "seresnext26d_32x4d"]
+TORCHVISION = ["resnet18", "resnet34", "resnet50", "resnext50_32x4d", "wide_resnet50_2"]
+
+
+def _timm(name: str) -> nn.Module:
+    return timm.create_model(name, pretrained=False).eval()
+
+
+def _models() -> list:
+    return ([pytest.param(lambda n=n: _timm(n), id=f"timm:{n}") for n in TIMM]
+            + [pytest.param(lambda n=n: getattr(torchvision.models, n)(num_classes=10).eval(), id=f"torchvision:{n}")
+               for n in TORCHVISION])
+
+
+def _own_hooks(model: nn.Module, names: list[str], x: torch.Tensor) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    modules = dict(model.named_modules())
+    handles = [modules[n].register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(o.shape[1:])))
+               for n in names]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return shapes
+
+
+@pytest.mark.parametrize("make", _models())
+def test_trace_matches_hooks_params_and_torchinfo(make) -> None:
+    model = make()
+    t = trace(model, input_size=SIZE)
+    stages = [n for n, m in model.named_children() if n.startswith("layer")]
+    expected = [f"{s}.{i}" for s in stages for i in range(len(getattr(model, s)))]
+    assert [b.name for b in t.blocks] == expected
+    shapes = _own_hooks(model, expected, torch.zeros(1, 3, SIZE, SIZE))
+    assert {b.name: b.out_shape for b in t.blocks} == shapes
+    assert t.total_params == sum(p.numel() for p in model.parameters())
+    info = summary(model, input_size=(1, 3, SIZE, SIZE), verbose=0)
+    assert t.total_macs == pytest.approx(info.total_mult_adds, rel=0.01)
+    assert t.output_shape == tuple(model(torch.zeros(1, 3, SIZE, SIZE)).shape[1:])
+    assert analysis_dict(t)["stages"][-1]["output_stride"] == 32
+    layers = build_graph(t, "layers")
+    for b in t.blocks:  # whatever a block holds beyond convs is in the records and the layers graph
+        for extra in b.extras:
+            assert any(n.id == extra.name for n in layers.nodes), extra
+
+
+def test_what_blocks_hold_is_shown_for_what_it_is() -> None:
+    t = trace(_timm("resnet50d"), input_size=SIZE)
+    assert t.model_name == "timm:resnet50d"
+    assert t.block("layer2.0").downsample.kind == "2×2 avgpool s2 + 1×1 conv s1 + BN"
+    assert t.stem.label.startswith("3×3 conv s2 + BN + ReLU + 3×3 conv + BN + ReLU + 3×3 conv + BN + ReLU")
+    assert [e.kind for e in trace(_timm("seresnet18"), input_size=SIZE).block("layer1.0").extras] == ["SEModule"]
+    blur = trace(_timm("resnetblur18"), input_size=SIZE).block("layer2.0")
+    assert [e.label for e in blur.extras] == ["BlurPool2d s2"] and blur.stride == 2
+
+
+def _gradient_rf(model: nn.Module, upto: str, height: int, width: int = 48) -> tuple[int, int]:
+    """(extent of non-zero input gradient for the centre unit of ``upto``, input height)."""
+    model = model.double().eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.fill_(1.0 / m.weight[0].numel())
+            elif isinstance(m, nn.BatchNorm2d):
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+                m.running_mean.zero_()
+                m.running_var.fill_(1.0)
+    captured = {}
+    handle = dict(model.named_modules())[upto].register_forward_hook(lambda m, i, o: captured.setdefault("y", o))
+    rows = torch.arange(height, dtype=torch.float64)
+    x = (1.0 + (rows - height / 2).abs() / height).view(1, 1, height, 1).expand(1, 3, height, width).clone()
+    x.requires_grad_(True)
+    try:
+        model(x)
+    finally:
+        handle.remove()
+    y = captured["y"]
+    y[0, 0, y.shape[2] // 2, y.shape[3] // 2].backward()
+    nonzero = (x.grad[0].abs().sum(dim=(0, 2)) > 0).nonzero().flatten()
+    return int(nonzero.max() - nonzero.min() + 1), height
+
+
+@pytest.mark.parametrize("name, points", [
+    ("resnet18d", ["layer1", "layer2.0", "layer3"]),  # deep stem, avg-pool shortcut
+    ("resnet26t", ["layer1", "layer2"]),  # tiered deep stem
+    ("resnetblur18", ["layer1", "layer2.0", "layer2"]),  # blur pool in the stem and the branch
+])
+def test_receptive_fields_equal_gradients_on_timm(name: str, points: list[str]) -> None:
+    model = _timm(name)
+    analytic = {r.name: r for r in receptive_fields(trace(model, input_size=SIZE))}
+    for point in points:
+        expected = analytic[point].size
+        measured, _ = _gradient_rf(model, point, height=expected + 96)
+        assert not analytic[point].global_context and measured == expected, (name, point, measured, expected)
+
+
+def test_attention_gives_global_context_and_gradients_agree() -> None:
+    model = _timm("seresnet18")
+    rf = {r.name: r for r in receptive_fields(trace(model, input_size=SIZE))}
+    assert not rf["stem"].global_context and rf["layer1.0"].global_context
+    measured, height = _gradient_rf(model, "layer1.0", height=rf["layer1.0"].size + 96)
+    # the squeeze (a global mean) lets (nearly) every input row reach the unit, far beyond the convs' field
+    assert measured >= height - 2 and measured > rf["layer1.0"].size + 90
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda: torchvision.models.resnet50().eval(), id="torchvision:resnet50"),
+    pytest.param(lambda: _timm("seresnet18"), id="timm:seresnet18"),
+    pytest.param(lambda: _timm("resnet50d"), id="timm:resnet50d"),
+])
+def test_capture_numerics_any_model(make) -> None:
+    """F(x) + shortcut = the block's pre-activation sum, whatever the block holds."""
+    torch.manual_seed(0)
+    model = make()
+    cap = capture(model, torch.randn(1, 3, SIZE, SIZE), keep_full=True)
+    assert len(cap.blocks) == sum(len(getattr(model, f"layer{i}")) for i in range(1, 5))
+    for name, parts in cap.full.items():
+        total = parts["residual"] + parts["shortcut"]
+        assert torch.allclose(torch.relu(total), parts["output"], atol=1e-5), name
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda: torchvision.models.resnet50(), id="torchvision:resnet50"),
+    pytest.param(lambda: _timm("resnet50d"), id="timm:resnet50d"),
+    pytest.param(lambda: _timm("seresnet18"), id="timm:seresnet18"),
+])
+def test_memory_estimates_match_real_runs_any_model(make) -> None:
+    model = make()
+    estimate = trace(model, input_size=SIZE, memory=True).memory
+    x = torch.zeros(2, 3, SIZE, SIZE)
+    assert saved_for_backward(model, x) == pytest.approx(estimate.training_activations_bytes(2), rel=0.02)
+    assert inference_peak(model, x) == pytest.approx(estimate.inference_peak_bytes(2), rel=0.05)
+
+
+class Classifier(nn.Module):
+    """A user's model: a torchvision backbone inside, a head of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = torchvision.models.resnet18()
+        self.backbone.fc = nn.Identity()
+        self.head = nn.Linear(512, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+def test_backbone_found_inside_or_named() -> None:
+    t = trace(Classifier(), input_size=64)
+    assert t.model_name == "torchvision:resnet18 at backbone" and len(t.blocks) == 8
+    assert t.head.layers[-1].kind == "avgpool"  # fc is an Identity now: left out
+    assert trace(Classifier(), input_size=64, backbone="backbone").blocks == t.blocks
+    with pytest.raises(NotAResNet, match="Classifier has no submodule 'neck'"):
+        trace(Classifier(), backbone="neck")
+    with pytest.raises(NotAResNet, match="'head' \\(Linear\\) is not a ResNet-family module"):
+        trace(Classifier(), backbone="head")
+
+
+def test_a_module_that_is_not_a_resnet_gets_one_line() -> None:
+    with pytest.raises(NotAResNet) as err:
+        trace(torchvision.models.vgg11())
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("expected a ResNet-family module: four stages")
+    assert message.endswith("VGG is not one (found no stage of residual blocks)")
