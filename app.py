@@ -82,7 +82,9 @@ from explorer.structure.views import (BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUM
                                       structure_views, warm_presets)
 from explorer.tracing import format_shape, resolve_device, structure_trace  # noqa: E402
 from explorer.models import Model, open_checkpoint, parse_model, timm_architectures  # noqa: E402
-from resnet import PRESETS, CheckpointError, ResNetConfig, get_preset, parse_spec  # noqa: E402
+from resnet import PRESETS, CheckpointError, ResNetConfig, WeightsInfo, get_preset, parse_spec  # noqa: E402
+from resnet.download import DownloadError, download, state_size  # noqa: E402
+from resnet.weights import hub_checkpoint_dir  # noqa: E402
 from resnet.config import MAX_GROUPS, MAX_WIDTH_PER_GROUP  # noqa: E402
 from resnet.presets import preset_of  # noqa: E402
 
@@ -330,6 +332,44 @@ def _block_views(cid: str, block: str, k: float, channel: float) -> tuple[Any, s
     return grid_png, caption, zoom, over_png, network_figure(cap, block)
 
 
+def _offer(spec: str) -> tuple[WeightsInfo | None, str]:
+    """The best published weights of the model, if it is a preset, and a line saying what they are."""
+    try:
+        config = parse_model(spec)
+    except ValueError:
+        return None, ""
+    preset = config.preset if isinstance(config, ResNetConfig) else None
+    info = PRESETS[preset].best_weights() if preset else None
+    if info is None:
+        return None, "No published ImageNet weights for this model (open a checkpoint of your own above)."
+    cached = (hub_checkpoint_dir() / info.filename).is_file()
+    return info, (f"Trained weights: **{info.arch} {info.tag}** · {state_size(info.arch) / 2**20:.0f} MiB · "
+                  f"ImageNet top-1 {info.acc1:.1f}% · " + ("in the torch hub cache" if cached else "not downloaded"))
+
+
+def weights_offer(spec: str) -> tuple[str, Any]:
+    """What trained weights the model has, and whether the download button has anything to do."""
+    info, text = _offer(spec)
+    return text, gr.update(interactive=info is not None and not (hub_checkpoint_dir() / info.filename).is_file())
+
+
+def download_trained(spec: str, progress: gr.Progress = gr.Progress()) -> tuple[str, Any, str]:
+    """Download the model's best published weights (only when the user presses the button), then use them."""
+    info, _ = _offer(spec)
+    if info is None:
+        raise gr.Error("this model has no published ImageNet weights", title="Nothing to download")
+
+    def report(done: int, total: int | None) -> None:
+        progress(done / total if total else 0.0, desc=f"{info.filename}: {done / 2**20:.0f} MiB")
+
+    try:
+        download(info, progress=report)
+    except DownloadError as exc:
+        raise gr.Error(str(exc), title="Download failed") from None
+    text, button = weights_offer(spec)
+    return text, button, "hub"
+
+
 def block_view(cid: str, block: str, k: float, channel: float) -> tuple[Any, str, Any, Any, Any]:
     """Switch block, k or channel on the last run."""
     if not cid:
@@ -515,6 +555,10 @@ def _features_tab(c: Controls) -> None:
                                  elem_id="fm-labels", height=90)
                 device = gr.Radio(["auto", "cpu", "cuda", "mps"], value=SETTINGS.device, label="Device",
                                   elem_id="fm-device")
+                first_offer, first_button = weights_offer(DEFAULT_SPEC)
+                offer = gr.Markdown(first_offer, elem_id="fm-offer")
+                download_button = gr.Button("Download trained weights", size="sm", elem_id="fm-download",
+                                            interactive=first_button["interactive"])
                 run_button = gr.Button("Run image", variant="primary", elem_id="fm-run")
                 gr.Markdown(f"Runs a real forward pass: models whose weights and activations need more than "
                             f"{SETTINGS.limits.max_model_mb:g} MiB are refused before anything is allocated "
@@ -541,6 +585,11 @@ def _features_tab(c: Controls) -> None:
     run_outputs = [capture_id, notice, crop, block, grid, caption, zoom, over, network, predictions]
     gr.on([run_button.click, upload.change, example.change, weights.change, device.change, labels.change],
           features, run_inputs, run_outputs, api_name="features", concurrency_limit=1, trigger_mode="always_last")
+    gr.on([model.change], weights_offer, model, [offer, download_button], api_name="weights_offer",
+          api_visibility="private")
+    download_button.click(download_trained, model, [offer, download_button, weights], api_name="download_weights",
+                          concurrency_limit=1) \
+        .success(features, run_inputs, run_outputs, api_visibility="private", concurrency_limit=1)
     # A checkpoint switches every view to the model inside it, then runs the image with its weights.
     checkpoint.upload(open_checkpoint_file, checkpoint, [c.spec_box, model, weights, c.opened],
                       api_name="open_checkpoint", concurrency_limit=2) \

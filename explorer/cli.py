@@ -16,7 +16,10 @@ from typing import NoReturn, Sequence
 
 from PIL import Image
 
-from resnet import CheckpointError, ResNetConfig, load_weights
+from resnet import PRESETS, CheckpointError, ResNetConfig, load_weights
+from resnet.download import TIMEOUT_S, base_url, download, state_size
+from resnet.presets import weights_for
+from resnet.weights import hub_checkpoint_dir
 
 from .features.capture import Capture
 from .features.store import FeatureStore
@@ -40,6 +43,7 @@ COMMANDS_HELP = {
     "export": "a diagram (svg/pdf/png/dot), the trace (json) or the block table (csv)",
     "compare": "two models side by side: per-stage differences and cost deltas",
     "features": "run an image: per-block activation statistics, top-5 with trained weights, the views as files",
+    "weights": "the published ImageNet weights: list them, or download one into the torch hub cache",
 }
 SPEC_HELP = ("a model spec: a preset (resnet50, ...), block:N-N-N-N[:GxWd][:v1][:dilXYZ][:cN] (e.g. "
              "bottleneck:3-4-6-3:32x4d), timm:NAME[:cN] with timm installed (timm:resnet50d), or a checkpoint file "
@@ -141,6 +145,13 @@ def build_parser() -> _Parser:
     feats.add_argument("--labels", help="class names for the predictions, one per line (default: ImageNet's for "
                                         "1000 outputs, else class indices)")
     feats.add_argument("--json", action="store_true", help="print the statistics (and top-5) as JSON")
+
+    weights = parsers["weights"]
+    weights.add_argument("action", choices=["list", "download"], help="list: every preset's weights; download: one")
+    weights.add_argument("arch", nargs="?", help="the preset to download (e.g. resnet50)")
+    weights.add_argument("--tag", help="which weights (e.g. IMAGENET1K_V1; default: the best)")
+    weights.add_argument("--timeout", type=float, default=TIMEOUT_S, help=f"seconds to wait for the server "
+                                                                          f"(default {TIMEOUT_S:g})")
     return parser
 
 
@@ -259,8 +270,31 @@ def _write_views(cap: Capture, block: str, k: int, channel: int | None, out: Pat
     return [*images, plots]
 
 
+def cmd_weights(args: argparse.Namespace, limits: Limits) -> str:
+    if args.action == "list":
+        rows = [[w.arch, w.tag, f"{w.acc1:.1f}%", f"{state_size(w.arch) / 2**20:.0f} MiB",
+                 "yes" if (hub_checkpoint_dir() / w.filename).is_file() else "", w.filename]
+                for p in PRESETS.values() for w in sorted(p.weights, key=lambda w: -w.version)]
+        table = text_table(["preset", "tag", "top-1", "size", "cached", "file"], rows, right={2, 3})
+        return f"{table}\n\ncache: {hub_checkpoint_dir()}; source: {base_url()}"
+    if not args.arch:
+        raise UsageError("weights download needs a preset, e.g. resnet50 (see weights list)")
+    candidates = [w for w in weights_for(args.arch) if args.tag is None or w.tag == args.tag]
+    if not candidates:
+        raise UsageError(f"no published weights for {args.arch!r}" + (f" tagged {args.tag}" if args.tag else "")
+                         + " (see weights list)")
+
+    def progress(done: int, total: int | None) -> None:
+        print(f"\r{done / 2**20:7.1f}" + (f" of {total / 2**20:.1f}" if total else "") + " MiB", end="",
+              file=sys.stderr, flush=True)
+
+    path = download(candidates[0], progress=progress, timeout=args.timeout)
+    print(file=sys.stderr)
+    return f"{path} ({candidates[0].description})"
+
+
 COMMANDS = {"summary": cmd_summary, "export": cmd_export, "compare": cmd_compare, "analyze": cmd_analyze,
-            "features": cmd_features}
+            "features": cmd_features, "weights": cmd_weights}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

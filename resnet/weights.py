@@ -42,16 +42,19 @@ def find_cached(arch: str, tag: str | None = None) -> tuple[Path, WeightsInfo] |
 
 
 def download_weights(arch: str, tag: str | None = None, progress: bool = True) -> Path:
-    """Fetch a torchvision checkpoint into the hub cache. Only call when the user asked for it."""
+    """Fetch a torchvision checkpoint of preset ``arch`` into the hub cache (verified, atomically: see
+    ``resnet.download``). Only call when the user asked for it."""
+    from .download import download  # the network code, imported only when asked
+
     candidates = [w for w in weights_for(arch) if tag is None or w.tag == tag]
     if not candidates:
         raise CheckpointError(f"no published weights for {arch!r}" + (f" with tag {tag!r}" if tag else ""))
-    info = candidates[0]
-    path = hub_checkpoint_dir() / info.filename
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(info.url, str(path), progress=progress)
-    return path
+    report = None
+    if progress:
+        def report(done: int, total: int | None) -> None:
+            print(f"\r{done / 2**20:.1f}" + (f" of {total / 2**20:.1f}" if total else "") + " MiB", end="",
+                  flush=True)
+    return download(candidates[0], progress=report)
 
 
 def read_state_dict(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, torch.Tensor]:

@@ -205,3 +205,40 @@ def test_batch_size_scales_the_memory_views(app_url: str, browser) -> None:
         expect(page.locator("#memory-plot")).to_contain_text("memory per part, 32 images", timeout=30_000)
     finally:
         page.close()
+
+
+def test_checkpoint_upload_switches_every_tab(app_url: str, browser, tmp_path: Path) -> None:
+    """A fine-tuned checkpoint (10 classes, DataParallel prefix, nested with its epoch) → every tab shows it."""
+    import torch
+
+    from resnet import build, parse_spec
+
+    state = {f"module.{k}": v for k, v in build(parse_spec("resnet18:c10"), init_weights=False).state_dict().items()}
+    torch.save({"epoch": 4, "state_dict": state}, tmp_path / "finetuned.pth")
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    try:
+        page.goto(app_url)
+        page.wait_for_selector(".gradio-container")
+        expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
+        page.locator("#checkpoint input[type=file]").set_input_files(str(tmp_path / "finetuned.pth"))
+        expect(page.locator("#model-source")).to_contain_text(
+            "from checkpoint finetuned.pth: BasicBlock 2-2-2-2, 10 classes (resnet18:c10)", timeout=60_000)
+        expect(page.locator("#totals")).to_contain_text("resnet18:c10", timeout=30_000)
+        expect(page.locator("#totals")).to_contain_text("output 10")
+        spec = page.locator("#spec textarea, #spec input").first
+        expect(spec).to_have_value("resnet18:c10")
+        page.get_by_role("tab", name="Channels & structure").click()
+        expect(page.locator("#channel-plot .gtitle")).to_contain_text("resnet18:c10", timeout=30_000)
+        page.get_by_role("tab", name="Compare").click()
+        expect(page.locator("#compare-summary")).to_contain_text("resnet18:c10", timeout=30_000)
+        page.get_by_role("tab", name="Graph").click()
+        expect(page.locator("#graph svg g.node", has_text="layer4.1").first).to_be_visible(timeout=30_000)
+        page.get_by_role("tab", name="Feature maps").click()
+        expect(page.locator("#fm-notice")).to_contain_text("weights: finetuned.pth", timeout=60_000)
+        expect(page.locator("#fm-predictions")).to_contain_text("class ", timeout=30_000)  # 10 outputs: indices
+        page.locator("#spec textarea, #spec input").first.fill("resnet50")
+        page.locator("#spec textarea, #spec input").first.press("Enter")
+        expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
+        expect(page.locator("#model-source")).not_to_contain_text("from checkpoint")  # no longer the checkpoint's
+    finally:
+        page.close()
