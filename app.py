@@ -81,7 +81,7 @@ from explorer.structure.tables import (BLOCK_COLUMNS, BLOCK_MEMORY_COLUMNS, STAG
 from explorer.structure.views import (BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS, compare_views,  # noqa: E402
                                       structure_views, warm_presets)
 from explorer.tracing import format_shape, resolve_device, structure_trace  # noqa: E402
-from explorer.models import Model, open_checkpoint, parse_model, timm_architectures  # noqa: E402
+from explorer.models import CHECKPOINT_SUFFIXES, Model, open_checkpoint, parse_model, timm_architectures  # noqa: E402
 from resnet import PRESETS, CheckpointError, ResNetConfig, WeightsInfo, get_preset, parse_spec  # noqa: E402
 from resnet.download import DownloadError, download, state_size  # noqa: E402
 from resnet.weights import hub_checkpoint_dir  # noqa: E402
@@ -436,6 +436,19 @@ def source_notice(spec: str, opened: list[str] | None) -> str:
     return opened[1] if opened and opened[0] == spec else ""
 
 
+def _other_sources(limits: Limits) -> tuple[gr.File, gr.Dropdown | None]:
+    """A checkpoint to open, and (with timm installed) timm's architectures."""
+    with gr.Row():
+        checkpoint = gr.File(label=f"…or open a checkpoint (.pth state dict or .safetensors, up to "
+                                   f"{limits.max_checkpoint_mb:g} MiB): the page switches to the model inside, "
+                                   "its architecture read from the weights",
+                             file_types=list(CHECKPOINT_SUFFIXES), type="filepath", elem_id="checkpoint", scale=2,
+                             height=90)
+        timm_arch = gr.Dropdown(list(timm_architectures()), value=None, label="…or a timm architecture",
+                                elem_id="timm-arch", scale=1) if timm_architectures() else None
+    return checkpoint, timm_arch
+
+
 def _model_controls() -> Controls:
     """Preset / custom controls, the spec box and the checkpoint upload."""
     limits = SETTINGS.limits
@@ -450,15 +463,7 @@ def _model_controls() -> Controls:
                                label=f"Input size (px, up to {limits.max_input_size})", elem_id="input-size", scale=1)
         batch = gr.Number(1, precision=0, minimum=1, maximum=MAX_BATCH, label="Batch size (memory figures)",
                           elem_id="batch-size", scale=1)
-    with gr.Row():
-        checkpoint = gr.File(label=f"…or open a checkpoint (.pth state dict or .safetensors, up to "
-                                   f"{limits.max_checkpoint_mb:g} MiB): the page switches to the model inside, "
-                                   "its architecture read from the weights", file_types=[".pth", ".pt", ".safetensors",
-                                                                                      ".bin", ".ckpt"],
-                             type="filepath", elem_id="checkpoint", scale=2, height=90)
-        if timm_architectures():
-            timm_arch = gr.Dropdown(list(timm_architectures()), value=None, label="…or a timm architecture",
-                                    elem_id="timm-arch", scale=1)
+    checkpoint, timm_arch = _other_sources(limits)
     source = gr.Markdown(elem_id="model-source")
     opened = gr.State(None)
     d = get_preset(DEFAULT_SPEC)
@@ -489,7 +494,7 @@ def _model_controls() -> Controls:
     load_preset.click(custom_from_preset, preset, fields_, api_visibility="private", api_name="custom_from_preset") \
         .success(spec_from_controls, [*controls, model], [spec_box, model], api_visibility="private")
     mode.change(show_custom, mode, custom, api_visibility="private", api_name="show_custom")
-    if timm_architectures():
+    if timm_arch is not None:
         timm_arch.input(lambda name: apply_spec(f"timm:{name}"), timm_arch, [spec_box, model, mode, preset, *fields_],
                         api_visibility="private", api_name="pick_timm")
     model.change(source_notice, [model, opened], source, api_visibility="private", api_name="source_notice")
@@ -539,30 +544,35 @@ def _compare_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> N
           [summary, table, channels, costs], api_name="compare", **VIEW_EVENT)
 
 
+def _feature_inputs() -> tuple[Any, ...]:
+    """The image, the weights (and what trained weights there are to download), the labels and the device."""
+    example = gr.Dropdown(list(EXAMPLES), value="cat", label="Example image", elem_id="fm-example")
+    upload = gr.File(label="…or upload an image (JPEG, PNG, WebP, BMP, GIF, TIFF)", file_types=IMAGE_TYPES,
+                     type="filepath", elem_id="fm-upload")
+    weights = gr.Radio(WEIGHT_CHOICES, value="file" if SETTINGS.weights else "random", label="Weights",
+                       elem_id="fm-weights")
+    first_offer, first_button = weights_offer(DEFAULT_SPEC)
+    offer = gr.Markdown(first_offer, elem_id="fm-offer")
+    download_button = gr.Button("Download trained weights", size="sm", elem_id="fm-download",
+                                interactive=first_button["interactive"])
+    labels = gr.File(label="Class names for the predictions (.txt, one per line; default: ImageNet's for 1000 "
+                           "outputs, else class indices)", file_types=[".txt"], type="filepath", elem_id="fm-labels",
+                     height=90)
+    device = gr.Radio(["auto", "cpu", "cuda", "mps"], value=SETTINGS.device, label="Device", elem_id="fm-device")
+    run_button = gr.Button("Run image", variant="primary", elem_id="fm-run")
+    gr.Markdown(f"Runs a real forward pass: models whose weights and activations need more than "
+                f"{SETTINGS.limits.max_model_mb:g} MiB are refused before anything is allocated "
+                f"(`--max-model-mb`; the Tables tab shows each model's memory).", elem_id="fm-limits")
+    return example, upload, weights, labels, device, offer, download_button, run_button
+
+
 def _features_tab(c: Controls) -> None:
     model, checkpoint = c.model, c.checkpoint
     with gr.Tab("Feature maps", id="features", elem_id="tab-features"):
         capture_id = gr.State("")
         with gr.Row():
             with gr.Column(scale=1):
-                example = gr.Dropdown(list(EXAMPLES), value="cat", label="Example image", elem_id="fm-example")
-                upload = gr.File(label="…or upload an image (JPEG, PNG, WebP, BMP, GIF, TIFF)", file_types=IMAGE_TYPES,
-                                 type="filepath", elem_id="fm-upload")
-                weights = gr.Radio(WEIGHT_CHOICES, value="file" if SETTINGS.weights else "random", label="Weights",
-                                   elem_id="fm-weights")
-                labels = gr.File(label="Class names for the predictions (.txt, one per line; default: ImageNet's "
-                                       "for 1000 outputs, else class indices)", file_types=[".txt"], type="filepath",
-                                 elem_id="fm-labels", height=90)
-                device = gr.Radio(["auto", "cpu", "cuda", "mps"], value=SETTINGS.device, label="Device",
-                                  elem_id="fm-device")
-                first_offer, first_button = weights_offer(DEFAULT_SPEC)
-                offer = gr.Markdown(first_offer, elem_id="fm-offer")
-                download_button = gr.Button("Download trained weights", size="sm", elem_id="fm-download",
-                                            interactive=first_button["interactive"])
-                run_button = gr.Button("Run image", variant="primary", elem_id="fm-run")
-                gr.Markdown(f"Runs a real forward pass: models whose weights and activations need more than "
-                            f"{SETTINGS.limits.max_model_mb:g} MiB are refused before anything is allocated "
-                            f"(`--max-model-mb`; the Tables tab shows each model's memory).", elem_id="fm-limits")
+                example, upload, weights, labels, device, offer, download_button, run_button = _feature_inputs()
             with gr.Column(scale=1):
                 crop = gr.Image(label="What the network sees (the exact crop)", format="png", interactive=False,
                                 elem_id="fm-crop", height=300)

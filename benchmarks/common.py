@@ -18,3 +18,14 @@ def median_times(fns: dict[str, Callable[[], object]], repeats: int = 7, warmup:
             fn()
             samples[name].append(time.perf_counter() - start)
     return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def cold_median(fn: Callable[[], object], clear: Callable[[], None], repeats: int) -> float:
+    """Median seconds of ``fn`` with ``clear()`` (emptying its caches) before each run, untimed."""
+    samples = []
+    for _ in range(repeats):
+        clear()
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)

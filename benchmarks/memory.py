@@ -9,9 +9,6 @@
 """
 from __future__ import annotations
 
-import statistics
-import time
-
 from explorer.models import model_of_checkpoint
 from explorer.structure.figures import memory_figure
 from explorer.structure.memory import memory_dict, memory_rows
@@ -20,20 +17,14 @@ from explorer.tracing import structure_trace, trace
 from explorer.tracing.cache import _structure_trace
 from resnet import PRESETS, build, get_preset, parse_spec
 
-from .common import median_times
+from .common import cold_median, median_times
 
 LARGEST = "bottleneck:64-64-64-64:64x256d"
 
 
-def _cold(fn, repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        _structure_views.cache_clear()
-        _structure_trace.cache_clear()
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def _clear() -> None:
+    _structure_views.cache_clear()
+    _structure_trace.cache_clear()
 
 
 def run(repeats: int = 5) -> list[dict]:
@@ -49,7 +40,7 @@ def run(repeats: int = 5) -> list[dict]:
                      "meta + memory, new (s)": round(times["meta + memory"], 4),
                      "new / old": round(times["meta + memory"] / times["materialised"], 3)})
     config = parse_spec(LARGEST)
-    largest = _cold(lambda: structure_views(config), max(1, repeats // 2))
+    largest = cold_median(lambda: structure_views(config), _clear, max(1, repeats // 2))
     rows.append({"benchmark": "structure views, largest slider config", "model": LARGEST,
                  "first time (s)": round(largest, 3), "target": "<= 2 s"})
     t = structure_trace(get_preset("resnet152"))

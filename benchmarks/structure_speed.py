@@ -6,7 +6,6 @@ Targets: first time <= 0.5 s, cached <= 0.05 s, preset switch <= 0.05 s.
 """
 from __future__ import annotations
 
-import statistics
 import time
 
 import torch
@@ -15,18 +14,12 @@ from explorer.tracing.cache import _structure_trace
 from explorer.structure.views import _structure_views, structure_views, warm_presets
 from resnet import PRESETS, build, get_preset
 
-from .common import median_times
+from .common import cold_median, median_times
 
 
-def _first_time(config, repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        _structure_views.cache_clear()
-        _structure_trace.cache_clear()
-        start = time.perf_counter()
-        structure_views(config)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def _clear() -> None:
+    _structure_views.cache_clear()
+    _structure_trace.cache_clear()
 
 
 def run(repeats: int = 5) -> list[dict]:
@@ -40,7 +33,7 @@ def run(repeats: int = 5) -> list[dict]:
             model(x)
 
     base = median_times({"build with init": lambda: build(cfg), "bare forward": bare}, repeats=repeats)
-    first = _first_time(cfg, repeats)
+    first = cold_median(lambda: structure_views(cfg), _clear, repeats)
     start = time.perf_counter()
     for _ in range(100):
         structure_views(cfg)

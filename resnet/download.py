@@ -16,7 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from .presets import DOWNLOAD_ROOT, WeightsInfo
+from . import presets
+from .presets import WeightsInfo
 from .weights import CheckpointError, hub_checkpoint_dir
 
 BASE_URL_ENV = "RESNET_EXPLORER_WEIGHTS_URL"  # another mirror (the tests use a server on 127.0.0.1)
@@ -30,7 +31,7 @@ class DownloadError(CheckpointError):
 
 
 def base_url() -> str:
-    url = os.environ.get(BASE_URL_ENV) or DOWNLOAD_ROOT
+    url = os.environ.get(BASE_URL_ENV) or presets.DOWNLOAD_ROOT
     return url if url.endswith("/") else url + "/"
 
 

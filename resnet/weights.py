@@ -5,6 +5,7 @@ Nothing here downloads unless ``download_weights`` is called explicitly.
 from __future__ import annotations
 
 import os
+import pickletools
 import re
 import warnings
 from pathlib import Path
@@ -49,12 +50,10 @@ def download_weights(arch: str, tag: str | None = None, progress: bool = True) -
     candidates = [w for w in weights_for(arch) if tag is None or w.tag == tag]
     if not candidates:
         raise CheckpointError(f"no published weights for {arch!r}" + (f" with tag {tag!r}" if tag else ""))
-    report = None
-    if progress:
-        def report(done: int, total: int | None) -> None:
-            print(f"\r{done / 2**20:.1f}" + (f" of {total / 2**20:.1f}" if total else "") + " MiB", end="",
-                  flush=True)
-    return download(candidates[0], progress=report)
+    def report(done: int, total: int | None) -> None:
+        print(f"\r{done / 2**20:.1f}" + (f" of {total / 2**20:.1f}" if total else "") + " MiB", end="", flush=True)
+
+    return download(candidates[0], progress=report if progress else None)
 
 
 def read_state_dict(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, torch.Tensor]:
@@ -73,8 +72,9 @@ def read_state_dict(path: str | os.PathLike[str], max_bytes: int | None = None) 
         raise CheckpointError(f"checkpoint is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")
     if size == 0:
         raise CheckpointError("checkpoint file is empty")
+    safetensors = path.suffix == ".safetensors" or _is_safetensors(path)
     try:
-        if path.suffix == ".safetensors" or _is_safetensors(path):
+        if safetensors:
             from safetensors.torch import load_file
 
             obj: object = load_file(str(path), device="cpu")
@@ -87,24 +87,42 @@ def read_state_dict(path: str | os.PathLike[str], max_bytes: int | None = None) 
     return _unwrap(obj)
 
 
-_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+_GLOBAL = re.compile(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)")
 
 
 def _reason(path: Path, message: str) -> str:
     """What a reader's failure means, in plain words."""
     found = _GLOBAL.search(message)
-    if found and any(part[:1].isupper() for part in found.group(1).split(".")[-1:]):
-        return (f"it is a whole pickled object ({found.group(1)}), refused because loading it could run code; "
+    name = found.group(1) if found else _pickled_global(path)
+    if name and name.split(".")[-1][:1].isupper():
+        return (f"it is a whole pickled object ({name}), refused because loading it could run code; "
                 "save the weights instead: torch.save(model.state_dict(), 'model.pth')")
-    with path.open("rb") as f:
-        pickled = f.read(1) == b"\x80"
-    if found or (pickled and "WeightsUnpickler" in message):
-        return ("it holds Python objects other than tensors" + (f" ({found.group(1)})" if found else "")
-                + ", refused because loading them could run code; a state dict (torch.save(model.state_dict(), "
-                "path)) or a .safetensors file is what can be opened")
+    if name:
+        return (f"it holds Python objects other than tensors ({name}), refused because loading them could run "
+                "code; a state dict (torch.save(model.state_dict(), path)) or a .safetensors file can be opened")
     if "central directory" in message or "failed reading zip" in message or "unexpected EOF" in message.lower():
         return "the file is truncated or corrupt (its zip archive is incomplete)"
     return "not a PyTorch (.pth) or safetensors checkpoint (the file is corrupt or in another format)"
+
+
+def _pickled_global(path: Path) -> str | None:
+    """The first class or function a bare pickle file names (read with pickletools, nothing executed)."""
+    with path.open("rb") as f:
+        data = f.read(1 << 20)
+    if not data.startswith(b"\x80"):
+        return None
+    strings: list[str] = []
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name == "GLOBAL":
+                return str(arg).replace(" ", ".")
+            if op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                return f"{strings[-2]}.{strings[-1]}"
+            if isinstance(arg, str):
+                strings.append(arg)
+    except Exception:  # noqa: BLE001 - a malformed pickle names nothing
+        return None
+    return None
 
 
 def _is_safetensors(path: Path) -> bool:

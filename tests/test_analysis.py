@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from explorer import structure_trace, trace
 from explorer.structure.analysis import channels, receptive_fields, stage_stats, stage_stats_rows, transitions
 from explorer.structure.compare import compare, compare_summary
 from explorer.structure.views import compare_views, structure_views
 from resnet import PRESETS, ResNetConfig, build, get_preset, parse_spec
+from rf_probe import gradient_rf
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_RATIO = {"resnet18": 1, "resnet34": 1, "resnet50": 4, "resnet101": 4, "resnet152": 4,
@@ -64,34 +64,10 @@ def test_stage_totals_add_up(name: str) -> None:
     assert stage_stats_rows(t)[-1][:5] == ["total", len(t.blocks), t.total_params, 100.0, t.total_macs]
 
 
-def _measured_rf(cfg: ResNetConfig, upto: str, height: int, width: int = 64) -> int:
-    """Height of the input region with non-zero gradient for the centre unit of ``upto``'s output.
-
-    Positive constant weights and identity BN keep every ReLU open; an input that grows away from the
-    centre makes every max-pool pick the outermost position, so the extent is the theoretical one;
-    float64 keeps the tiny far-edge gradients from underflowing.
-    """
-    model = build(cfg, init_weights=False).double().eval()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.Conv2d):
-                m.weight.fill_(1.0 / m.weight[0].numel())
-            elif isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.fill_(1.0)  # with zero bias, unit variance and zero mean: identity
-    captured = {}
-    handle = dict(model.named_modules())[upto].register_forward_hook(lambda m, i, o: captured.setdefault("y", o))
-    rows = torch.arange(height, dtype=torch.float64)
-    ramp = 1.0 + (rows - height / 2).abs() / height
-    x = ramp.view(1, 1, height, 1).expand(1, 3, height, width).clone().requires_grad_(True)
-    try:
-        model(x)
-    finally:
-        handle.remove()
-    y = captured["y"]
-    y[0, 0, y.shape[2] // 2, y.shape[3] // 2].backward()
-    nonzero = (x.grad[0].abs().sum(dim=(0, 2)) > 0).nonzero().flatten()
-    assert nonzero.min() > 0 and nonzero.max() < height - 1, "input too small: the receptive field was clipped"
-    return int(nonzero.max() - nonzero.min() + 1)
+def _measured_rf(cfg: ResNetConfig, upto: str, height: int) -> int:
+    measured = gradient_rf(build(cfg, init_weights=False), upto, height, width=64)
+    assert measured < height - 2, "input too small: the receptive field was clipped"
+    return measured
 
 
 @pytest.mark.parametrize("cfg, points", [

@@ -8,6 +8,7 @@ import timm
 import torch
 import torchvision
 from memory_probe import inference_peak, saved_for_backward
+from rf_probe import gradient_rf
 from torch import nn
 from torchinfo import summary
 
@@ -77,33 +78,6 @@ def test_what_blocks_hold_is_shown_for_what_it_is() -> None:
     assert [e.label for e in blur.extras] == ["BlurPool2d s2"] and blur.stride == 2
 
 
-def _gradient_rf(model: nn.Module, upto: str, height: int, width: int = 48) -> tuple[int, int]:
-    """(extent of non-zero input gradient for the centre unit of ``upto``, input height)."""
-    model = model.double().eval()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.Conv2d):
-                m.weight.fill_(1.0 / m.weight[0].numel())
-            elif isinstance(m, nn.BatchNorm2d):
-                m.weight.fill_(1.0)
-                m.bias.zero_()
-                m.running_mean.zero_()
-                m.running_var.fill_(1.0)
-    captured = {}
-    handle = dict(model.named_modules())[upto].register_forward_hook(lambda m, i, o: captured.setdefault("y", o))
-    rows = torch.arange(height, dtype=torch.float64)
-    x = (1.0 + (rows - height / 2).abs() / height).view(1, 1, height, 1).expand(1, 3, height, width).clone()
-    x.requires_grad_(True)
-    try:
-        model(x)
-    finally:
-        handle.remove()
-    y = captured["y"]
-    y[0, 0, y.shape[2] // 2, y.shape[3] // 2].backward()
-    nonzero = (x.grad[0].abs().sum(dim=(0, 2)) > 0).nonzero().flatten()
-    return int(nonzero.max() - nonzero.min() + 1), height
-
-
 @pytest.mark.parametrize("name, points", [
     ("resnet18d", ["layer1", "layer2.0", "layer3"]),  # deep stem, avg-pool shortcut
     ("resnet26t", ["layer1", "layer2"]),  # tiered deep stem
@@ -114,7 +88,7 @@ def test_receptive_fields_equal_gradients_on_timm(name: str, points: list[str]) 
     analytic = {r.name: r for r in receptive_fields(trace(model, input_size=SIZE))}
     for point in points:
         expected = analytic[point].size
-        measured, _ = _gradient_rf(model, point, height=expected + 96)
+        measured = gradient_rf(model, point, height=expected + 96)
         assert not analytic[point].global_context and measured == expected, (name, point, measured, expected)
 
 
@@ -122,7 +96,8 @@ def test_attention_gives_global_context_and_gradients_agree() -> None:
     model = _timm("seresnet18")
     rf = {r.name: r for r in receptive_fields(trace(model, input_size=SIZE))}
     assert not rf["stem"].global_context and rf["layer1.0"].global_context
-    measured, height = _gradient_rf(model, "layer1.0", height=rf["layer1.0"].size + 96)
+    height = rf["layer1.0"].size + 96
+    measured = gradient_rf(model, "layer1.0", height=height)
     # the squeeze (a global mean) lets (nearly) every input row reach the unit, far beyond the convs' field
     assert measured >= height - 2 and measured > rf["layer1.0"].size + 90
 

@@ -311,7 +311,7 @@ def test_features_bad_checkpoint(client, tmp_path) -> None:
         features(client, weights="file", checkpoint=wrong)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"\x80\x04junk")
-    with pytest.raises(Exception, match="not a readable PyTorch/safetensors checkpoint"):
+    with pytest.raises(Exception, match="not a PyTorch \\(.pth\\) or safetensors checkpoint"):
         features(client, weights="file", checkpoint=junk)
     with pytest.raises(Exception, match="no checkpoint for ResNet-18 in the torch hub cache"):
         features(client, weights="hub")

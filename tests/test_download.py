@@ -21,7 +21,7 @@ import torch
 import resnet.presets as presets
 from resnet import build, get_preset
 from resnet.download import DownloadError, download
-from resnet.presets import Preset, WeightsInfo
+from resnet.presets import WeightsInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,12 +122,8 @@ def served_preset(server: str, tmp_path: Path, monkeypatch):
     original = presets.PRESETS["resnet18"]
     monkeypatch.setitem(presets.PRESETS, "resnet18", dataclasses.replace(original, weights=(_info(GOOD),)))
     monkeypatch.setenv("RESNET_EXPLORER_WEIGHTS_URL", server)
-    hub = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path))
-    try:
-        yield tmp_path / "checkpoints" / GOOD
-    finally:
-        torch.hub.set_dir(hub)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # read at each call (torch.hub.set_dir would stick)
+    return tmp_path / "hub" / "checkpoints" / GOOD
 
 
 def test_app_download_button_then_trained_predictions(client, served_preset: Path) -> None:
@@ -144,15 +140,11 @@ def test_app_download_failure_is_one_line_and_the_app_keeps_working(client, monk
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     monkeypatch.setenv("RESNET_EXPLORER_WEIGHTS_URL", f"http://127.0.0.1:{closed}/")
-    hub = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path))
-    try:
-        with pytest.raises(Exception, match="cannot reach 127.0.0.1"):
-            client.predict("resnet18", api_name="/download_weights")
-        with pytest.raises(Exception, match="no published ImageNet weights"):
-            client.predict("basic:1-1-1-1", api_name="/download_weights")
-    finally:
-        torch.hub.set_dir(hub)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(Exception, match="cannot reach 127.0.0.1"):
+        client.predict("resnet18", api_name="/download_weights")
+    with pytest.raises(Exception, match="no published ImageNet weights"):
+        client.predict("basic:1-1-1-1", api_name="/download_weights")
     totals, *_ = client.predict("resnet18", 224, api_name="/summarize")
     assert "**8 blocks**" in totals
 

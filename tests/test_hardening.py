@@ -102,7 +102,7 @@ def test_checkpoint_corpus(client, tmp_path: Path) -> None:
     evil = tmp_path / "evil.pth"
     torch.save({"conv1.weight": Exploit(MARKER)}, evil, pickle_module=pickle)
     corpus = [
-        (tmp_path / "notes.pth", "not a readable PyTorch/safetensors checkpoint"),
+        (tmp_path / "notes.pth", "not a PyTorch \\(.pth\\) or safetensors checkpoint"),
         (evil, "could run code"),
         (_ckpt(tmp_path, "r50.pth", build(get_preset("resnet50"), init_weights=False).state_dict()),
          "checkpoint does not fit this model: 198 unexpected: .*mis-shaped"),

@@ -10,6 +10,7 @@ from safetensors.torch import save_file
 
 from resnet import CheckpointError, Preprocess, build, find_cached, get_preset, load_weights, read_state_dict
 from badfiles import Exploit
+from resnet.presets import PRESETS
 from resnet.weights import download_weights, weights_for
 from synthetic_weights import synthetic_image
 
@@ -83,7 +84,7 @@ def test_pickle_that_runs_code_is_refused_without_running(tmp_path: Path, monkey
 
 @pytest.mark.parametrize("content, message", [
     (b"", "empty"),
-    (b"this is not a checkpoint", "not a readable PyTorch/safetensors checkpoint"),
+    (b"this is not a checkpoint", "not a PyTorch \\(.pth\\) or safetensors checkpoint"),
 ])
 def test_garbage_files(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "x.pth"
@@ -129,7 +130,7 @@ def test_v2_weights_preferred_and_carry_their_transforms() -> None:
 def test_recipes_order_by_number_not_text() -> None:
     from dataclasses import replace
 
-    from resnet.presets import PRESETS, Preset
+    from resnet.presets import Preset
 
     v1 = weights_for("resnet50")[1]
     v10 = replace(v1, tag="IMAGENET1K_V10", filename="resnet50-future.pth")
@@ -139,14 +140,23 @@ def test_recipes_order_by_number_not_text() -> None:
 
 
 def test_explicit_download_uses_the_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, r18: torch.nn.Module) -> None:
-    # A file:// URL exercises the real download code without the internet.
+    # A file:// URL exercises the real download code without the internet; the file's name carries the first
+    # digits of its SHA-256, as torchvision's do, so the download verifies.
+    import dataclasses
+    import hashlib
+
     src = tmp_path / "src"
     src.mkdir()
-    torch.save(r18.state_dict(), src / "resnet18-f37072fd.pth")
+    torch.save(r18.state_dict(), src / "r18.pth")
+    name = f"resnet18-{hashlib.sha256((src / 'r18.pth').read_bytes()).hexdigest()[:8]}.pth"
+    (src / "r18.pth").rename(src / name)
+    preset = PRESETS["resnet18"]
+    monkeypatch.setitem(PRESETS, "resnet18", dataclasses.replace(
+        preset, weights=(dataclasses.replace(preset.weights[0], filename=name),)))
     monkeypatch.setattr("resnet.presets.DOWNLOAD_ROOT", src.as_uri() + "/")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
     path = download_weights("resnet18", progress=False)
-    assert path == tmp_path / "home" / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    assert path == tmp_path / "home" / "hub" / "checkpoints" / name
     assert find_cached("resnet18") is not None
 
 

@@ -129,65 +129,66 @@ def _layer(name: str, m: nn.Module, out_shape: Shape) -> LayerRecord:
                        stride=first(stride) if isinstance(stride, whole) else 1)
 
 
+class _Records:
+    """Records from what the hooks saw: shapes (``seen``), costs summed once, leaves looked up by name."""
+
+    def __init__(self, net: nn.Module, seen: Seen, modules: dict[str, nn.Module]) -> None:
+        self.seen, self.modules = seen, modules
+        self.params, self.macs = _costs(net, seen)
+
+    def layers(self, names: tuple[str, ...]) -> tuple[LayerRecord, ...]:
+        """Every leaf under ``names``, in forward order, as it was seen."""
+        return tuple(_layer(leaf, m, self.seen[leaf][1]) for n in names for leaf, m in _leaves(self.modules[n], n)
+                     if leaf in self.seen)
+
+    def part(self, name: str, names: tuple[str, ...]) -> ModuleRecord:
+        return ModuleRecord(
+            name=name, modules=names, in_shape=self.seen[names[0]][0], out_shape=self.seen[names[-1]][1],
+            params=sum(self.params.get(n, 0) for n in names), macs=sum(self.macs.get(n, 0) for n in names),
+            layers=self.layers(names),
+        )
+
+    def shortcut(self, name: str) -> DownsampleRecord:
+        ds_name = f"{name}.downsample"
+        ds_in, ds_out = self.seen[ds_name]
+        return DownsampleRecord(name=ds_name, in_shape=ds_in, out_shape=ds_out, stride=_stride(ds_in, ds_out),
+                                params=self.params[ds_name], macs=self.macs[ds_name], layers=self.layers((ds_name,)))
+
+    def block(self, name: str, block: nn.Module, stage: int) -> BlockRecord:
+        seen = self.seen
+        convs = tuple(
+            ConvRecord(name=c, in_channels=m.in_channels, out_channels=m.out_channels, kernel_size=m.kernel_size[0],
+                       stride=m.stride[0], groups=m.groups, dilation=m.dilation[0], out_shape=seen[f"{name}.{c}"][1])
+            for c, m in block.named_children() if isinstance(m, nn.Conv2d)
+        )
+        branch = tuple(_layer(f"{name}.{c}", m, seen[f"{name}.{c}"][1]) for c, m in block.named_children()
+                       if c not in ("downsample", "drop_path") and not is_skippable(m) and f"{name}.{c}" in seen)
+        extras = tuple(layer for layer in branch if layer.kind not in ("conv", "bn", "relu", *ACTIVATION_NAMES))
+        in_shape, out_shape = seen[name]
+        width = block.conv1.out_channels
+        return BlockRecord(
+            name=name, stage=stage, index=int(name.split(".")[1]), block_type=type(block).__name__,
+            in_shape=in_shape, out_shape=out_shape, convs=convs, stride=_stride(in_shape, out_shape),
+            dilation=max(c.dilation for c in convs), width=width,
+            expansion=getattr(block, "expansion", max(1, out_shape[0] // width)),
+            downsample=self.shortcut(name) if getattr(block, "downsample", None) is not None else None,
+            params=self.params[name], macs=self.macs[name], extras=extras, branch=branch,
+        )
+
+
 def build_trace(model: nn.Module, layout: Layout, seen: Seen, input_shape: Shape, batch: int, device: str,
                 output_shape: Shape, modules: dict[str, nn.Module] | None = None,
                 memory: MemoryProfile | None = None) -> Trace:
     """Turn observed shapes into records; pure bookkeeping, no tensors."""
     net = layout.backbone
-    modules = dict(net.named_modules()) if modules is None else modules
-    params, macs = _costs(net, seen)
-
-    def layers(names: tuple[str, ...]) -> tuple[LayerRecord, ...]:
-        return tuple(_layer(leaf, m, seen[leaf][1]) for n in names for leaf, m in _leaves(modules[n], n)
-                     if leaf in seen)
-
-    def part(name: str, names: tuple[str, ...]) -> ModuleRecord:
-        return ModuleRecord(
-            name=name, modules=names, in_shape=seen[names[0]][0], out_shape=seen[names[-1]][1],
-            params=sum(params.get(n, 0) for n in names), macs=sum(macs.get(n, 0) for n in names),
-            layers=layers(names),
-        )
-
-    blocks: list[BlockRecord] = []
-    for name, block in layout.blocks():
-        stage_name, index = name.split(".")
-        convs = tuple(
-            ConvRecord(
-                name=cname, in_channels=conv.in_channels, out_channels=conv.out_channels,
-                kernel_size=conv.kernel_size[0], stride=conv.stride[0], groups=conv.groups,
-                dilation=conv.dilation[0], out_shape=seen[f"{name}.{cname}"][1],
-            )
-            for cname, conv in block._modules.items()
-            if isinstance(conv, nn.Conv2d)
-        )
-        branch = tuple(_layer(f"{name}.{c}", m, seen[f"{name}.{c}"][1]) for c, m in block.named_children()
-                       if c not in ("downsample", "drop_path") and not is_skippable(m) and f"{name}.{c}" in seen)
-        extras = tuple(layer for layer in branch if layer.kind not in ("conv", "bn", "relu")
-                       and layer.kind not in ACTIVATION_NAMES)
-        in_shape, out_shape = seen[name]
-        ds = None
-        if getattr(block, "downsample", None) is not None:
-            ds_name = f"{name}.downsample"
-            ds_in, ds_out = seen[ds_name]
-            ds = DownsampleRecord(
-                name=ds_name, in_shape=ds_in, out_shape=ds_out, stride=_stride(ds_in, ds_out),
-                params=params[ds_name], macs=macs[ds_name], layers=layers((ds_name,)),
-            )
-        width = block.conv1.out_channels
-        blocks.append(BlockRecord(
-            name=name, stage=layout.stages.index(stage_name) + 1, index=int(index), block_type=type(block).__name__,
-            in_shape=in_shape, out_shape=out_shape, convs=convs, stride=_stride(in_shape, out_shape),
-            dilation=max(c.dilation for c in convs), width=width,
-            expansion=getattr(block, "expansion", max(1, out_shape[0] // width)),
-            downsample=ds, params=params[name], macs=macs[name], extras=extras, branch=branch,
-        ))
-    stem, head = part("stem", layout.stem), part("head", layout.head)
+    r = _Records(net, seen, dict(net.named_modules()) if modules is None else modules)
+    blocks = [r.block(name, block, layout.stages.index(name.split(".")[0]) + 1) for name, block in layout.blocks()]
+    stem, head = r.part("stem", layout.stem), r.part("head", layout.head)
     config = infer_config(layout)
     return Trace(
         model_name=model_label(model, layout, config), config=config, input_shape=input_shape, batch_size=batch,
         device=device, stem=stem, blocks=tuple(blocks), head=head, output_shape=output_shape,
-        total_params=params[""],
-        total_macs=stem.macs + head.macs + sum(b.macs for b in blocks),
+        total_params=r.params[""], total_macs=stem.macs + head.macs + sum(b.macs for b in blocks),
         stages=tuple(_stages(layout, blocks)), memory=memory,
     )
 
