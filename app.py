@@ -61,12 +61,15 @@ from pathlib import Path  # noqa: E402
 from typing import Callable  # noqa: E402
 
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
 from PIL import Image, PngImagePlugin  # noqa: E402
 
+from explorer.features.cam import GRADIENT_FREE, METHODS, check_method, parse_target  # noqa: E402
+from explorer.features.cam_views import RANDOM_CAM_NOTICE, cam_figure, cam_overlay, cam_strip  # noqa: E402
 from explorer.features.images import ImageError  # noqa: E402
-from explorer.features.store import FeatureStore  # noqa: E402
+from explorer.features.store import RANDOM_NOTICE, FeatureStore  # noqa: E402
 from explorer.features.views import (PNG_LEVEL, channel_grid, channel_zoom_figure, default_block,  # noqa: E402
-                                     network_figure, overlay, read_labels, top5)
+                                     label_names, network_figure, overlay, read_labels, top5)
 from explorer.files import fresh_folder  # noqa: E402
 from explorer.graph.dot import DIRECTIONS  # noqa: E402
 from explorer.graph.export import EXPORT_FORMATS, check_graph_options, rendered, write_export  # noqa: E402
@@ -377,6 +380,78 @@ def block_view(cid: str, block: str, k: float, channel: float) -> tuple[Any, str
     return _block_views(cid, block, k, channel)
 
 
+# ---- class activation maps ------------------------------------------------------------------------------------
+
+def _cam_outputs(cid: str, block: str, method: str, opacity: float, labels: str | None) -> tuple[Any, ...]:
+    """Overlay, raw map, per-stage strip and caption of the kept CAM run (no forward or backward pass)."""
+    try:
+        run = STORE.cam_run(cid)
+        cap = STORE.capture(cid)
+        names = label_names(len(run.logits), read_labels(labels))
+        chosen = run.check_block(block) if block else run.blocks[-1]
+        over = cam_overlay(run, cap.crop, chosen, method, float(opacity))
+        strip = cam_strip(run, cap.crop, method, float(opacity))
+        figure = cam_figure(run, chosen, method, names[run.target])
+    except KeyError as exc:
+        raise gr.Error(str(exc.args[0]), title="No class maps yet") from None
+    except ValueError as exc:
+        raise gr.Error(str(exc), title="Invalid class-map options") from None
+    notice = "" if cap.notices[:1] != [RANDOM_NOTICE] else f"**{RANDOM_CAM_NOTICE}**  \n"
+    caption = (f"{notice}**{method}** at **{chosen}** for **{names[run.target]}** (class {run.target}) — "
+               f"{METHODS[method]}" + (" Same for every class." if method in GRADIENT_FREE else ""))
+    prefix = re.sub(r"[^\w.-]+", "_", f"{run.model_name}_{chosen}_{method}_{run.target}")
+    return (png_file(over, f"{prefix}_cam", cid), figure, png_file(strip, f"{prefix}_stages", cid), caption)
+
+
+def target_choices(predictions: Any) -> Any:
+    """The class picker offers the top-5 of the last run (any other name or index can be typed)."""
+    found = predictions.get("confidences", []) if isinstance(predictions, dict) else []
+    return gr.update(choices=[c["label"] for c in found if "label" in c], value=None)
+
+
+def compute_cams(cid: str, block: str, target: str, method: str, opacity: float, labels: str | None = None,
+                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    """Class maps at every block for the image run above: one forward and one backward pass."""
+    if not cid:
+        raise gr.Error("run an image first", title="No image yet")
+    try:
+        check_method(method)
+        cap = STORE.capture(cid)
+        wanted = parse_target(target, label_names(len(cap.logits), read_labels(labels)))
+        progress(0.2, desc="one forward and one backward pass through every block")
+        STORE.cam(cid, wanted)
+    except KeyError as exc:
+        raise gr.Error(str(exc.args[0]), title="Run expired") from None
+    except ValueError as exc:
+        raise gr.Error(str(exc), title="Cannot compute class maps") from None
+    return _cam_outputs(cid, block, method, opacity, labels)
+
+
+def cam_view(cid: str, block: str, method: str, opacity: float, labels: str | None = None) -> tuple[Any, ...]:
+    """Another block, method or opacity for the kept run: no new pass."""
+    if not cid:
+        raise gr.Error("run an image first", title="No image yet")
+    return _cam_outputs(cid, block, method, opacity, labels)
+
+
+def cam_target(cid: str, block: str, target: str, method: str, opacity: float,
+               labels: str | None = None) -> tuple[Any, ...]:
+    """Another class: one backward pass through the kept graph (no forward)."""
+    try:
+        run = STORE.cam_run(cid)
+        wanted = parse_target(target, label_names(len(run.logits), read_labels(labels)))
+        if wanted is None:
+            wanted = int(np.argmax(run.logits))
+        run.retarget(wanted)
+    except KeyError:
+        return compute_cams(cid, block, target, method, opacity, labels)
+    except ValueError as exc:
+        if "kept no graph" in str(exc):
+            return compute_cams(cid, block, target, method, opacity, labels)
+        raise gr.Error(str(exc), title="Invalid class") from None
+    return _cam_outputs(cid, block, method, opacity, labels)
+
+
 def features(spec: str, upload: str | None, example: str, weights: str, checkpoint: str | None, device: str,
              block: str, k: float, labels: str | None = None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Image -> crop -> one forward pass capturing every block -> ``block``'s views and the across-network plot.
@@ -566,6 +641,27 @@ def _feature_inputs() -> tuple[Any, ...]:
     return example, upload, weights, labels, device, offer, download_button, run_button
 
 
+def _cam_section() -> tuple[tuple[Any, ...], list[Any], gr.Button]:
+    """Class activation maps: method, class and opacity; the overlay, the raw map and the per-stage strip."""
+    gr.Markdown("### Why did it predict that? Class activation maps at every block", elem_id="cam-title")
+    with gr.Row():
+        method = gr.Radio([(name, name) for name in METHODS], value="gradcam", label="Method", elem_id="cam-method",
+                          info=" · ".join(f"{k}: {v.split(':', 1)[1].split(';')[0].strip()}"
+                                          for k, v in METHODS.items()))
+        target = gr.Dropdown([], value=None, allow_custom_value=True, label="Class (default: the top-1; a name or "
+                             "an index)", elem_id="cam-target")
+        opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="Opacity", elem_id="cam-opacity")
+        button = gr.Button("Compute class maps", variant="secondary", elem_id="cam-run")
+    caption = gr.Markdown(elem_id="cam-caption")
+    with gr.Row():
+        over = gr.Image(label="Over the crop the network saw (upsampled)", format="png", interactive=False,
+                        elem_id="cam-overlay")
+        raw = gr.Plot(label="At the block's own resolution", elem_id="cam-raw")
+    strip = gr.Image(label="The last block of each stage: localisation with depth", format="png",
+                     interactive=False, elem_id="cam-strip")
+    return (method, target, opacity), [over, raw, strip, caption], button
+
+
 def _features_tab(c: Controls) -> None:
     model, checkpoint = c.model, c.checkpoint
     with gr.Tab("Feature maps", id="features", elem_id="tab-features"):
@@ -591,10 +687,12 @@ def _features_tab(c: Controls) -> None:
                             elem_id="fm-overlay")
         zoom = gr.Plot(label="One channel", elem_id="fm-zoom")
         network = gr.Plot(label="Across the network", elem_id="fm-network")
+        cam_inputs, cam_outputs, cam_button = _cam_section()
     run_inputs = [model, upload, example, weights, checkpoint, device, block, k, labels]
     run_outputs = [capture_id, notice, crop, block, grid, caption, zoom, over, network, predictions]
-    gr.on([run_button.click, upload.change, example.change, weights.change, device.change, labels.change],
-          features, run_inputs, run_outputs, api_name="features", concurrency_limit=1, trigger_mode="always_last")
+    run = gr.on([run_button.click, upload.change, example.change, weights.change, device.change, labels.change],
+                features, run_inputs, run_outputs, api_name="features", concurrency_limit=1,
+                trigger_mode="always_last")
     gr.on([model.change], weights_offer, model, [offer, download_button], api_name="weights_offer",
           api_visibility="private")
     download_button.click(download_trained, model, [offer, download_button, weights], api_name="download_weights",
@@ -607,6 +705,14 @@ def _features_tab(c: Controls) -> None:
         .success(features, run_inputs, run_outputs, api_visibility="private", concurrency_limit=1)
     gr.on([block.input, k.change, channel.submit], block_view, [capture_id, block, k, channel],
           [grid, caption, zoom, over, network], api_name="block_view", **VIEW_EVENT)
+    method, target, opacity = cam_inputs
+    run.success(target_choices, predictions, target, api_visibility="private", api_name="target_choices")
+    cam_button.click(compute_cams, [capture_id, block, target, method, opacity, labels], cam_outputs,
+                     api_name="cam", concurrency_limit=1)
+    gr.on([block.input, method.change, opacity.release], cam_view, [capture_id, block, method, opacity, labels],
+          cam_outputs, api_name="cam_view", **VIEW_EVENT)
+    gr.on([target.input], cam_target, [capture_id, block, target, method, opacity, labels], cam_outputs,
+          api_name="cam_target", concurrency_limit=1, trigger_mode="always_last")
 
 
 def _graph_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> None:

@@ -21,10 +21,12 @@ from resnet.download import TIMEOUT_S, base_url, download, state_size
 from resnet.presets import weights_for
 from resnet.weights import hub_checkpoint_dir
 
+from .features.cam import METHODS, parse_target
+from .features.cam_views import RANDOM_CAM_NOTICE, cam_overlay, cam_strip
 from .features.capture import Capture
 from .features.store import FeatureStore
 from .features.views import (PNG_LEVEL, STAT_COLUMNS, capture_dict, channel_grid, channel_zoom_figure,
-                             default_block, network_figure, overlay, read_labels, stat_rows, top5)
+                             default_block, label_names, network_figure, overlay, read_labels, stat_rows, top5)
 from .graph.dot import DIRECTIONS
 from .graph.export import EXPORT_FORMATS, export_bytes, export_filename
 from .graph.levels import LEVELS
@@ -43,6 +45,7 @@ COMMANDS_HELP = {
     "export": "a diagram (svg/pdf/png/dot), the trace (json) or the block table (csv)",
     "compare": "two models side by side: per-stage differences and cost deltas",
     "features": "run an image: per-block activation statistics, top-5 with trained weights, the views as files",
+    "cam": "class activation maps: where in the image a block finds a class (Grad-CAM and others)",
     "weights": "the published ImageNet weights: list them, or download one into the torch hub cache",
 }
 SPEC_HELP = ("a model spec: a preset (resnet50, ...), block:N-N-N-N[:GxWd][:v1][:dilXYZ][:cN] (e.g. "
@@ -145,6 +148,21 @@ def build_parser() -> _Parser:
     feats.add_argument("--labels", help="class names for the predictions, one per line (default: ImageNet's for "
                                         "1000 outputs, else class indices)")
     feats.add_argument("--json", action="store_true", help="print the statistics (and top-5) as JSON")
+
+    cam = parsers["cam"]
+    cam.add_argument("model", help=SPEC_HELP)
+    cam.add_argument("image", help="image file (JPEG, PNG, WebP, BMP, GIF, TIFF)")
+    cam_source = cam.add_mutually_exclusive_group()
+    cam_source.add_argument("--weights", help="checkpoint (.pth or .safetensors); default: random, seed 0")
+    cam_source.add_argument("--hub", action="store_true", help="the model's checkpoint from the torch hub cache")
+    cam.add_argument("--block", dest="cam_block", help="block to map (default: the last one)")
+    cam.add_argument("--target", help="class: a name or an index (default: the top-1)")
+    cam.add_argument("--method", choices=list(METHODS), default="gradcam", help="default gradcam")
+    cam.add_argument("--labels", help="class names, one per line (default: ImageNet's for 1000 outputs)")
+    cam.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
+    cam.add_argument("--opacity", type=float, default=0.5, help="of the map over the image (0..1, default 0.5)")
+    cam.add_argument("--json", action="store_true", help="print model, block, target, method, the map and the top-5")
+    cam.add_argument("--out", help="folder for <block>_<method>_cam.png (over the crop) and <method>_stages.png")
 
     weights = parsers["weights"]
     weights.add_argument("action", choices=["list", "download"], help="list: every preset's weights; download: one")
@@ -270,6 +288,43 @@ def _write_views(cap: Capture, block: str, k: int, channel: int | None, out: Pat
     return [*images, plots]
 
 
+def cmd_cam(args: argparse.Namespace, limits: Limits) -> str:
+    config, args.opened = model_of(args.model, limits)
+    if not Path(args.image).is_file():
+        raise UsageError(f"image: no such file {args.image}")
+    weights = args.weights or (str(args.opened.path) if args.opened else None)
+    source = "file" if weights else "hub" if args.hub else "random"
+    store = FeatureStore(limits)
+    cid, cap, loaded = store.run_image(config, args.image, source, weights, resolve_device(args.device))
+    names = label_names(len(cap.logits), read_labels(args.labels))
+    run, _ = store.cam(cid, parse_target(args.target, names))
+    block = run.check_block(args.cam_block) if args.cam_block else run.blocks[-1]
+    cam = run.cam(block, args.method)
+    written = []
+    if args.out:
+        out = Path(args.out)
+        stem = f"{block}_{args.method}"
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            images = {out / f"{stem}_cam.png": cam_overlay(run, cap.crop, block, args.method, args.opacity),
+                      out / f"{args.method}_stages.png": cam_strip(run, cap.crop, args.method, args.opacity)}
+            for path, image in images.items():
+                Image.fromarray(image).save(path, compress_level=PNG_LEVEL)
+        except OSError as exc:
+            raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
+        written = list(images)
+    predictions = top5(cap, read_labels(args.labels))
+    if args.json:
+        return json.dumps({"model": run.model_name, "block": block, "target": {"index": run.target,
+                           "name": names[run.target]}, "method": args.method, "cam": cam.round(6).tolist(),
+                           "top5": predictions, "weights": loaded.weights_label,
+                           "written": [str(w) for w in written]}, indent=1)
+    lines = [f"{run.model_name} · weights: {loaded.weights_label}", *([] if loaded.trained else [RANDOM_CAM_NOTICE]),
+             f"{args.method} at {block} ({cam.shape[0]}×{cam.shape[1]}) for {names[run.target]} (class {run.target}): "
+             f"peak {cam.max():.4g} at row {int(cam.argmax() // cam.shape[1])}, col {int(cam.argmax() % cam.shape[1])}"]
+    return "\n".join(lines + [f"wrote {w}" for w in written])
+
+
 def cmd_weights(args: argparse.Namespace, limits: Limits) -> str:
     if args.action == "list":
         rows = [[w.arch, w.tag, f"{w.acc1:.1f}%", f"{state_size(w.arch) / 2**20:.0f} MiB",
@@ -294,7 +349,7 @@ def cmd_weights(args: argparse.Namespace, limits: Limits) -> str:
 
 
 COMMANDS = {"summary": cmd_summary, "export": cmd_export, "compare": cmd_compare, "analyze": cmd_analyze,
-            "features": cmd_features, "weights": cmd_weights}
+            "features": cmd_features, "cam": cmd_cam, "weights": cmd_weights}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

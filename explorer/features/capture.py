@@ -90,6 +90,7 @@ class Capture:
     logits: np.ndarray  # (num_classes,)
     crop: Image.Image | None = None
     notices: list[str] = field(default_factory=list)
+    request: tuple | None = None  # (model, weights source, path, device) that made it: what a CAM run reloads
     full: dict[str, dict[str, Tensor]] = field(default_factory=dict)  # only with keep_full=True (tests, library)
 
     @property

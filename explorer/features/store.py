@@ -23,10 +23,12 @@ from ..limits import DEFAULT_LIMITS, Limits
 from ..models import Model, real_model
 from ..tracing.cache import check_model_fits
 from ..tracing.device import resolve_device
+from .cam import CamRun, cam_run
 from .capture import Capture, capture
 from .images import load_image
 
 RANDOM_SEED = 0
+CAM_RUNS = 2  # class-map runs kept (each holds its graph for class switching: about a training step's activations)
 WEIGHT_SOURCES = ("random", "hub", "file")
 RANDOM_NOTICE = (f"Random weights (seed {RANDOM_SEED}): the maps show how signals flow through the structure, "
                  "not learned features. Load trained weights to see real features and predictions.")
@@ -82,6 +84,7 @@ class FeatureStore:
         self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
         self._models_lock = threading.Lock()
         self._captures: OrderedDict[str, Capture] = OrderedDict()
+        self._cams: OrderedDict[str, CamRun] = OrderedDict()
         self._captures_lock = threading.Lock()
 
     def model(self, config: Model, source: str = "random", path: str | None = None,
@@ -122,6 +125,7 @@ class FeatureStore:
         with loaded.lock:
             cap = capture(loaded.model, pre.to_tensor(crop), budget_bytes=self.limits.capture_bytes)
         cap.crop = crop
+        cap.request = (config, source, path, device)  # what a class-map run of the same image loads
         if not loaded.trained:
             cap.notices.insert(0, RANDOM_NOTICE)
         return self.keep(cap), cap, loaded
@@ -136,6 +140,28 @@ class FeatureStore:
                     or sum(c.nbytes for c in self._captures.values()) > self.limits.capture_bytes):
                 self._captures.popitem(last=False)
         return cid
+
+    def cam(self, cid: str, target: int | None = None) -> tuple[CamRun, LoadedModel]:
+        """Class maps at every block for the image of run ``cid`` (one forward, one backward); kept for
+        switching block, method or class. ``target`` defaults to the top-1 class."""
+        cap = self.capture(cid)
+        loaded = self.model(*cap.request)
+        with loaded.lock:
+            run = cam_run(loaded.model, loaded.preprocess.to_tensor(cap.crop), target,
+                          device=resolve_device(cap.request[3]), budget_bytes=self.limits.capture_bytes)
+        with self._captures_lock:
+            self._cams[cid] = run
+            self._cams.move_to_end(cid)
+            while len(self._cams) > CAM_RUNS:
+                self._cams.popitem(last=False)
+        return run, loaded
+
+    def cam_run(self, cid: str) -> CamRun:
+        with self._captures_lock:
+            run = self._cams.get(cid)
+        if run is None:
+            raise KeyError("compute the class maps of this image first")
+        return run
 
     def capture(self, cid: str) -> Capture:
         with self._captures_lock:

@@ -192,15 +192,20 @@ def read_labels(path: str | None, max_bytes: int = 4 * 2**20) -> tuple[str, ...]
     return tuple(line.strip() for line in lines)
 
 
+def label_names(n: int, labels: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """Names of ``n`` outputs: ``labels`` (one per output), ImageNet's for 1000, otherwise ``class 3``."""
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"the labels file has {len(labels)} names but the model has {n} outputs")
+    names = labels or (class_names() if n == len(class_names()) else ())
+    return tuple(name or f"class {i}" for i, name in enumerate(names)) or tuple(f"class {i}" for i in range(n))
+
+
 def top5(cap: Capture, labels: tuple[str, ...] | None = None) -> dict[str, float]:
     """The five most likely classes with probabilities: named by ``labels`` (one per output), by ImageNet's
     names for a 1000-class head, otherwise ``class 3``."""
     logits = cap.logits.astype(np.float64)
-    n = logits.shape[0]
-    if labels is not None and len(labels) != n:
-        raise ValueError(f"the labels file has {len(labels)} names but the model has {n} outputs")
-    names = labels or (class_names() if n == len(class_names()) else tuple(f"class {i}" for i in range(n)))
+    names = label_names(logits.shape[0], labels)
     p = np.exp(logits - logits.max())
     p /= p.sum()
     order = np.argsort(-p)[:5]
-    return {names[i] or f"class {i}": float(p[i]) for i in order}
+    return {names[i]: float(p[i]) for i in order}
