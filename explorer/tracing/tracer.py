@@ -35,7 +35,8 @@ def _watched(layout: Layout, modules: dict[str, nn.Module]) -> list[str]:
         names += [leaf for leaf, _ in _leaves(getattr(net, n), n)]
     for name, block in layout.blocks():
         names.append(name)
-        names += [f"{name}.{c}" for c, m in block.named_children() if not is_skippable(m)]
+        # Activations are left out: pointwise, reused (one ReLU module runs three times), and shape-preserving.
+        names += [f"{name}.{c}" for c, m in block.named_children() if not is_skippable(m) and not isinstance(m, ACTIVATIONS)]
         if getattr(block, "downsample", None) is not None:
             names += [leaf for leaf, _ in _leaves(block.downsample, f"{name}.downsample")]
     names += [n for n, m in modules.items() if n and not m._modules and own_params(m) > 0]
