@@ -41,6 +41,36 @@ def check_trace_and_capture() -> dict:
     return {"trace_on_cuda": "ok", "capture_on_cuda_worst_relative_difference": worst}
 
 
+def check_cam_and_other_models() -> dict:
+    """Class maps on CUDA equal the CPU's; timm's and torchvision's models trace on CUDA as on the meta device."""
+    from explorer.features.cam import cam_run
+    from explorer.models import parse_model
+
+    torch.manual_seed(0)
+    model = build(get_preset("resnet50")).eval()
+    x = torch.randn(1, 3, 224, 224)
+    out = {}
+    for tf32 in (True, False):  # Hopper's TF32 convolutions (PyTorch's default for cuDNN) round to 10 bits
+        torch.backends.cudnn.allow_tf32 = tf32
+        cpu, gpu = cam_run(model, x, target=3), cam_run(model, x, target=3, device="cuda")
+        for method in ("gradcam", "gradcam++", "layercam", "eigencam"):
+            worst = max(float(abs(cpu.cam(b, method) - gpu.cam(b, method)).max()
+                              / max(abs(cpu.cam(b, method)).max(), 1e-12)) for b in cpu.blocks)
+            out[f"cam {method} cuda vs cpu, worst relative difference{' (tf32)' if tf32 else ''}"] = worst
+    torch.backends.cudnn.allow_tf32 = True
+    assert next(model.parameters()).device.type == "cpu" and gpu.device.startswith("cuda")
+    try:
+        import timm
+
+        for name in ("resnet50d", "seresnext26d_32x4d"):
+            t = trace(timm.create_model(name).eval(), input_size=224, device="cuda")
+            assert t.blocks == structure_trace(parse_model(f"timm:{name}")).blocks, name
+        out["timm_trace_on_cuda"] = "ok"
+    except ImportError:
+        out["timm_trace_on_cuda"] = "timm not installed"
+    return out
+
+
 def cuda_inference_peak(model: torch.nn.Module, x: torch.Tensor) -> int:
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
@@ -104,6 +134,7 @@ def main() -> None:
     assert torch.cuda.is_available(), "no CUDA GPU"
     start = time.perf_counter()
     report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, **check_trace_and_capture()}
+    report.update(check_cam_and_other_models())
     report["memory"] = check_memory()
     report["other libraries"] = check_other_libraries()
     report["seconds"] = round(time.perf_counter() - start, 1)

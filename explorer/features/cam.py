@@ -163,16 +163,16 @@ def cam_run(model: nn.Module, x: Tensor, target: int | None = None, device: str 
     try:
         with eval_mode(net), torch.enable_grad(), forward_hooks((n, b, keep) for n, b in layout.blocks()):
             logits = net(x.to(dev))
+        run = CamRun(model_label(model, layout, infer_config(layout)), names,
+                     logits[0].detach().float().cpu().numpy(), 0, str(dev),
+                     {n: o[0].detach().float().cpu() for n, o in zip(names, outputs)}, _outputs=outputs, _logits=logits)
+        if budget_bytes is not None and run.nbytes > budget_bytes:
+            raise ValueError(f"class maps of every block at this size need {run.nbytes / 2**20:.0f} MiB, over the "
+                             f"{budget_bytes / 2**20:.0f} MiB capture budget; use a smaller input or raise --capture-mb")
+        run.retarget(int(np.argmax(run.logits)) if target is None else target)
     finally:
         if home != dev:
             net.to(home)
-    run = CamRun(model_label(model, layout, infer_config(layout)), names, logits[0].detach().float().cpu().numpy(),
-                 0, str(dev), {n: o[0].detach().float().cpu() for n, o in zip(names, outputs)},
-                 _outputs=outputs, _logits=logits)
-    if budget_bytes is not None and run.nbytes > budget_bytes:
-        raise ValueError(f"class maps of every block at this size need {run.nbytes / 2**20:.0f} MiB, over the "
-                         f"{budget_bytes / 2**20:.0f} MiB capture budget; use a smaller input or raise --capture-mb")
-    run.retarget(int(np.argmax(run.logits)) if target is None else target)
     if home != dev:
         run.release()  # the kept graph would hold the device's memory and refer to weights that moved back
     return run
