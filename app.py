@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -41,13 +40,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """glibc gives every worker thread its own heap, which keeps freed model and activation memory; two
+    arenas keep the server's memory on a plateau under concurrent use (see benchmarks/load.py). Set in
+    process (glibc's mallopt, before any thread starts), so start-up needs no second interpreter."""
+    if "MALLOC_ARENA_MAX" in os.environ:  # the user's own setting, which glibc has already read
+        return False
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").mallopt(-8, arenas))  # -8: M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: nothing to limit
+        return False
+
+
 if __name__ == "__main__":
-    if "MALLOC_ARENA_MAX" not in os.environ:
-        # glibc gives every worker thread its own heap, which keeps freed model and activation memory;
-        # two arenas keep the server's memory on a plateau under concurrent use (see benchmarks/load.py).
-        # Re-executed before the heavy imports below, so it costs one interpreter start.
-        os.environ["MALLOC_ARENA_MAX"] = "2"
-        os.execv(sys.executable, [sys.executable, *sys.argv])
+    limit_malloc_arenas()
     ARGS = parse_args()  # --help and bad flags answer before gradio and torch are imported
 
 # The heavy imports come after the flags, so `python app.py --help` answers at once.
@@ -80,11 +88,12 @@ from explorer.limits import ModelTooLarge  # noqa: E402
 from explorer.structure.figures import memory_figure  # noqa: E402
 from explorer.structure.memory import MAX_BATCH, MEMORY_COLUMNS, check_batch, memory_markdown, memory_rows  # noqa: E402
 from explorer.structure.tables import (BLOCK_COLUMNS, BLOCK_MEMORY_COLUMNS, STAGE_COLUMNS, block_rows,  # noqa: E402
-                                       stage_rows, totals_markdown)
+                                       readable, stage_rows, totals_markdown)
 from explorer.structure.views import (BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS, compare_views,  # noqa: E402
                                       structure_views, warm_presets)
 from explorer.tracing import format_shape, resolve_device, structure_trace  # noqa: E402
-from explorer.models import CHECKPOINT_SUFFIXES, Model, open_checkpoint, parse_model, timm_architectures  # noqa: E402
+from explorer.models import (CHECKPOINT_SUFFIXES, Model, open_checkpoint, parse_model,  # noqa: E402
+                             timm_architectures, timm_installed)
 from resnet import PRESETS, CheckpointError, ResNetConfig, WeightsInfo, get_preset, parse_spec  # noqa: E402
 from resnet.download import DownloadError, download, state_size  # noqa: E402
 from resnet.weights import hub_checkpoint_dir  # noqa: E402
@@ -223,7 +232,7 @@ def summarize(spec: str, input_size: float, batch: float = 1) -> tuple[str, list
     trace = structure_trace(*model_and_size(spec, input_size))
     n = batch_size(batch)
     totals = f"{totals_markdown(trace)}  \n{memory_markdown(trace, n)}"
-    return totals, stage_rows(trace), block_rows(trace, n), memory_rows(trace, n)
+    return totals, readable(stage_rows(trace)), readable(block_rows(trace, n)), memory_rows(trace, n)
 
 
 def structure(spec: str, input_size: float, batch: float = 1) -> tuple[Any, ...]:
@@ -231,14 +240,14 @@ def structure(spec: str, input_size: float, batch: float = 1) -> tuple[Any, ...]
     config, size = model_and_size(spec, input_size)
     v = structure_views(config, size)
     memory = memory_figure(structure_trace(config, size), batch_size(batch))
-    return v.channels, v.transitions, v.costs, memory, v.stage_stats, v.block_analytics
+    return v.channels, v.transitions, v.costs, memory, readable(v.stage_stats), readable(v.block_analytics)
 
 
 def compare_models(spec: str, input_size: float, other: str) -> tuple[str, list[list[Any]], Any, Any]:
     """The model (A) against ``other`` (B: another spec, e.g. resnet101 or bottleneck:3-4-6-3:32x4d)."""
     a, size = model_and_size(spec, input_size)
     v = compare_views(a, model_config(other), size)
-    return compare_summary(v.comparison), v.rows, v.channels, v.costs
+    return compare_summary(v.comparison), readable(v.rows), v.channels, v.costs
 
 
 # ---- graph and exports -----------------------------------------------------------------------------------------
@@ -403,6 +412,13 @@ def _cam_outputs(cid: str, block: str, method: str, opacity: float, labels: str 
     return (png_file(over, f"{prefix}_cam", cid), figure, png_file(strip, f"{prefix}_stages", cid), caption)
 
 
+def features_on_open(cid: str, *inputs: Any) -> tuple[Any, ...]:
+    """The first time the Feature maps tab opens, run what its controls show; later, keep what is there."""
+    if cid:
+        return tuple(gr.skip() for _ in range(10))
+    return features(*inputs)
+
+
 def target_choices(predictions: Any) -> Any:
     """The class picker offers the top-5 of the last run (any other name or index can be typed)."""
     found = predictions.get("confidences", []) if isinstance(predictions, dict) else []
@@ -519,8 +535,9 @@ def _other_sources(limits: Limits) -> tuple[gr.File, gr.Dropdown | None]:
                                    "its architecture read from the weights",
                              file_types=list(CHECKPOINT_SUFFIXES), type="filepath", elem_id="checkpoint", scale=2,
                              height=90)
-        timm_arch = gr.Dropdown(list(timm_architectures()), value=None, label="…or a timm architecture",
-                                elem_id="timm-arch", scale=1) if timm_architectures() else None
+        # timm takes ~1.7 s to import: its list is read when the picker is first opened, not at start-up.
+        timm_arch = gr.Dropdown([], value=None, label="…or a timm architecture", elem_id="timm-arch", scale=1,
+                                allow_custom_value=True) if timm_installed() else None
     return checkpoint, timm_arch
 
 
@@ -570,6 +587,8 @@ def _model_controls() -> Controls:
         .success(spec_from_controls, [*controls, model], [spec_box, model], api_visibility="private")
     mode.change(show_custom, mode, custom, api_visibility="private", api_name="show_custom")
     if timm_arch is not None:
+        timm_arch.focus(lambda: gr.update(choices=list(timm_architectures())), None, timm_arch,
+                        api_visibility="private", api_name="timm_choices")
         timm_arch.input(lambda name: apply_spec(f"timm:{name}"), timm_arch, [spec_box, model, mode, preset, *fields_],
                         api_visibility="private", api_name="pick_timm")
     model.change(source_notice, [model, opened], source, api_visibility="private", api_name="source_notice")
@@ -664,7 +683,7 @@ def _cam_section() -> tuple[tuple[Any, ...], list[Any], gr.Button]:
 
 def _features_tab(c: Controls) -> None:
     model, checkpoint = c.model, c.checkpoint
-    with gr.Tab("Feature maps", id="features", elem_id="tab-features"):
+    with gr.Tab("Feature maps", id="features", elem_id="tab-features") as tab:
         capture_id = gr.State("")
         with gr.Row():
             with gr.Column(scale=1):
@@ -706,6 +725,10 @@ def _features_tab(c: Controls) -> None:
     gr.on([block.input, k.change, channel.submit], block_view, [capture_id, block, k, channel],
           [grid, caption, zoom, over, network], api_name="block_view", **VIEW_EVENT)
     method, target, opacity = cam_inputs
+    # Opened for the first time: the default example's results are there without pressing a button.
+    tab.select(features_on_open, [capture_id, *run_inputs], run_outputs, api_visibility="private",
+               concurrency_limit=1, show_progress="minimal") \
+        .success(target_choices, predictions, target, api_visibility="private")
     run.success(target_choices, predictions, target, api_visibility="private", api_name="target_choices")
     cam_button.click(compute_cams, [capture_id, block, target, method, opacity, labels], cam_outputs,
                      api_name="cam", concurrency_limit=1)
@@ -780,7 +803,6 @@ def main(args: argparse.Namespace) -> None:
     except (ValueError, RuntimeError) as exc:
         raise SystemExit(f"error: {exc}") from None
     configure(AppSettings(device=device, weights=args.weights, limits=args.limits))
-    warm_presets()
     demo = build_demo()
     # What start-up made (modules, the UI) leaves the collector's generations, so the full collections that
     # requests trigger walk only what requests made (a few % of a trace otherwise: benchmarks/choices.py).
@@ -788,7 +810,10 @@ def main(args: argparse.Namespace) -> None:
     gc.collect()
     gc.freeze()
     demo.queue(default_concurrency_limit=2, max_size=64).launch(
-        server_name=args.host, server_port=args.port, inbrowser=args.inbrowser, **launch_options())
+        server_name=args.host, server_port=args.port, inbrowser=args.inbrowser, prevent_thread_lock=True,
+        **launch_options())
+    warm_presets()  # after the page is served, so the first view does not wait behind it
+    demo.block_thread()
 
 
 if __name__ == "__main__":

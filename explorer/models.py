@@ -50,6 +50,16 @@ class TimmModel:
 Model = Union[ResNetConfig, TimmModel]
 
 
+def timm_installed() -> bool:
+    """Whether timm can be imported, without importing it (that takes seconds)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("timm") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 @lru_cache(maxsize=1)
 def timm_architectures() -> tuple[str, ...]:
     """timm's ResNet-family architectures (its ``resnet`` module); empty without timm."""
@@ -154,4 +164,4 @@ def open_checkpoint(path: str | Path, max_bytes: int | None = None) -> OpenedChe
 
 
 __all__ = ["CHECKPOINT_SUFFIXES", "Model", "OpenedCheckpoint", "TimmModel", "is_checkpoint_path", "meta_model",
-           "model_of_checkpoint", "open_checkpoint", "parse_model", "real_model", "timm_architectures"]
+           "model_of_checkpoint", "open_checkpoint", "parse_model", "real_model", "timm_architectures", "timm_installed"]

@@ -320,3 +320,17 @@ def test_features_bad_checkpoint(client, tmp_path) -> None:
 def test_block_view_without_run(client) -> None:
     with pytest.raises(Exception, match="run an image first"):
         client.predict("layer1.0", 16, -1, api_name="/block_view")
+
+
+def test_ui_tables_read_as_people_read_them_and_files_keep_raw_numbers(client) -> None:
+    from explorer.tracing import structure_trace
+    from resnet import get_preset
+
+    _, stages, blocks, _ = client.predict("resnet50", 224, api_name="/summarize")
+    layer3 = next(r for r in stages["data"] if r[0] == "layer3")
+    expected = structure_trace(get_preset("resnet50")).stages[2]
+    assert layer3[5] == f"{expected.params:,}" and layer3[6] == f"{expected.macs:,}"
+    assert layer3[2] == 6  # small counts stay numbers
+    csv = Path(client.predict("resnet50", 224, "blocks", "TB", False, 96, api_name="/export_csv")).read_text()
+    layer30 = next(b for b in structure_trace(get_preset("resnet50")).blocks if b.name == "layer3.0")
+    assert f",{layer30.params},{layer30.macs}" in csv  # files keep raw numbers

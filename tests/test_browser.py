@@ -242,3 +242,33 @@ def test_checkpoint_upload_switches_every_tab(app_url: str, browser, tmp_path: P
         expect(page.locator("#model-source")).not_to_contain_text("from checkpoint")  # no longer the checkpoint's
     finally:
         page.close()
+
+
+def test_feature_maps_tab_shows_results_when_first_opened(app_url: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    try:
+        page.goto(app_url)
+        page.wait_for_selector(".gradio-container")
+        expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
+        page.get_by_role("tab", name="Feature maps").click()
+        expect(page.locator("#fm-notice")).to_contain_text("Ran on", timeout=60_000)  # no button pressed
+        expect(page.locator("#fm-caption")).to_contain_text("top 16 of")
+    finally:
+        page.close()
+
+
+def test_timm_picker_lists_timm_on_first_open_and_applies_one(app_url: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    try:
+        page.goto(app_url)
+        page.wait_for_selector(".gradio-container")
+        expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
+        picker = page.locator("#timm-arch input")
+        picker.click()
+        expect(page.get_by_role("option", name="resnet50d", exact=True)).to_be_visible(timeout=30_000)
+        page.get_by_role("option", name="resnet50d", exact=True).click()
+        expect(page.locator("#totals")).to_contain_text("timm:resnet50d", timeout=30_000)
+        expect(page.locator("#spec textarea, #spec input").first).to_have_value("timm:resnet50d")
+        expect(page.locator("#block-table")).to_contain_text("2×2 avgpool s2 + 1×1 conv s1 + BN")
+    finally:
+        page.close()

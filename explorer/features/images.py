@@ -98,6 +98,7 @@ def load_image(source: str | os.PathLike[str] | bytes, need_short_side: int = 25
         return _to_rgb(ImageOps.exif_transpose(img))
     except ImageError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"the image is damaged or truncated and cannot be decoded ({str(exc).splitlines()[0][:80]})") \
-            from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        # PIL's own words ("Truncated File Read", "broken data stream") say less than this to a user.
+        raise ImageError("the image is damaged or truncated (the file ends early or its data is broken) and cannot "
+                         "be decoded; save or export it again") from None

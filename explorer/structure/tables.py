@@ -19,6 +19,13 @@ def human(n: float, unit: str = "") -> str:
     return f"{n:g} {unit}".rstrip()
 
 
+def readable(rows: list[list]) -> list[list]:
+    """Rows as people read them: whole numbers from 10,000 up with thousands separators (for the UI; files and
+    the API's JSON keep raw numbers through the ``*_rows`` functions)."""
+    return [[f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10_000 else v for v in row]
+            for row in rows]
+
+
 def _downsample_cell(b: BlockRecord) -> str:
     if b.downsample is None:
         return "identity"
