@@ -77,6 +77,18 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-size", type=int, default=224, help=f"input side in px (from {MIN_INPUT_SIZE})")
 
 
+def _add_image_args(p: argparse.ArgumentParser) -> None:
+    """What a real forward pass of an image takes: the image, the weights, the device, the class names."""
+    p.add_argument("image", help="image file (JPEG, PNG, WebP, BMP, GIF, TIFF)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--weights", help="checkpoint (.pth state dict or .safetensors); default: random, seed 0 "
+                                          "(a checkpoint given as MODEL is used too)")
+    source.add_argument("--hub", action="store_true", help="the model's checkpoint from the torch hub cache")
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (a GPU failure falls back to the CPU)")
+    p.add_argument("--labels", help="class names for the predictions, one per line (default: ImageNet's for "
+                                    "1000 outputs, else class indices)")
+
+
 def model_of(text: str, limits: Limits) -> tuple[Model, OpenedCheckpoint | None]:
     """The model a spec names, or the one a checkpoint file holds (with the opened checkpoint)."""
     if is_checkpoint_path(text):
@@ -135,31 +147,20 @@ def build_parser() -> _Parser:
     cmp.add_argument("--json", action="store_true", help="print the comparison and both analyses as JSON")
 
     feats = parsers["features"]
-    feats.add_argument("image", help="image file (JPEG, PNG, WebP, BMP, GIF, TIFF)")
-    source = feats.add_mutually_exclusive_group()
-    source.add_argument("--weights", help="checkpoint (torchvision .pth or .safetensors); default: random, seed 0")
-    source.add_argument("--hub", action="store_true", help="the model's checkpoint from the torch hub cache")
-    feats.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (a GPU failure falls back to the CPU)")
+    _add_image_args(feats)
     feats.add_argument("--view", help="block whose views --out writes (default: the first of layer2)")
     feats.add_argument("--k", type=int, default=16, help="channels in the grid (default 16)")
     feats.add_argument("--channel", type=int, help="channel to zoom on (default: the strongest)")
     feats.add_argument("--out", help="folder for crop.png, <block>_top<k>.png, <block>_overlay.png and "
                                      "<block>_plots.html (the zoomed channel and the across-network plot, offline)")
-    feats.add_argument("--labels", help="class names for the predictions, one per line (default: ImageNet's for "
-                                        "1000 outputs, else class indices)")
     feats.add_argument("--json", action="store_true", help="print the statistics (and top-5) as JSON")
 
     cam = parsers["cam"]
     cam.add_argument("model", help=SPEC_HELP)
-    cam.add_argument("image", help="image file (JPEG, PNG, WebP, BMP, GIF, TIFF)")
-    cam_source = cam.add_mutually_exclusive_group()
-    cam_source.add_argument("--weights", help="checkpoint (.pth or .safetensors); default: random, seed 0")
-    cam_source.add_argument("--hub", action="store_true", help="the model's checkpoint from the torch hub cache")
-    cam.add_argument("--block", dest="cam_block", help="block to map (default: the last one)")
+    _add_image_args(cam)
+    cam.add_argument("--block", dest="cam_block", metavar="BLOCK", help="block to map (default: the last one)")
     cam.add_argument("--target", help="class: a name or an index (default: the top-1)")
     cam.add_argument("--method", choices=list(METHODS), default="gradcam", help="default gradcam")
-    cam.add_argument("--labels", help="class names, one per line (default: ImageNet's for 1000 outputs)")
-    cam.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
     cam.add_argument("--opacity", type=float, default=0.5, help="of the map over the image (0..1, default 0.5)")
     cam.add_argument("--json", action="store_true", help="print model, block, target, method, the map and the top-5")
     cam.add_argument("--out", help="folder for <block>_<method>_cam.png (over the crop) and <method>_stages.png")

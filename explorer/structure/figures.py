@@ -5,6 +5,8 @@ block name, shapes and state-dict prefix.
 """
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -23,6 +25,14 @@ def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
                       template=TEMPLATE, hovermode="closest",
                       legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
     return fig
+
+
+def pow2_axis(values: list[float], title: str) -> dict:
+    """A log axis labelled at the powers of two the values span (64, 128, ... 2048), without plotly's minor
+    2-and-5 labels that clutter a log axis of channel counts."""
+    lo, hi = max(1.0, min(values)), max(values)
+    ticks = [2 ** k for k in range(int(math.floor(math.log2(lo))), int(math.ceil(math.log2(hi))) + 1)]
+    return dict(title_text=title, type="log", tickvals=ticks, ticktext=[f"{v:,}" for v in ticks])
 
 
 def channels_figure(t: Trace) -> go.Figure:
@@ -44,7 +54,8 @@ def channels_figure(t: Trace) -> go.Figure:
         customdata=[[h, r.reason] for h, r in zip(hover, rows)],
         hovertemplate="%{customdata[0]}<br>out : width = %{y:.3g}<br>%{customdata[1]}<extra></extra>",
     ), secondary_y=True)
-    fig.update_yaxes(title_text="channels (log scale)", type="log", secondary_y=False)
+    fig.update_yaxes(**pow2_axis([v for r in rows for v in (r.in_channels, r.width, r.out_channels)],
+                                 "channels (log scale)"), secondary_y=False)
     fig.update_yaxes(title_text="out : width", secondary_y=True, rangemode="tozero", showgrid=False)
     fig.update_layout(barmode="group", bargap=0.25, xaxis=dict(title="block", tickangle=-60))
     return _layout(fig, f"{t.model_name}: channels per block (in → width → out) and the out : width ratio")
@@ -82,8 +93,8 @@ def transition_figure(t: Trace) -> go.Figure:
                              line=dict(color=COLORS["a"], width=3, dash="dot"), customdata=hover,
                              hovertemplate="%{customdata}<extra></extra>"), secondary_y=True)
     fig.update_xaxes(tickmode="array", tickvals=names, ticktext=ticks)
-    fig.update_yaxes(title_text="channels (log)", type="log", secondary_y=False)
-    fig.update_yaxes(title_text="resolution (px, log)", type="log", secondary_y=True, showgrid=False)
+    fig.update_yaxes(**pow2_axis([s[0] for _, s in points], "channels (log)"), secondary_y=False)
+    fig.update_yaxes(**pow2_axis([s[1] for _, s in points], "resolution (px, log)"), secondary_y=True, showgrid=False)
     return _layout(fig, f"{t.model_name}: resolution vs channels per stage, and where they change")
 
 
@@ -141,7 +152,9 @@ def compare_figures(a: Trace, b: Trace, c: Comparison) -> tuple[go.Figure, go.Fi
         ratio.add_trace(go.Scatter(
             x=list(range(len(rows))), y=[r.out_channels for r in rows], name=f"{t.model_name}: output channels",
             mode="lines", line=dict(color=COLORS[key], width=1, dash="dot"), hoverinfo="skip"))
-    ratio.update_layout(xaxis_title="block index (depth)", yaxis=dict(title="channels (log)", type="log"))
+    widths = [v for t in (a, b) for r in channels(t) for v in (r.width, r.out_channels)]
+    ratio.update_layout(xaxis_title="block index (depth)")
+    ratio.update_yaxes(**pow2_axis(widths, "channels (log)"))
     _layout(ratio, f"Channels along the depth: {a.model_name} vs {b.model_name}")
     cost = make_subplots(rows=1, cols=2, subplot_titles=("parameters per stage", "MACs per stage"))
     for key, attr_p, attr_m, name in (("a", "params_a", "macs_a", c.a), ("b", "params_b", "macs_b", c.b)):
@@ -151,5 +164,8 @@ def compare_figures(a: Trace, b: Trace, c: Comparison) -> tuple[go.Figure, go.Fi
         cost.add_trace(go.Bar(x=stages, y=[getattr(s, attr_m) for s in c.stages], name=name,
                               marker_color=COLORS[key], legendgroup=key, showlegend=False), row=1, col=2)
     cost.update_layout(barmode="group")
-    _layout(cost, f"Cost per stage: {c.a} vs {c.b}", height=380)
+    _layout(cost, f"Cost per stage: {c.a} vs {c.b}", height=400)
+    # Below the plots: above them the legend sat on the subplot titles.
+    cost.update_layout(legend=dict(orientation="h", y=-0.15, x=0.5, xanchor="center", yanchor="top"),
+                       margin=dict(b=90))
     return ratio, cost
