@@ -1,21 +1,27 @@
-"""ResNet Explorer as a library: trace a ResNet, analyse and draw its structure, capture its activations.
+"""ResNet Explorer as a library: trace any ResNet-family model, analyse and draw its structure, measure what it
+needs in memory, capture its activations and class activation maps.
 
 Never imports gradio, so it works from scripts, notebooks and the CLI (``python -m explorer``).
 
 Module map — two pipelines over frozen records:
 
-    model spec ─► tracing/ ─► Trace ─► structure/  tables, analytics, comparisons, plotly figures
-    (resnet.parse_spec)               └► graph/     stages/blocks/layers graphs, Graphviz render, exports
+    model spec ─► tracing/ ─► Trace ─► structure/  tables, analytics, memory, comparisons, plotly figures
+    (models.py)                       └► graph/     stages/blocks/layers graphs, Graphviz render, exports
     image ─► features/ ─► Capture ─► features/views  channel grids, overlay, across-network plots
+                     └► CamRun  ─► features/cam_views  class maps over the crop, per stage
 
-    tracing/    hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
-                (one forward pass -> Trace), macs.py, device.py, cache.py (structure traces by config)
-    structure/  analysis.py (channel ratios, transitions, receptive fields, cost shares), compare.py,
+    models.py   what a spec names (ours, timm:…) and which model a checkpoint is
+    tracing/    layout.py (the ResNet in any module, by structure), identify.py (its name and closest config),
+                hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
+                (one forward pass -> Trace), macs.py, memory.py and meta.py (memory measured on the meta
+                device), device.py, cache.py (structure traces by model, on the meta device)
+    structure/  analysis.py (channel ratios, transitions, receptive fields, cost shares), memory.py, compare.py,
                 tables.py (rows and text tables), figures.py (plotly), views.py (per-config bundles, cached)
     graph/      levels.py (graph records per level), dot.py (Graphviz source), render.py (dot -> SVG/PDF/PNG),
                 torchview_ops.py (the ops level), export.py (files and their names)
-    features/   images.py (safe decoding), capture.py (per-block maps and statistics), store.py (models and
-                captures kept for a server), views.py (what a capture shows)
+    features/   images.py (safe decoding), capture.py (per-block maps and statistics), cam.py (class activation
+                maps at every block), store.py (models, captures and CAM runs kept for a server), views.py and
+                cam_views.py (what they show)
     limits.py   every resource limit as one value; files.py output folders; theme.py plotly template;
                 cli.py the command line
 
