@@ -82,13 +82,17 @@ def test_what_blocks_hold_is_shown_for_what_it_is() -> None:
     ("resnet18d", ["layer1", "layer2.0", "layer3"]),  # deep stem, avg-pool shortcut
     ("resnet26t", ["layer1", "layer2"]),  # tiered deep stem
     ("resnetblur18", ["layer1", "layer2.0", "layer2"]),  # blur pool in the stem and the branch
+    ("resnet10t", ["layer1", "layer2"]),
+    ("resnetaa34d", ["layer1", "layer2.0"]),  # avg-pool anti-aliasing in the branch
+    ("resnet26", ["layer1", "layer2.1"]),
 ])
 def test_receptive_fields_equal_gradients_on_timm(name: str, points: list[str]) -> None:
     model = _timm(name)
     analytic = {r.name: r for r in receptive_fields(trace(model, input_size=SIZE))}
     for point in points:
         expected = analytic[point].size
-        measured = gradient_rf(model, point, height=expected + 96)
+        height = (expected + 96) // 32 * 32 + 32  # a multiple of 32: avg-pool shortcuts need even sizes
+        measured = gradient_rf(model, point, height=height, width=64)
         assert not analytic[point].global_context and measured == expected, (name, point, measured, expected)
 
 
