@@ -7,6 +7,7 @@ The result is a small record of nodes and edges; ``dot.to_dot`` turns it into Gr
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..tracing.layout import ACTIVATION_NAMES
@@ -45,6 +46,19 @@ class Graph:
 
     def edge(self, tail: str, head: str, shape: tuple[int, ...] | None = None, kind: str = "data") -> None:
         self.edges.append(Edge(tail, head, format_shape(shape) if shape else "", kind))
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a graph as inline SVG, scaled to the cell's width rather than cut off (None without
+        Graphviz's dot: the notebook falls back to the text form)."""
+        from .dot import to_dot
+        from .render import GraphvizMissing, render
+
+        try:
+            svg = render(to_dot(self)).decode()
+        except GraphvizMissing:
+            return None
+        svg = svg[svg.index("<svg"):]
+        return re.sub(r'<svg width="[\d.]+pt" height="[\d.]+pt"', '<svg style="max-width:100%;height:auto"', svg, 1)
 
 
 def _conv_text(c: ConvRecord, with_in: bool = True) -> str:

@@ -83,6 +83,19 @@ def totals_markdown(trace: Trace) -> str:
     )
 
 
+def trace_html(trace: Trace) -> str:
+    """The block table with the stem, the head and the totals as one HTML table (how a notebook shows a Trace)."""
+    from html import escape
+
+    head = "".join(f"<th>{escape(c)}</th>" for c in BLOCK_COLUMNS)
+    rows = readable(block_rows(trace))
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    totals_line = (f"{trace.model_name}: {len(trace.blocks)} blocks, {trace.total_params:,} parameters, "
+                   f"{trace.total_macs:,} MACs per image at {format_shape(trace.input_shape)}")
+    return (f'<table class="resnet-explorer-trace"><caption>{escape(totals_line)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
 def text_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
     """Fixed-width columns, a rule under the header; the columns in ``right`` are right-aligned."""
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]

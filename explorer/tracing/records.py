@@ -156,6 +156,12 @@ class Trace:
     stages: tuple[StageRecord, ...] = field(default=())
     memory: MemoryProfile | None = None  # what the model needs in memory, per sample (``trace(memory=True)``)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a trace as its block table and totals (the IPython display protocol)."""
+        from ..structure.tables import trace_html  # views stay out of the records' imports
+
+        return trace_html(self)
+
     def block(self, name: str) -> BlockRecord:
         for b in self.blocks:
             if b.name == name:
