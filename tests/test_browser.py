@@ -4,7 +4,21 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
+
+
+@pytest.fixture()
+def page(app_url: str, browser):
+    """The app in a fresh tab, its first view (ResNet-50) drawn; closed afterwards."""
+    tab = browser.new_page(viewport={"width": 1300, "height": 1000})
+    try:
+        tab.goto(app_url)
+        tab.wait_for_selector(".gradio-container")
+        expect(tab.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
+        yield tab
+    finally:
+        tab.close()
 
 
 def test_switch_resnet50_to_resnet101_grows_layer3(app_url: str, browser) -> None:
@@ -187,27 +201,21 @@ def test_upload_image_shows_grid_and_bad_file_shows_error(app_url: str, browser,
         page.close()
 
 
-def test_batch_size_scales_the_memory_views(app_url: str, browser) -> None:
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    try:
-        page.goto(app_url)
-        page.wait_for_selector(".gradio-container")
-        totals = page.locator("#totals")
-        expect(totals).to_contain_text("training activations 82.1 MiB", timeout=30_000)  # ResNet-50, 1 image
-        total_row = page.locator("#memory-table").get_by_role("row").filter(has_text="total")
-        expect(total_row).to_contain_text("97.7 MiB")
-        batch = page.locator("#batch-size input")
-        batch.fill("32")
-        batch.press("Enter")
-        expect(totals).to_contain_text("32 images", timeout=30_000)
-        expect(total_row).to_contain_text("2.56 GiB")  # training activations, 32 images
-        page.get_by_role("tab", name="Channels & structure").click()
-        expect(page.locator("#memory-plot")).to_contain_text("memory per part, 32 images", timeout=30_000)
-    finally:
-        page.close()
+def test_batch_size_scales_the_memory_views(page) -> None:
+    totals = page.locator("#totals")
+    expect(totals).to_contain_text("training activations 82.1 MiB", timeout=30_000)  # ResNet-50, 1 image
+    total_row = page.locator("#memory-table").get_by_role("row").filter(has_text="total")
+    expect(total_row).to_contain_text("97.7 MiB")
+    batch = page.locator("#batch-size input")
+    batch.fill("32")
+    batch.press("Enter")
+    expect(totals).to_contain_text("32 images", timeout=30_000)
+    expect(total_row).to_contain_text("2.56 GiB")  # training activations, 32 images
+    page.get_by_role("tab", name="Channels & structure").click()
+    expect(page.locator("#memory-plot")).to_contain_text("memory per part, 32 images", timeout=30_000)
 
 
-def test_checkpoint_upload_switches_every_tab(app_url: str, browser, tmp_path: Path) -> None:
+def test_checkpoint_upload_switches_every_tab(page, tmp_path: Path) -> None:
     """A fine-tuned checkpoint (10 classes, DataParallel prefix, nested with its epoch) → every tab shows it."""
     import torch
 
@@ -215,60 +223,39 @@ def test_checkpoint_upload_switches_every_tab(app_url: str, browser, tmp_path: P
 
     state = {f"module.{k}": v for k, v in build(parse_spec("resnet18:c10"), init_weights=False).state_dict().items()}
     torch.save({"epoch": 4, "state_dict": state}, tmp_path / "finetuned.pth")
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    try:
-        page.goto(app_url)
-        page.wait_for_selector(".gradio-container")
-        expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
-        page.locator("#checkpoint input[type=file]").set_input_files(str(tmp_path / "finetuned.pth"))
-        expect(page.locator("#model-source")).to_contain_text(
-            "from checkpoint finetuned.pth: BasicBlock 2-2-2-2, 10 classes (resnet18:c10)", timeout=60_000)
-        expect(page.locator("#totals")).to_contain_text("resnet18:c10", timeout=30_000)
-        expect(page.locator("#totals")).to_contain_text("output 10")
-        spec = page.locator("#spec textarea, #spec input").first
-        expect(spec).to_have_value("resnet18:c10")
-        page.get_by_role("tab", name="Channels & structure").click()
-        expect(page.locator("#channel-plot .gtitle")).to_contain_text("resnet18:c10", timeout=30_000)
-        page.get_by_role("tab", name="Compare").click()
-        expect(page.locator("#compare-summary")).to_contain_text("resnet18:c10", timeout=30_000)
-        page.get_by_role("tab", name="Graph").click()
-        expect(page.locator("#graph svg g.node", has_text="layer4.1").first).to_be_visible(timeout=30_000)
-        page.get_by_role("tab", name="Feature maps").click()
-        expect(page.locator("#fm-notice")).to_contain_text("weights: finetuned.pth", timeout=60_000)
-        expect(page.locator("#fm-predictions")).to_contain_text("class ", timeout=30_000)  # 10 outputs: indices
-        page.locator("#spec textarea, #spec input").first.fill("resnet50")
-        page.locator("#spec textarea, #spec input").first.press("Enter")
-        expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
-        expect(page.locator("#model-source")).not_to_contain_text("from checkpoint")  # no longer the checkpoint's
-    finally:
-        page.close()
+    page.locator("#checkpoint input[type=file]").set_input_files(str(tmp_path / "finetuned.pth"))
+    expect(page.locator("#model-source")).to_contain_text(
+        "from checkpoint finetuned.pth: BasicBlock 2-2-2-2, 10 classes (resnet18:c10)", timeout=60_000)
+    expect(page.locator("#totals")).to_contain_text("resnet18:c10", timeout=30_000)
+    expect(page.locator("#totals")).to_contain_text("output 10")
+    spec = page.locator("#spec textarea, #spec input").first
+    expect(spec).to_have_value("resnet18:c10")
+    page.get_by_role("tab", name="Channels & structure").click()
+    expect(page.locator("#channel-plot .gtitle")).to_contain_text("resnet18:c10", timeout=30_000)
+    page.get_by_role("tab", name="Compare").click()
+    expect(page.locator("#compare-summary")).to_contain_text("resnet18:c10", timeout=30_000)
+    page.get_by_role("tab", name="Graph").click()
+    expect(page.locator("#graph svg g.node", has_text="layer4.1").first).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="Feature maps").click()
+    expect(page.locator("#fm-notice")).to_contain_text("weights: finetuned.pth", timeout=60_000)
+    expect(page.locator("#fm-predictions")).to_contain_text("class ", timeout=30_000)  # 10 outputs: indices
+    page.locator("#spec textarea, #spec input").first.fill("resnet50")
+    page.locator("#spec textarea, #spec input").first.press("Enter")
+    expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
+    expect(page.locator("#model-source")).not_to_contain_text("from checkpoint")  # no longer the checkpoint's
 
 
-def test_feature_maps_tab_shows_results_when_first_opened(app_url: str, browser) -> None:
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    try:
-        page.goto(app_url)
-        page.wait_for_selector(".gradio-container")
-        expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
-        page.get_by_role("tab", name="Feature maps").click()
-        expect(page.locator("#fm-notice")).to_contain_text("Ran on", timeout=60_000)  # no button pressed
-        expect(page.locator("#fm-caption")).to_contain_text("top 16 of")
-    finally:
-        page.close()
+def test_feature_maps_tab_shows_results_when_first_opened(page) -> None:
+    page.get_by_role("tab", name="Feature maps").click()
+    expect(page.locator("#fm-notice")).to_contain_text("Ran on", timeout=60_000)  # no button pressed
+    expect(page.locator("#fm-caption")).to_contain_text("top 16 of")
 
 
-def test_timm_picker_lists_timm_on_first_open_and_applies_one(app_url: str, browser) -> None:
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    try:
-        page.goto(app_url)
-        page.wait_for_selector(".gradio-container")
-        expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
-        picker = page.locator("#timm-arch input")
-        picker.click()
-        expect(page.get_by_role("option", name="resnet50d", exact=True)).to_be_visible(timeout=30_000)
-        page.get_by_role("option", name="resnet50d", exact=True).click()
-        expect(page.locator("#totals")).to_contain_text("timm:resnet50d", timeout=30_000)
-        expect(page.locator("#spec textarea, #spec input").first).to_have_value("timm:resnet50d")
-        expect(page.locator("#block-table")).to_contain_text("2×2 avgpool s2 + 1×1 conv s1 + BN")
-    finally:
-        page.close()
+def test_timm_picker_lists_timm_on_first_open_and_applies_one(page) -> None:
+    picker = page.locator("#timm-arch input")
+    picker.click()
+    expect(page.get_by_role("option", name="resnet50d", exact=True)).to_be_visible(timeout=30_000)
+    page.get_by_role("option", name="resnet50d", exact=True).click()
+    expect(page.locator("#totals")).to_contain_text("timm:resnet50d", timeout=30_000)
+    expect(page.locator("#spec textarea, #spec input").first).to_have_value("timm:resnet50d")
+    expect(page.locator("#block-table")).to_contain_text("2×2 avgpool s2 + 1×1 conv s1 + BN")
