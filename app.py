@@ -94,9 +94,8 @@ from explorer.structure.views import (BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUM
 from explorer.tracing import format_shape, resolve_device, structure_trace  # noqa: E402
 from explorer.models import (CHECKPOINT_SUFFIXES, Model, open_checkpoint, parse_model,  # noqa: E402
                              timm_architectures, timm_installed)
-from resnet import PRESETS, CheckpointError, ResNetConfig, WeightsInfo, get_preset, parse_spec  # noqa: E402
+from resnet import PRESETS, CheckpointError, ResNetConfig, WeightsInfo, find_cached, get_preset, parse_spec  # noqa: E402
 from resnet.download import DownloadError, download, state_size  # noqa: E402
-from resnet.weights import hub_checkpoint_dir  # noqa: E402
 from resnet.config import MAX_GROUPS, MAX_WIDTH_PER_GROUP  # noqa: E402
 from resnet.presets import preset_of  # noqa: E402
 
@@ -344,30 +343,31 @@ def _block_views(cid: str, block: str, k: float, channel: float) -> tuple[Any, s
     return grid_png, caption, zoom, over_png, network_figure(cap, block)
 
 
-def _offer(spec: str) -> tuple[WeightsInfo | None, str]:
-    """The best published weights of the model, if it is a preset, and a line saying what they are."""
+def _offer(spec: str) -> tuple[WeightsInfo | None, bool, str]:
+    """The best published weights of the model, if it is a preset, whether they are cached, and a line saying so."""
     try:
         config = parse_model(spec)
     except ValueError:
-        return None, ""
+        return None, False, ""
     preset = config.preset if isinstance(config, ResNetConfig) else None
     info = PRESETS[preset].best_weights() if preset else None
     if info is None:
-        return None, "No published ImageNet weights for this model (open a checkpoint of your own above)."
-    cached = (hub_checkpoint_dir() / info.filename).is_file()
-    return info, (f"Trained weights: **{info.arch} {info.tag}** · {state_size(info.arch) / 2**20:.0f} MiB · "
-                  f"ImageNet top-1 {info.acc1:.1f}% · " + ("in the torch hub cache" if cached else "not downloaded"))
+        return None, False, "No published ImageNet weights for this model (open a checkpoint of your own above)."
+    cached = find_cached(info.arch, info.tag) is not None
+    return info, cached, (f"Trained weights: **{info.arch} {info.tag}** · {state_size(info.arch) / 2**20:.0f} MiB · "
+                          f"ImageNet top-1 {info.acc1:.1f}% · "
+                          + ("in the torch hub cache" if cached else "not downloaded"))
 
 
 def weights_offer(spec: str) -> tuple[str, Any]:
     """What trained weights the model has, and whether the download button has anything to do."""
-    info, text = _offer(spec)
-    return text, gr.update(interactive=info is not None and not (hub_checkpoint_dir() / info.filename).is_file())
+    info, cached, text = _offer(spec)
+    return text, gr.update(interactive=info is not None and not cached)
 
 
 def download_trained(spec: str, progress: gr.Progress = gr.Progress()) -> tuple[str, Any, str]:
     """Download the model's best published weights (only when the user presses the button), then use them."""
-    info, _ = _offer(spec)
+    info, _, _ = _offer(spec)
     if info is None:
         raise gr.Error("this model has no published ImageNet weights", title="Nothing to download")
 

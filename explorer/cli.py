@@ -16,7 +16,7 @@ from typing import NoReturn, Sequence
 
 from PIL import Image
 
-from resnet import PRESETS, CheckpointError, ResNetConfig, load_weights
+from resnet import PRESETS, CheckpointError, ResNetConfig, find_cached, load_weights
 from resnet.download import TIMEOUT_S, base_url, download, state_size
 from resnet.presets import weights_for
 from resnet.weights import hub_checkpoint_dir
@@ -329,7 +329,7 @@ def cmd_cam(args: argparse.Namespace, limits: Limits) -> str:
 def cmd_weights(args: argparse.Namespace, limits: Limits) -> str:
     if args.action == "list":
         rows = [[w.arch, w.tag, f"{w.acc1:.1f}%", f"{state_size(w.arch) / 2**20:.0f} MiB",
-                 "yes" if (hub_checkpoint_dir() / w.filename).is_file() else "", w.filename]
+                 "yes" if find_cached(w.arch, w.tag) else "", w.filename]
                 for p in PRESETS.values() for w in sorted(p.weights, key=lambda w: -w.version)]
         table = text_table(["preset", "tag", "top-1", "size", "cached", "file"], rows, right={2, 3})
         return f"{table}\n\ncache: {hub_checkpoint_dir()}; source: {base_url()}"

@@ -13,6 +13,7 @@ import socket
 import urllib.error
 import urllib.request
 import uuid
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -89,6 +90,7 @@ def download(info: WeightsInfo, progress: Progress | None = None, timeout: float
         part.unlink(missing_ok=True)
 
 
+@lru_cache(maxsize=None)
 def state_size(arch: str) -> int:
     """Bytes of a preset's state dict in fp32: what its checkpoint file holds, within a few KiB."""
     from .model import build

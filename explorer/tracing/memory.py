@@ -61,13 +61,13 @@ class MemoryProfile:
         raise KeyError(f"no part named {name!r}")
 
     def weights_bytes(self, dtype: str = "fp32") -> int:
-        return sum(p.weights(dtype) for p in self.parts)
+        return totals(self.parts)["weights_bytes" if dtype == "fp32" else "weights_half_bytes"]
 
     def inference_peak_bytes(self, batch: int = 1) -> int:
-        return batch * max(p.inference_peak for p in self.parts)
+        return totals(self.parts, batch)["inference_peak_bytes"]
 
     def training_activations_bytes(self, batch: int = 1) -> int:
-        return sum(p.training(batch) for p in self.parts)
+        return totals(self.parts, batch)["training_activations_bytes"]
 
     def to_dict(self, batch: int = 1) -> dict[str, Any]:
         """Totals and every part, in bytes, for ``batch`` images (JSON-ready)."""
@@ -80,8 +80,8 @@ def totals(parts: Iterable[PartMemory], batch: int = 1) -> dict[str, int]:
     highest of theirs (every activation has a batch dimension in inference, so it scales exactly)."""
     parts = tuple(parts)
     return {
-        "weights_bytes": sum(p.weight_bytes for p in parts),
-        "weights_half_bytes": sum(p.half_weight_bytes for p in parts),
+        "weights_bytes": sum(p.weights("fp32") for p in parts),
+        "weights_half_bytes": sum(p.weights("fp16") for p in parts),
         "inference_peak_bytes": batch * max(p.inference_peak for p in parts),
         "training_activations_bytes": sum(p.training(batch) for p in parts),
     }
