@@ -80,7 +80,10 @@ from explorer.features.views import (PNG_LEVEL, channel_grid, channel_zoom_figur
                                      label_names, network_figure, overlay, read_labels, top5)
 from explorer.files import fresh_folder  # noqa: E402
 from explorer.graph.dot import DIRECTIONS  # noqa: E402
-from explorer.graph.export import EXPORT_FORMATS, check_graph_options, rendered, write_export  # noqa: E402
+from explorer.figures import STYLES  # noqa: E402
+from explorer.figures.paper import SIZES, UNITS  # noqa: E402
+from explorer.figures.themes import THEMES  # noqa: E402
+from explorer.graph.export import EXPORT_FORMATS, check_graph_options, export_bytes, rendered, write_export  # noqa: E402
 from explorer.graph.levels import LEVELS  # noqa: E402
 from explorer.graph.render import DEFAULT_DPI, INSTALL_HINT, MAX_DPI, MIN_DPI, GraphvizMissing, dot_available  # noqa: E402
 from explorer.structure.compare import COMPARE_COLUMNS, compare_summary  # noqa: E402
@@ -275,26 +278,53 @@ def _graph_options(level: str, direction: str) -> None:
         raise gr.Error(str(exc), title="Invalid graph options") from None
 
 
-def show_graph(spec: str, input_size: float, level: str, direction: str, collapse: bool) -> str:
-    """The architecture graph as zoomable SVG, or a notice saying how to install Graphviz."""
+STYLE_CHOICES = [("graph (Graphviz)", "graph"), ("paper (3-D boxes, residual arcs)", "paper"),
+                 ("paper, flat", "flat")]
+FORMAT_LABELS = {"tex": "TeX", "drawio": "draw.io", "mermaid": "Mermaid", "graphml": "GraphML"}
+
+
+def _figure_options(style: str, theme: str, fig_size: str) -> None:
+    for name, value, allowed in (("style", style, STYLES), ("theme", theme, THEMES), ("size", fig_size, SIZES)):
+        if value not in allowed:
+            raise gr.Error(f"{name} must be one of {list(allowed)}, got {value!r}", title="Invalid figure options")
+
+
+def show_graph(spec: str, input_size: float, level: str, direction: str, collapse: bool, style: str = "graph",
+               theme: str = "light", fig_size: str = "column") -> str:
+    """The architecture graph (or the paper figure) as zoomable SVG, or a notice saying how to install
+    Graphviz. A paper figure draws stages or blocks: at a finer level it shows the stages (the level control
+    follows, see ``paper_level``)."""
     config, size = model_and_size(spec, input_size)
     _graph_options(level, direction)
+    _figure_options(style, theme, fig_size)
     try:
+        if style != "graph":
+            svg = export_bytes(config, "svg", size, paper_level(style, level), direction, bool(collapse),
+                               style=style, theme=theme, size=fig_size)
+            return graph_html(svg)
         return graph_html(rendered(config, size, level, direction, bool(collapse)))
     except GraphvizMissing:
         gr.Warning(INSTALL_HINT)
         return notice_html(INSTALL_HINT)
 
 
+def paper_level(style: str, level: str) -> str:
+    """The level a figure of ``style`` draws: the paper styles draw stages or blocks."""
+    return level if style == "graph" or level in UNITS else "stages"
+
+
 def make_export(fmt: str) -> Callable[..., str]:
     """The download handler for one format; files land in a fresh folder under a server-chosen name."""
 
-    def export(spec: str, input_size: float, level: str, direction: str, collapse: bool, dpi: float) -> str:
+    def export(spec: str, input_size: float, level: str, direction: str, collapse: bool, dpi: float,
+               style: str = "graph", theme: str = "light", fig_size: str = "column") -> str:
         config, size = model_and_size(spec, input_size)
         _graph_options(level, direction)
+        _figure_options(style, theme, fig_size)
         try:
             return str(write_export(config, fmt, root=OUTPUT_ROOT, input_size=size, level=level, direction=direction,
-                                    collapse=bool(collapse), dpi=_whole("DPI", dpi)))
+                                    collapse=bool(collapse), dpi=_whole("DPI", dpi), style=style, theme=theme,
+                                    size=fig_size))
         except GraphvizMissing:
             raise gr.Error(INSTALL_HINT, title="Graphviz is not installed") from None
         except ValueError as exc:
@@ -743,6 +773,11 @@ def _graph_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> Non
         if not dot_available():
             gr.HTML(notice_html(INSTALL_HINT), elem_id="graphviz-notice")
         with gr.Row():
+            style = gr.Radio(STYLE_CHOICES, value="graph", label="Style", elem_id="graph-style", scale=3)
+            theme = gr.Radio(list(THEMES), value="light", label="Paper theme", elem_id="graph-theme", scale=1)
+            fig_size = gr.Radio([("one column", "column"), ("page width", "page")], value="column",
+                                label="Paper width", elem_id="graph-size", scale=1)
+        with gr.Row():
             level = gr.Radio([(f"{lv} ({LEVEL_HELP[lv]})", lv) for lv in LEVELS], value="blocks", label="Level",
                              elem_id="graph-level", scale=3)
             direction = gr.Radio([(v, k) for k, v in DIRECTIONS.items()], value="TB", label="Direction",
@@ -750,17 +785,18 @@ def _graph_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> Non
             collapse = gr.Checkbox(False, label="Fold repeated blocks (×N)", elem_id="graph-collapse", scale=1)
         graph = gr.HTML(elem_id="graph", js_on_load=(ASSETS / "panzoom.js").read_text(), min_height=420)
         with gr.Row(elem_id="export-row"):
-            buttons = {fmt: gr.Button(fmt.upper(), size="sm", elem_id=f"export-{fmt}", min_width=60)
-                       for fmt in EXPORT_FORMATS}
+            buttons = {fmt: gr.Button(FORMAT_LABELS.get(fmt, fmt.upper()), size="sm", elem_id=f"export-{fmt}",
+                                      min_width=60) for fmt in EXPORT_FORMATS}
             dpi = gr.Slider(MIN_DPI, MAX_DPI, value=DEFAULT_DPI, step=1, label="PNG DPI (72 = 1 px per pt)",
                             elem_id="png-dpi", scale=2)
         export_file = gr.File(label="Download", elem_id="export-file", interactive=False)
-    options = [level, direction, collapse]
-    gr.on([demo.load, model.change, input_size.change, *(c.change for c in options)], show_graph,
-          [model, input_size, *options], graph, api_name="graph", **VIEW_EVENT)
+    options, figure = [level, direction, collapse], [style, theme, fig_size]
+    gr.on([demo.load, model.change, input_size.change, *(c.change for c in options + figure)], show_graph,
+          [model, input_size, *options, *figure], graph, api_name="graph", **VIEW_EVENT)
+    style.input(paper_level, [style, level], level, api_name="paper_level", api_visibility="private", queue=False)
     for fmt, button in buttons.items():
-        button.click(make_export(fmt), [model, input_size, *options, dpi], export_file, api_name=f"export_{fmt}",
-                     concurrency_limit=2)
+        button.click(make_export(fmt), [model, input_size, *options, dpi, *figure], export_file,
+                     api_name=f"export_{fmt}", concurrency_limit=2)
 
 
 def build_demo() -> gr.Blocks:

@@ -28,6 +28,9 @@ from .features.store import FeatureStore
 from .features.views import (PNG_LEVEL, STAT_COLUMNS, capture_dict, channel_grid, channel_zoom_figure,
                              default_block, label_names, network_figure, overlay, read_labels, stat_rows, top5)
 from .graph.dot import DIRECTIONS
+from .figures import STYLES
+from .figures.paper import SIZES
+from .figures.themes import THEMES
 from .graph.export import EXPORT_FORMATS, export_bytes, export_filename
 from .graph.levels import LEVELS
 from .graph.render import DEFAULT_DPI, MAX_DPI, MIN_DPI, GraphvizMissing
@@ -42,7 +45,8 @@ from .tracing import check_model_fits, resolve_device, structure_trace, trace
 COMMANDS_HELP = {
     "summary": "per-block table and totals",
     "analyze": "channel ratios, stage transitions, receptive fields, cost shares (JSON)",
-    "export": "a diagram (svg/pdf/png/dot), the trace (json) or the block table (csv)",
+    "export": "a diagram or paper figure (svg/pdf/png/dot/tex/drawio/mermaid/graphml), the trace (json) or the "
+              "block table (csv)",
     "compare": "two models side by side: per-stage differences and cost deltas",
     "features": "run an image: per-block activation statistics, top-5 with trained weights, the views as files",
     "cam": "class activation maps: where in the image a block finds a class (Grad-CAM and others)",
@@ -134,7 +138,12 @@ def build_parser() -> _Parser:
 
     export = parsers["export"]
     export.add_argument("--format", choices=EXPORT_FORMATS, help="default: from the -o extension, else svg")
-    export.add_argument("--level", choices=LEVELS, default="blocks", help="graph detail (default blocks)")
+    export.add_argument("--style", choices=STYLES, default="graph",
+                        help="graph (Graphviz), paper (3-D boxes and residual arcs, for papers) or flat (2-D paper)")
+    export.add_argument("--level", choices=LEVELS, help="graph detail (default blocks; paper figures: stages)")
+    export.add_argument("--theme", choices=list(THEMES), default="light", help="paper figures: colour theme")
+    export.add_argument("--size", choices=list(SIZES), default="column",
+                        help="paper figures: one column (240 pt) or the full page width (504 pt)")
     export.add_argument("--direction", choices=list(DIRECTIONS), default="TB", help="TB (top-bottom) or LR")
     export.add_argument("--collapse", action="store_true", help="blocks level: fold repeated blocks into ×N")
     export.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"PNG resolution ({MIN_DPI}..{MAX_DPI})")
@@ -203,6 +212,7 @@ def cmd_analyze(args: argparse.Namespace, limits: Limits) -> str:
 def export_format(fmt: str | None, output: str | None) -> str:
     """The format to write: ``--format``, else the extension of ``-o``, else SVG; a disagreement is refused."""
     suffix = Path(output).suffix.lstrip(".").lower() if output else ""
+    suffix = {"md": "mermaid", "mmd": "mermaid"}.get(suffix, suffix)
     if fmt is None:
         if suffix and suffix not in EXPORT_FORMATS:
             raise UsageError(f"cannot tell the format from {output!r}: use --format ({', '.join(EXPORT_FORMATS)}) or "
@@ -216,9 +226,15 @@ def export_format(fmt: str | None, output: str | None) -> str:
 def cmd_export(args: argparse.Namespace, limits: Limits) -> str:
     config = model_from_args(args, limits)
     fmt = export_format(args.format, args.output)
-    data = export_bytes(config, fmt, input_size=limits.check_input_size(args.input_size), level=args.level,
-                        direction=args.direction, collapse=args.collapse, dpi=args.dpi)
-    out = Path(args.output) if args.output else Path(export_filename(config, fmt, args.level))
+    level = args.level or ("blocks" if args.style == "graph" else "stages")
+    try:
+        data = export_bytes(config, fmt, input_size=limits.check_input_size(args.input_size), level=level,
+                            direction=args.direction, collapse=args.collapse, dpi=args.dpi, style=args.style,
+                            theme=args.theme, size=args.size)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.output) if args.output else Path(export_filename(config, fmt, level, args.style, args.theme,
+                                                                     args.size))
     try:
         out.write_bytes(data)
     except OSError as exc:

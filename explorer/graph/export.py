@@ -1,7 +1,8 @@
-"""Diagram and data exports: SVG / PDF / PNG / DOT of a graph, JSON of the trace, CSV of the block table.
+"""Diagram and data exports: a graph or paper figure (SVG / PDF / PNG / DOT / TeX / draw.io / Mermaid /
+GraphML), the trace as JSON, the block table as CSV.
 
-File names say what they hold (``resnet152_blocks.svg``); files go to a fresh temporary folder each time.
-Graph sources and renders are cached by config, so repeating an export is nearly free.
+File names say what they hold (``resnet152_blocks.svg``, ``resnet50_paper_stages.tex``); files go to a fresh
+temporary folder each time. Sources and renders are cached by model and options, so a repeat is nearly free.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 
 
+from ..figures import EXTENSIONS, FIGURE_FORMATS, check_figure_options, figure
 from ..files import fresh_folder
 from ..models import Model, meta_model
 from ..tracing.cache import check_input_size, structure_trace
@@ -23,7 +25,7 @@ from .levels import LEVELS, build_graph
 from .render import DEFAULT_DPI, RENDER_FORMATS, check_dpi, check_png_size, render
 from .torchview_ops import ops_dot
 
-EXPORT_FORMATS: tuple[str, ...] = ("svg", "pdf", "png", "dot", "json", "csv")
+EXPORT_FORMATS: tuple[str, ...] = ("svg", "pdf", "png", "dot", "json", "csv", "tex", "drawio", "mermaid", "graphml")
 CSV_COLUMNS = ("block", "stage", "index", "type", "in_shape", "out_shape", "width", "expansion", "stride",
                "dilation", "downsample", "downsample_in", "downsample_out", "params", "macs")
 
@@ -36,12 +38,17 @@ def check_graph_options(level: str, direction: str) -> None:
                          f"got {direction!r}")
 
 
-def export_filename(config: Model, fmt: str, level: str = "blocks") -> str:
+def export_filename(config: Model, fmt: str, level: str = "blocks", style: str = "graph", theme: str = "light",
+                    size: str = "column") -> str:
     if fmt == "json":
         return f"{config.slug}_trace.json"
     if fmt == "csv":
         return f"{config.slug}_blocks.csv"
-    return f"{config.slug}_{level}.{fmt}"
+    ext = EXTENSIONS.get(fmt, fmt)
+    if style == "graph":
+        return f"{config.slug}_{level}.{ext}"
+    extras = "".join(f"_{v}" for v, default in ((theme, "light"), (size, "column")) if v != default)
+    return f"{config.slug}_{style}_{level}{extras}.{ext}"
 
 
 def trace_csv(t: Trace) -> str:
@@ -86,23 +93,38 @@ def _rendered(config: Model, input_size: int, level: str, direction: str, collap
     return render(_graph_source(config, input_size, level, direction, collapse), fmt, dpi)
 
 
+@lru_cache(maxsize=64)
+def _figure(config: Model, input_size: int, level: str, direction: str, collapse: bool, fmt: str, dpi: int,
+            style: str, theme: str, size: str) -> bytes:
+    return figure(structure_trace(config, input_size), fmt, style, level, direction, collapse, theme, size, dpi)
+
+
 def export_bytes(config: Model, fmt: str, input_size: int = 224, level: str = "blocks", direction: str = "TB",
-                 collapse: bool = False, dpi: int = DEFAULT_DPI) -> bytes:
+                 collapse: bool = False, dpi: int = DEFAULT_DPI, style: str = "graph", theme: str = "light",
+                 size: str = "column") -> bytes:
+    """One export's bytes; ``style`` "paper" or "flat" draws the paper figure (``level`` stages or blocks,
+    ``theme`` light or dark, ``size`` column or page)."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {list(EXPORT_FORMATS)}, got {fmt!r}")
     if fmt == "json":
         return json.dumps(structure_trace(config, input_size).to_dict(), indent=1).encode()
     if fmt == "csv":
         return trace_csv(structure_trace(config, input_size)).encode()
-    if fmt == "dot":
+    check_graph_options(level, direction)
+    check_figure_options(fmt, style, level, theme, size)
+    if style == "graph" and fmt == "dot":
         return graph_source(config, input_size, level, direction, collapse).encode()
-    assert fmt in RENDER_FORMATS
-    return rendered(config, input_size, level, direction, collapse, fmt, dpi)
+    if style == "graph" and fmt in RENDER_FORMATS:
+        return rendered(config, input_size, level, direction, collapse, fmt, dpi)
+    assert fmt in FIGURE_FORMATS
+    return _figure(config, check_input_size(input_size), level, direction, bool(collapse), fmt, check_dpi(dpi),
+                   style, theme, size)
 
 
 def write_export(config: Model, fmt: str, root: str | os.PathLike[str] | None = None, **options) -> Path:
     """Write an export into a fresh temporary folder (under ``root`` if given); the server picks the name."""
     data = export_bytes(config, fmt, **options)
-    path = fresh_folder(root) / export_filename(config, fmt, options.get("level", "blocks"))
+    names = {k: options[k] for k in ("level", "style", "theme", "size") if k in options}
+    path = fresh_folder(root) / export_filename(config, fmt, **names)
     path.write_bytes(data)
     return path
