@@ -7,6 +7,7 @@ Module map — two pipelines over frozen records:
 
     model spec ─► tracing/ ─► Trace ─► structure/  tables, analytics, memory, comparisons, plotly figures
     (models.py)                       └► graph/     stages/blocks/layers graphs, Graphviz render, exports
+                                      └► figures/   the paper figure; SVG/PDF/PNG, TikZ, draw.io, Mermaid, GraphML
     image ─► features/ ─► Capture ─► features/views  channel grids, overlay, across-network plots
                      └► CamRun  ─► features/cam_views  class maps over the crop, per stage
 
@@ -19,6 +20,9 @@ Module map — two pipelines over frozen records:
                 tables.py (rows and text tables), figures.py (plotly), views.py (per-config bundles, cached)
     graph/      levels.py (graph records per level), dot.py (Graphviz source), render.py (dot -> SVG/PDF/PNG),
                 torchview_ops.py (the ops level), export.py (files and their names)
+    figures/    scene.py (a drawing as boxes, curves and text), paper.py (the paper figure's layout),
+                graph_scene.py (a graph laid out by Graphviz), svg.py, tikz.py, drawio.py (Scene writers),
+                mermaid.py and graphml.py (a graph's structure), themes.py; ``figure(trace, fmt, style)``
     features/   images.py (safe decoding), capture.py (per-block maps and statistics), cam.py (class activation
                 maps at every block), store.py (models, captures and CAM runs kept for a server), views.py and
                 cam_views.py (what they show)
@@ -41,7 +45,7 @@ _EXPORTS = {
     "MIN_INPUT_SIZE": "limits", "Limits": "limits",
     "BLOCK_COLUMNS": "structure.tables", "STAGE_COLUMNS": "structure.tables", "block_rows": "structure.tables",
     "format_table": "structure.tables", "stage_rows": "structure.tables", "totals": "structure.tables",
-    "totals_markdown": "structure.tables",
+    "totals_markdown": "structure.tables", "figure": "figures",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -12,6 +12,8 @@ want_test=0
 apt_pkgs=()
 command -v dot >/dev/null 2>&1 || apt_pkgs+=(graphviz)
 if [ "$want_test" = 1 ] && [ ! -x /usr/bin/chromium ]; then apt_pkgs+=(chromium fonts-dejavu-core); fi
+# The paper figures' TikZ is compiled by the tests: pdflatex (texlive-latex-base) and TikZ (texlive-pictures).
+if [ "$want_test" = 1 ] && ! command -v pdflatex >/dev/null 2>&1; then apt_pkgs+=(texlive-latex-base texlive-pictures); fi
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -39,4 +41,8 @@ if [ ! -f "$stamp" ] || [ "$req" -nt "$stamp" ] || [ requirements.txt -nt "$stam
   .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req" "${app_torch[@]}"
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
   touch "$stamp"
+fi
+if [ "$want_test" = 1 ]; then
+  # Mermaid renders our Mermaid exports in Chromium in the tests (pinned, integrity-checked, from the npm registry).
+  "$PY" scripts/fetch_npm.py mermaid 12.3.0 package/dist/mermaid.min.js tests/.cache/mermaid.min.js
 fi

@@ -68,7 +68,7 @@ def graph_scene(g: Graph, direction: str = "TB") -> Scene:
         if "nodes" in obj or obj["name"] not in nodes:
             continue
         n = nodes[obj["name"]]
-        by_gvid[obj["_gvid"]] = n.id
+        by_gvid[obj["_gvid"]] = n.id if n.kind != "io" else f"{n.id}:text"  # input/output are text alone
         cx, cy = flip(_floats(obj["pos"]))
         w, h = float(obj["width"]) * 72, float(obj["height"]) * 72
         size = SMALL_SIZE if n.kind in ("bn", "relu") else NODE_SIZE
@@ -78,7 +78,10 @@ def graph_scene(g: Graph, direction: str = "TB") -> Scene:
                                    group=n.cluster, name=n.label.split("\n")[0]))
         scene.texts.append(_text_at(f"{n.id}:text", cx, cy, n.label, size, owner=n.id if n.kind != "io" else None,
                                     group=n.cluster))
-    for i, (e, obj) in enumerate(zip(g.edges, data.get("edges", []))):
+    names = {obj["_gvid"]: obj["name"] for obj in data.get("objects", []) if "nodes" not in obj}
+    laid_out = {(names[obj["tail"]], names[obj["head"]]): obj for obj in data.get("edges", [])}
+    for i, e in enumerate(g.edges):  # dot lists edges in its own order; a tail feeds each head once
+        obj = laid_out[e.tail, e.head]
         kind = e.kind
         colour = Colour(kind if kind in ("identity", "projection") else "line")
         cid = f"edge{i}:{e.tail}->{e.head}"
