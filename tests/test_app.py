@@ -177,6 +177,31 @@ def test_export_downloads(client, fmt: str, magic: bytes, name: str) -> None:
     assert data.startswith(magic)
 
 
+@pytest.mark.parametrize("fmt, start, name", [
+    ("svg", b"<svg", "resnet50_paper_blocks_dark_page.svg"), ("pdf", b"%PDF", "resnet50_paper_blocks_dark_page.pdf"),
+    ("tex", b"% resnet50: paper blocks", "resnet50_paper_blocks_dark_page.tex"),
+    ("drawio", b"<?xml", "resnet50_paper_blocks_dark_page.drawio"),
+    ("mermaid", b"```mermaid", "resnet50_paper_blocks_dark_page.md"),
+    ("graphml", b"<?xml", "resnet50_paper_blocks_dark_page.graphml")])
+def test_paper_figure_exports(client, fmt: str, start: bytes, name: str) -> None:
+    path = client.predict("resnet50", 224, "blocks", "TB", False, 150, "paper", "dark", "page",
+                          api_name=f"/export_{fmt}")
+    assert Path(path).name == name and Path(path).read_bytes().startswith(start)
+
+
+def test_paper_figure_view_and_its_refusals(client) -> None:
+    html = client.predict("resnext50_32x4d", 224, "blocks", "TB", False, "flat", "light", "page", api_name="/graph")
+    assert 'class="rx-graph"' in html and "layer3 ×6" in html and "<polygon" not in html  # flat: no 3-D faces
+    html = client.predict("resnext50_32x4d", 224, "layers", "TB", False, "paper", "light", "column", api_name="/graph")
+    assert "layer3 ×6" in html and "<polygon" in html  # finer levels show the stages
+    with pytest.raises(Exception, match="a paper figure draws stages or blocks, not 'ops'"):
+        client.predict("resnet50", 224, "ops", "TB", False, 96, "paper", "light", "column", api_name="/export_svg")
+    with pytest.raises(Exception, match="DOT is the Graphviz source"):
+        client.predict("resnet50", 224, "stages", "TB", False, 96, "paper", "light", "column", api_name="/export_dot")
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict("resnet50", 224, "stages", "TB", False, "poster", "light", "column", api_name="/graph")
+
+
 def test_export_custom_layers_pdf_name(client) -> None:
     path = client.predict("bottleneck:3-4-6-2:v1", 224, "layers", "TB", False, 96, api_name="/export_pdf")
     assert Path(path).name == "bottleneck_3-4-6-2_v1_layers.pdf"
@@ -196,8 +221,13 @@ def test_graphviz_missing_in_app(client, monkeypatch, tmp_path) -> None:
     assert 'class="rx-notice"' in html and "apt-get install graphviz" in html
     with pytest.raises(Exception, match="apt-get install graphviz"):
         client.predict(*args, 96, api_name="/export_svg")
-    for fmt in ("dot", "json", "csv"):
+    for fmt in ("dot", "json", "csv", "mermaid", "graphml"):
         assert Path(client.predict(*args, 96, api_name=f"/export_{fmt}")).stat().st_size > 100
+    # the paper figure is drawn by our own layout, so it needs no Graphviz at all
+    paper = (args[0], 224, "stages", "TB", False)
+    assert "layer4 ×2" in client.predict(*paper, "paper", "light", "column", api_name="/graph")
+    for fmt in ("svg", "pdf", "tex", "drawio"):
+        assert Path(client.predict(*paper, 96, "flat", "dark", "page", api_name=f"/export_{fmt}")).stat().st_size > 1000
 
 
 def test_structure_endpoint(client) -> None:

@@ -259,3 +259,28 @@ def test_timm_picker_lists_timm_on_first_open_and_applies_one(page) -> None:
     expect(page.locator("#totals")).to_contain_text("timm:resnet50d", timeout=30_000)
     expect(page.locator("#spec textarea, #spec input").first).to_have_value("timm:resnet50d")
     expect(page.locator("#block-table")).to_contain_text("2×2 avgpool s2 + 1×1 conv s1 + BN")
+
+
+def test_graph_tab_style_picker_draws_the_paper_figure_and_downloads_tikz(page, tmp_path) -> None:
+    page.get_by_role("tab", name="Graph").click()
+    graph = page.locator("#graph")
+    expect(graph.locator("svg g.node", has_text="layer2.0.downsample")).to_have_count(1, timeout=30_000)
+    page.locator("#graph-level").get_by_text("layers", exact=False).first.click()
+    page.locator("#graph-style").get_by_text("paper (3-D", exact=False).click()
+    # a paper figure draws stages or blocks: the level control follows, and the figure has one group per stage
+    expect(page.locator("#graph-level input[value=stages]")).to_be_checked(timeout=30_000)
+    expect(graph.locator("svg g#layer3 text")).to_contain_text(re.compile(r"layer3\s*×6"), timeout=30_000)
+    expect(graph.locator("svg g#layer3 polygon").first).to_be_attached()
+    page.locator("#graph-theme").get_by_text("dark", exact=True).click()
+    expect(graph.locator("svg > rect").first).to_have_attribute("fill", "#1e1e1e", timeout=30_000)
+    page.locator("#graph-size").get_by_text("page width", exact=True).click()
+    expect(graph.locator("svg").first).to_have_attribute("width", "504pt", timeout=30_000)
+    page.locator("#export-tex").click()
+    link = page.locator("#export-file").get_by_role("row", name=re.compile(r"resnet50_paper_stages_dark_page\s*\.tex")) \
+        .get_by_role("link")
+    expect(link).to_be_visible(timeout=30_000)
+    with page.expect_download() as info:
+        link.click()
+    saved = tmp_path / "fig.tex"
+    info.value.save_as(saved)
+    assert "\\begin{tikzpicture}" in saved.read_text() and "rxbottleneck" in saved.read_text()
