@@ -67,6 +67,14 @@ def test_paper_layout_fits_its_width_with_no_overlapping_labels(name: str, size:
                 left, top, right, bottom = box.bounds
                 assert 0 <= left and right <= s.width + 1e-6 and 0 <= top and bottom <= s.height
             assert min(x.size for x in s.texts) >= 5.0  # still readable when the figure had to shrink
+    # valid SVG, and a PDF of one page at the figure's width whose text is text
+    svg = to_svg(paper_scene(t, "blocks", size=size))
+    words = " ".join(span.text for span in ET.fromstring(svg).iter(f"{SVG_NS}tspan"))
+    pdf = PdfReader(io.BytesIO(svg_to(svg, "pdf")))
+    assert len(pdf.pages) == 1 and float(pdf.pages[0].mediabox.width) == pytest.approx(SIZES[size][0], abs=1)
+    text = pdf_text(pdf)
+    for st in STAGES:
+        assert st in words and st in text
 
 
 def test_box_height_follows_resolution_and_depth_follows_channels() -> None:
