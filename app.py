@@ -76,8 +76,8 @@ from explorer.features.cam import GRADIENT_FREE, METHODS, check_method, parse_ta
 from explorer.features.cam_views import RANDOM_CAM_NOTICE, cam_figure, cam_overlay, cam_strip  # noqa: E402
 from explorer.features.images import ImageError  # noqa: E402
 from explorer.features.store import RANDOM_NOTICE, FeatureStore  # noqa: E402
-from explorer.features.views import (PNG_LEVEL, channel_grid, channel_zoom_figure, default_block,  # noqa: E402
-                                     label_names, network_figure, overlay, read_labels, top5)
+from explorer.features.views import (PNG_LEVEL, block_facts, channel_grid, channel_zoom_figure,  # noqa: E402
+                                     default_block, label_names, network_figure, overlay, read_labels, top5)
 from explorer.files import fresh_folder  # noqa: E402
 from explorer.graph.dot import DIRECTIONS  # noqa: E402
 from explorer.figures import STYLES  # noqa: E402
@@ -88,15 +88,16 @@ from explorer.graph.levels import LEVELS  # noqa: E402
 from explorer.graph.render import DEFAULT_DPI, INSTALL_HINT, MAX_DPI, MIN_DPI, GraphvizMissing, dot_available  # noqa: E402
 from explorer.structure.compare import COMPARE_COLUMNS, compare_summary  # noqa: E402
 from explorer.limits import ModelTooLarge  # noqa: E402
-from explorer.structure.figures import memory_figure  # noqa: E402
+from explorer.structure.figures import highlight_block, memory_figure  # noqa: E402
 from explorer.structure.memory import MAX_BATCH, MEMORY_COLUMNS, check_batch, memory_markdown, memory_rows  # noqa: E402
 from explorer.structure.tables import (BLOCK_COLUMNS, BLOCK_MEMORY_COLUMNS, STAGE_COLUMNS, block_rows,  # noqa: E402
                                        readable, stage_rows, totals_markdown)
 from explorer.structure.views import (BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS, compare_views,  # noqa: E402
                                       structure_views, warm_presets)
-from explorer.tracing import format_shape, resolve_device, structure_trace  # noqa: E402
-from explorer.models import (CHECKPOINT_SUFFIXES, Model, open_checkpoint, parse_model,  # noqa: E402
-                             timm_architectures, timm_installed)
+from explorer.tracing import Trace, format_shape, resolve_device, structure_trace  # noqa: E402
+from explorer.models import (CHECKPOINT_SUFFIXES, Model, TimmModel, meta_model, open_checkpoint,  # noqa: E402
+                             parse_model, timm_architectures, timm_installed)
+from explorer.structure.inspector import inspect_block, inspection_markdown  # noqa: E402
 from resnet import PRESETS, CheckpointError, ResNetConfig, WeightsInfo, find_cached, get_preset, parse_spec  # noqa: E402
 from resnet.download import DownloadError, download, state_size  # noqa: E402
 from resnet.config import MAX_GROUPS, MAX_WIDTH_PER_GROUP  # noqa: E402
@@ -237,12 +238,14 @@ def summarize(spec: str, input_size: float, batch: float = 1) -> tuple[str, list
     return totals, readable(stage_rows(trace)), readable(block_rows(trace, n)), memory_rows(trace, n)
 
 
-def structure(spec: str, input_size: float, batch: float = 1) -> tuple[Any, ...]:
-    """Channel hourglass and ratios, stage transitions, cost shares, memory per part, and the analytics tables."""
+def structure(spec: str, input_size: float, batch: float = 1, selected: str = "") -> tuple[Any, ...]:
+    """Channel hourglass and ratios (the selected block marked), stage transitions, cost shares, memory per part,
+    and the analytics tables."""
     config, size = model_and_size(spec, input_size)
     v = structure_views(config, size)
     memory = memory_figure(structure_trace(config, size), batch_size(batch))
-    return v.channels, v.transitions, v.costs, memory, readable(v.stage_stats), readable(v.block_analytics)
+    return (highlight_block(v.channels, selected), v.transitions, v.costs, memory, readable(v.stage_stats),
+            readable(v.block_analytics))
 
 
 def compare_models(spec: str, input_size: float, other: str) -> tuple[str, list[list[Any]], Any, Any]:
@@ -252,18 +255,96 @@ def compare_models(spec: str, input_size: float, other: str) -> tuple[str, list[
     return compare_summary(v.comparison), readable(v.rows), v.channels, v.costs
 
 
+# ---- one selected block: the inspector, and every view following it ------------------------------------------
+
+def selection_html(block: str, blocks: list[str]) -> str:
+    """What the selection component shows; its data attributes drive the highlighting (assets/selection.js)."""
+    return (f'<div class="rx-selection" data-block="{html.escape(block)}" data-blocks="{html.escape(" ".join(blocks))}">'
+            f'Selected block: <b>{html.escape(block)}</b> <span class="rx-hint">— click a block in the graph, a row of '
+            "the block tables, a bar or point of the channel and activation plots, or pick one here</span></div>")
+
+
+def _module_of(config: Model, name: str) -> Any:
+    """The block as a module (meta device), for models whose code we show as their repr."""
+    return meta_model(config).get_submodule(name) if isinstance(config, TimmModel) else None
+
+
+def select_block(spec: str, input_size: float, name: str, cid: str = "") -> tuple[Any, ...]:
+    """Select ``name`` everywhere: the inspector (its code and facts, and what the last image did in it), the
+    block pickers, and the highlight in the graph, the tables and the plots."""
+    config, size = model_and_size(spec, input_size)
+    trace = structure_trace(config, size)
+    blocks = [b.name for b in trace.blocks]
+    if name not in blocks:
+        raise gr.Error(f"no block named {name!r} in {trace.model_name}; its blocks are {blocks[0]} … {blocks[-1]}",
+                       title="Unknown block")
+    inspection = inspect_block(trace, name, _module_of(config, name))
+    try:
+        cap = STORE.capture(cid) if cid else None
+    except KeyError:
+        cap = None
+    if cap is not None and cap.model_name == trace.model_name and name in cap.maps:
+        inspection = replace(inspection, activations=block_facts(cap, name))
+    return (name, gr.update(choices=blocks, value=name), inspection_markdown(inspection, trace), inspection.code,
+            selection_html(name, blocks))
+
+
+def keep_selection(spec: str, input_size: float, name: str, cid: str = "") -> tuple[Any, ...]:
+    """A new model or input size: the same block where it still exists, else the first block."""
+    config, size = model_and_size(spec, input_size)
+    blocks = [b.name for b in structure_trace(config, size).blocks]
+    return select_block(spec, input_size, name if name in blocks else blocks[0], cid)
+
+
+def select_from_page(spec: str, input_size: float, cid: str, evt: gr.EventData) -> tuple[Any, ...]:
+    """A block clicked in the graph or a plot (assets/selection.js sends its name)."""
+    return select_block(spec, input_size, str(getattr(evt, "block", "") or evt._data.get("block", "")), cid)
+
+
+def select_from_table(spec: str, input_size: float, cid: str, evt: gr.SelectData) -> tuple[Any, ...]:
+    """A row of the block tables: its first cell is the block."""
+    row = evt.row_value or []
+    return select_block(spec, input_size, str(row[0]).split(" ")[0] if row else "", cid)
+
+
+def channels_highlight(spec: str, input_size: float, name: str) -> Any:
+    """The channel plot with the selected block marked."""
+    config, size = model_and_size(spec, input_size)
+    return highlight_block(structure_views(config, size).channels, name)
+
+
+def follow_block(cid: str, name: str, k: float, channel: float) -> tuple[Any, ...]:
+    """The feature-map views at the selected block, when an image of this model has been run."""
+    try:
+        cap = STORE.capture(cid) if cid else None
+    except KeyError:
+        cap = None
+    if cap is None or name not in cap.maps:
+        return (gr.skip(),) * 6
+    return (gr.update(value=name), *_block_views(cid, name, k, channel))
+
+
 # ---- graph and exports -----------------------------------------------------------------------------------------
 
-def graph_html(svg: bytes) -> str:
-    """Inline SVG in a pan/zoom frame (driven by assets/panzoom.js)."""
+def graph_html(svg: bytes, trace: Trace | None = None) -> str:
+    """Inline SVG in a pan/zoom frame (driven by assets/panzoom.js), and the graph as a list a screen reader can
+    walk and a keyboard can use: each block a button that selects it."""
     text = svg.decode()
     text = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE
+    items = "".join(
+        f'<li><button data-select="{html.escape(b.name)}">{html.escape(b.name)}</button>: {html.escape(b.block_type)}, '
+        f"{format_shape(b.in_shape)} → {format_shape(b.out_shape)}, "
+        f"{'projection' if b.downsample else 'identity'} shortcut</li>" for b in (trace.blocks if trace else ()))
+    listing = (f'<details class="rx-textalt"><summary>The blocks as a list ({len(trace.blocks)}; Enter selects one)'
+               f"</summary><ol>{items}</ol></details>") if trace else ""
     return (
         '<div class="rx-graph"><div class="rx-toolbar">'
-        '<button data-zoom="in" title="zoom in">+</button><button data-zoom="out" title="zoom out">−</button>'
-        '<button data-zoom="fit" title="fit to view">fit</button></div>'
+        '<button data-zoom="in" title="zoom in" aria-label="zoom in">+</button>'
+        '<button data-zoom="out" title="zoom out" aria-label="zoom out">−</button>'
+        '<button data-zoom="fit" title="fit to view" aria-label="fit to view">fit</button></div>'
         f'<div class="rx-stage"><div class="rx-viewport">{text}</div></div>'
-        '<div class="rx-hint">wheel: zoom · drag: pan · double-click: fit</div></div>'
+        '<div class="rx-hint">wheel: zoom · drag: pan · double-click: fit · click a block to select it</div>'
+        f"{listing}</div>"
     )
 
 
@@ -298,11 +379,12 @@ def show_graph(spec: str, input_size: float, level: str, direction: str, collaps
     _graph_options(level, direction)
     _figure_options(style, theme, fig_size)
     try:
+        trace = structure_trace(config, size)
         if style != "graph":
             svg = export_bytes(config, "svg", size, paper_level(style, level), direction, bool(collapse),
                                style=style, theme=theme, size=fig_size)
-            return graph_html(svg)
-        return graph_html(rendered(config, size, level, direction, bool(collapse)))
+            return graph_html(svg, trace)
+        return graph_html(rendered(config, size, level, direction, bool(collapse)), trace)
     except GraphvizMissing:
         gr.Warning(INSTALL_HINT)
         return notice_html(INSTALL_HINT)
@@ -440,6 +522,15 @@ def _cam_outputs(cid: str, block: str, method: str, opacity: float, labels: str 
                f"{METHODS[method]}" + (" Same for every class." if method in GRADIENT_FREE else ""))
     prefix = re.sub(r"[^\w.-]+", "_", f"{run.model_name}_{chosen}_{method}_{run.target}")
     return (png_file(over, f"{prefix}_cam", cid), figure, png_file(strip, f"{prefix}_stages", cid), caption)
+
+
+def cam_follow(cid: str, block: str, method: str, opacity: float, labels: str | None = None) -> tuple[Any, ...]:
+    """The class maps at the selected block, when maps have been computed for this run (else unchanged)."""
+    try:
+        STORE.cam_run(cid)
+    except KeyError:
+        return (gr.skip(),) * 4
+    return _cam_outputs(cid, block, method, opacity, labels)
 
 
 def features_on_open(cid: str, *inputs: Any) -> tuple[Any, ...]:
@@ -625,8 +716,31 @@ def _model_controls() -> Controls:
     return Controls(model, input_size, batch, spec_box, checkpoint, opened, source)
 
 
+@dataclass
+class Selection:
+    """The selected block (a hidden Textbox, so API calls pass it) and the inspector that shows it."""
+
+    selected: gr.Textbox
+    hub: gr.HTML
+    outputs: list[Any]  # what select_block fills
+
+
+def _inspector(demo: gr.Blocks, c: Controls) -> Selection:
+    """The block inspector, above the tabs: the selected block's code and facts, whichever tab is open."""
+    with gr.Accordion("Block inspector", open=True, elem_id="inspector"):
+        hub = gr.HTML(selection_html("", []), elem_id="selection", js_on_load=(ASSETS / "selection.js").read_text())
+        with gr.Row():
+            with gr.Column(scale=3):
+                picker = gr.Dropdown([], value=None, label="Block", elem_id="inspector-block", allow_custom_value=True)
+                facts = gr.Markdown(elem_id="inspector-facts")
+            code = gr.Code(language="python", label="The code that builds it (torchvision's form, with its values)",
+                           elem_id="inspector-code", interactive=False, scale=2)
+    selected = gr.Textbox("", visible=False, elem_id="selected-block")
+    return Selection(selected, hub, [selected, picker, facts, code, hub])
+
+
 def _tables_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, batch: gr.Number,
-                totals: gr.Markdown) -> None:
+                totals: gr.Markdown) -> gr.Dataframe:
     with gr.Tab("Tables", id="tables", elem_id="tab-tables"):
         stages = gr.Dataframe(headers=list(STAGE_COLUMNS), label="Stages", elem_id="stage-table", interactive=False)
         blocks = gr.Dataframe(headers=[*BLOCK_COLUMNS, *BLOCK_MEMORY_COLUMNS], label="Blocks (memory at the batch size "
@@ -636,9 +750,11 @@ def _tables_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, batch
                               interactive=False)
     gr.on([demo.load, model.change, input_size.change, batch.change], summarize, [model, input_size, batch],
           [totals, stages, blocks, memory], api_name="summarize", **VIEW_EVENT)
+    return blocks
 
 
-def _structure_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, batch: gr.Number) -> None:
+def _structure_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, batch: gr.Number,
+                   selected: gr.Textbox) -> gr.Dataframe:
     with gr.Tab("Channels & structure", id="structure", elem_id="tab-structure"):
         channel_plot = gr.Plot(label="Channels per block", elem_id="channel-plot")
         transition_plot = gr.Plot(label="Resolution vs channels", elem_id="transition-plot")
@@ -649,9 +765,13 @@ def _structure_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, ba
                                    elem_id="stats-table", interactive=False)
         analytics_table = gr.Dataframe(headers=list(BLOCK_ANALYTICS_COLUMNS), label="Per block",
                                        elem_id="analytics-table", interactive=False, max_height=500)
-    gr.on([demo.load, model.change, input_size.change, batch.change], structure, [model, input_size, batch],
+    gr.on([demo.load, model.change, input_size.change, batch.change], structure,
+          [model, input_size, batch, selected],
           [channel_plot, transition_plot, cost_plot, memory_plot, stats_table, analytics_table], api_name="structure",
           **VIEW_EVENT)
+    selected.change(channels_highlight, [model, input_size, selected], channel_plot, api_name="channels_highlight",
+                    api_visibility="private", **VIEW_EVENT)
+    return analytics_table
 
 
 def _compare_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> None:
@@ -711,7 +831,7 @@ def _cam_section() -> tuple[tuple[Any, ...], list[Any], gr.Button]:
     return (method, target, opacity), [over, raw, strip, caption], button
 
 
-def _features_tab(c: Controls) -> None:
+def _features_tab(c: Controls, selected: gr.Textbox) -> gr.State:
     model, checkpoint = c.model, c.checkpoint
     with gr.Tab("Feature maps", id="features", elem_id="tab-features") as tab:
         capture_id = gr.State("")
@@ -766,6 +886,13 @@ def _features_tab(c: Controls) -> None:
           cam_outputs, api_name="cam_view", **VIEW_EVENT)
     gr.on([target.input], cam_target, [capture_id, block, target, method, opacity, labels], cam_outputs,
           api_name="cam_target", concurrency_limit=1, trigger_mode="always_last")
+    # The selected block (from any view) sets the block picker and redraws the block's views, then its maps.
+    selected.change(follow_block, [capture_id, selected, k, channel], [block, grid, caption, zoom, over, network],
+                    api_name="follow_block", api_visibility="private", **VIEW_EVENT) \
+        .then(cam_follow, [capture_id, selected, method, opacity, labels], cam_outputs, api_visibility="private")
+    block.input(lambda name: name, block, selected, api_name="select_feature_block", api_visibility="private",
+                queue=False)
+    return capture_id
 
 
 def _graph_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> None:
@@ -805,12 +932,22 @@ def build_demo() -> gr.Blocks:
                     "downsample paths and cost.", elem_id="intro")
         c = _model_controls()
         totals = gr.Markdown(elem_id="totals")
+        sel = _inspector(demo, c)
         with gr.Tabs(elem_id="tabs"):
-            _tables_tab(demo, c.model, c.input_size, c.batch, totals)
-            _structure_tab(demo, c.model, c.input_size, c.batch)
+            blocks = _tables_tab(demo, c.model, c.input_size, c.batch, totals)
+            analytics = _structure_tab(demo, c.model, c.input_size, c.batch, sel.selected)
             _compare_tab(demo, c.model, c.input_size)
-            _features_tab(c)
+            capture_id = _features_tab(c, sel.selected)
             _graph_tab(demo, c.model, c.input_size)
+        where = [c.model, c.input_size]
+        gr.on([demo.load, c.model.change, c.input_size.change], keep_selection, [*where, sel.selected, capture_id],
+              sel.outputs, api_name="keep_selection", **VIEW_EVENT)
+        gr.on([sel.outputs[1].input], select_block, [*where, sel.outputs[1], capture_id], sel.outputs,
+              api_name="select_block", **VIEW_EVENT)
+        sel.hub.block_select(select_from_page, [*where, capture_id], sel.outputs, api_name="select_from_page",
+                             api_visibility="private", **VIEW_EVENT)
+        for table in (blocks, analytics):
+            table.select(select_from_table, [*where, capture_id], sel.outputs, api_visibility="private", **VIEW_EVENT)
     return demo
 
 

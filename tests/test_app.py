@@ -8,6 +8,7 @@ import gradio as gr
 import pytest
 
 import app
+from explorer.graph.dot import SHORTCUT_EDGE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -364,3 +365,24 @@ def test_ui_tables_read_as_people_read_them_and_files_keep_raw_numbers(client) -
     csv = Path(client.predict("resnet50", 224, "blocks", "TB", False, 96, api_name="/export_csv")).read_text()
     layer30 = next(b for b in structure_trace(get_preset("resnet50")).blocks if b.name == "layer3.0")
     assert f",{layer30.params},{layer30.macs}" in csv  # files keep raw numbers
+
+
+def test_one_selected_block_for_every_view(client) -> None:
+    selected, picker, facts, code, hub = client.predict("resnet50", 224, "layer3.0", "", api_name="/select_block")
+    assert selected == "layer3.0" and picker["value"] == "layer3.0" and len(picker["choices"]) == 16
+    assert facts.startswith("### layer3.0 · Bottleneck · projection shortcut") and "of the model" in facts
+    assert "self._make_layer(Bottleneck, planes=256, blocks=6, stride=2)" in code
+    assert 'data-block="layer3.0"' in hub and "layer4.2" in hub  # what the page highlights, and the block names
+    # a new model keeps the block where it exists, else the first block
+    assert client.predict("resnet101", 224, "layer3.0", "", api_name="/keep_selection")[0] == "layer3.0"
+    assert client.predict("resnet18", 224, "layer3.5", "", api_name="/keep_selection")[0] == "layer1.0"
+    with pytest.raises(Exception, match="no block named 'layer9.1' in resnet18; its blocks are layer1.0 … layer4.1"):
+        client.predict("resnet18", 224, "layer9.1", "", api_name="/select_block")
+    timm = client.predict("timm:resnet26d", 224, "layer2.0", "", api_name="/select_block")
+    assert "timm.models.resnet.Bottleneck" in timm[3] and "(downsample): Sequential(" in timm[3]  # its own repr
+    ch = client.predict("resnet50", 224, 1, "layer2.1", api_name="/structure")[0]
+    shapes = json.loads(ch["plot"])["layout"]["shapes"]
+    assert len(shapes) == 1 and shapes[0]["x0"] == 3.5  # the band over layer2.1 (the 5th block)
+    projection = next(t for t in json.loads(ch["plot"])["data"] if t["name"] == "projection shortcut")
+    assert projection["x"] == ["layer1.0", "layer2.0", "layer3.0", "layer4.0"]
+    assert projection["marker"]["color"] == SHORTCUT_EDGE  # orange means projection in every view

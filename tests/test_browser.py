@@ -284,3 +284,58 @@ def test_graph_tab_style_picker_draws_the_paper_figure_and_downloads_tikz(page, 
     saved = tmp_path / "fig.tex"
     info.value.save_as(saved)
     assert "\\begin{tikzpicture}" in saved.read_text() and "rxbottleneck" in saved.read_text()
+
+
+def _selected(page, block: str) -> None:
+    expect(page.locator("#selection [data-block]")).to_have_attribute("data-block", block, timeout=30_000)
+    expect(page.locator("#inspector-facts")).to_contain_text(f"{block} · Bottleneck", timeout=30_000)
+
+
+def test_selecting_a_block_anywhere_selects_it_everywhere(page) -> None:
+    _selected(page, "layer1.0")  # the first block until one is chosen
+    page.get_by_role("tab", name="Feature maps").click()
+    expect(page.locator("#fm-grid img")).to_be_visible(timeout=60_000)  # results on first open
+    # a click on a graph node: the inspector, its code, the block tables and the feature-map picker follow
+    page.get_by_role("tab", name="Graph").click()
+    node = page.locator("#graph svg g.node", has=page.locator("title", has_text=re.compile(r"^layer3\.2$")))
+    expect(node).to_have_count(1, timeout=30_000)
+    node.click()
+    _selected(page, "layer3.2")
+    expect(node).to_have_class(re.compile(r"\brx-selected\b"))
+    expect(page.locator("#inspector-code")).to_contain_text("Bottleneck(inplanes=1024, planes=256)")
+    page.get_by_role("tab", name="Feature maps").click()
+    expect(page.locator("#fm-block input")).to_have_value(re.compile(r"^layer3\.2\b"), timeout=30_000)
+    expect(page.locator("#fm-caption")).to_contain_text("layer3.2", timeout=30_000)
+    page.get_by_role("tab", name="Tables").click()
+    row = page.locator("#block-table [role=row].rx-selected-row")
+    expect(row).to_have_count(1, timeout=30_000)
+    expect(row.locator("[role=gridcell]").first).to_have_text("layer3.2")
+    # a table row selects, and the graph highlights that node
+    page.locator("#block-table").get_by_role("gridcell", name="layer2.0", exact=True).click()
+    _selected(page, "layer2.0")
+    expect(page.locator('#block-table [role=gridcell][data-col="5"].rx-projection').first).to_be_visible()
+    page.get_by_role("tab", name="Graph").click()
+    layer20 = page.locator("#graph svg g.node.rx-selected title")
+    expect(layer20.first).to_have_text("layer2.0", timeout=30_000)
+    # a bar of the channel plot selects its block
+    page.get_by_role("tab", name="Channels & structure").click()
+    bars = page.locator("#channel-plot g.trace.bars").first.locator("path")
+    expect(bars).to_have_count(16, timeout=30_000)
+    bars.nth(14).click(force=True)  # layer4.1's input-channel bar
+    _selected(page, "layer4.1")
+    page.get_by_role("tab", name="Graph").click()
+    expect(page.locator("#graph svg g.node.rx-selected title").first).to_have_text("layer4.1", timeout=30_000)
+    # the keyboard: a graph node takes focus and Enter selects it; so does the list that stands for the graph
+    layer11 = page.locator("#graph svg g.node[tabindex='0']", has=page.locator("title", has_text=re.compile(r"^layer1\.1$")))
+    layer11.focus()
+    page.keyboard.press("Enter")
+    _selected(page, "layer1.1")
+    page.locator("#graph .rx-textalt summary").click()
+    page.locator('#graph .rx-textalt button[data-select="layer4.2"]').focus()
+    page.keyboard.press("Enter")
+    _selected(page, "layer4.2")
+    # the selection survives a preset change where the block exists
+    page.locator("#preset input").click()
+    page.get_by_role("option", name="ResNet-101", exact=True).click()
+    expect(page.locator("#totals")).to_contain_text("33 blocks", timeout=30_000)
+    _selected(page, "layer4.2")

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 from plotly.colors import hex_to_rgb, sequential
 
+from ..palette import PROJECTION, SELECTED
 from ..theme import TEMPLATE
 from ..tracing.records import format_shape
 from .capture import Capture
@@ -141,20 +142,28 @@ def network_figure(cap: Capture, selected: str | None = None) -> go.Figure:
         go.Scatter(x=names, y=[s.residual_ratio for s in b], mode="lines+markers", name="‖F‖/‖shortcut‖",
                    xaxis="x3", yaxis="y3", customdata=[[h, s.residual_norm, s.shortcut_norm] for h, s in zip(hover, b)],
                    hovertemplate="%{customdata[0]}<br>‖F‖ %{customdata[1]:.4g} / ‖shortcut‖ "
-                                 "%{customdata[2]:.4g} = %{y:.3g}<extra></extra>", line=dict(color="#e8590c")),
+                                 "%{customdata[2]:.4g} = %{y:.3g}<extra></extra>", line=dict(color="#1098ad")),
         go.Scatter(x=[s.name for s in proj], y=[s.residual_ratio for s in proj], mode="markers", xaxis="x3",
                    yaxis="y3", name="projection shortcut", hoverinfo="skip",
-                   marker=dict(symbol="diamond", size=11, color="#e8590c", line=dict(color="black", width=1))),
+                   marker=dict(symbol="diamond", size=11, color=PROJECTION, line=dict(color="black", width=1))),
     ]
     if selected in names:  # a dotted line through every row at the selected block
         at = names.index(selected)
         layout["shapes"] = [dict(type="line", x0=at, x1=at, y0=0, y1=1, xref=f"x{r}", yref=f"y{r} domain",
-                                 line=dict(color="#fa5252", dash="dot")) for r in ("", "2", "3")]
+                                 line=dict(color=SELECTED, dash="dot")) for r in ("", "2", "3")]
     layout["xaxis3"]["tickangle"] = -60
     layout.update(height=640, template=TEMPLATE, margin=dict(l=50, r=20, t=60, b=60),
                   title=dict(text=f"{cap.model_name}: activations across the network", x=0.01),
                   legend=dict(orientation="h", y=1.06, x=1, xanchor="right"))
     return go.Figure(traces, layout)
+
+
+def block_facts(cap: Capture, block: str, k: int = 5) -> dict[str, str]:
+    """What one image did in ``block``, in words for the block inspector."""
+    s = cap.stats(block)
+    return {"top channels": ", ".join(str(c) for c in top_channels(cap, block, k)),
+            "zeros": f"{s.zero_fraction:.1%}", "dead channels": f"{s.dead_channels:,} of {s.channels:,}",
+            "mean ± std": f"{s.mean:.3g} ± {s.std:.3g}", "‖F(x)‖ / ‖shortcut‖": f"{s.residual_ratio:.3g}"}
 
 
 STAT_COLUMNS = ("block", "output", "zeros", "dead", "mean", "std", "‖F(x)‖", "‖shortcut‖", "‖F‖/‖shortcut‖")

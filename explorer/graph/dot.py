@@ -1,6 +1,7 @@
 """Graphviz source from a Graph record: one palette and one set of shapes for every level and export."""
 from __future__ import annotations
 
+from ..palette import PROJECTION
 from .levels import Edge, Graph, Node
 
 DIRECTIONS: dict[str, str] = {"TB": "top to bottom", "LR": "left to right"}
@@ -10,7 +11,7 @@ COLORS: dict[str, str] = {
     "io": "#f8f9fa", "stem": "#dee2e6", "head": "#dee2e6", "BasicBlock": "#d0ebff", "Bottleneck": "#d3f9d8",
     "downsample": "#ffd8a8", "add": "#ffffff", "bn": "#fff3bf", "relu": "#f1f3f5", "extra": "#e5dbff",
 }
-SHORTCUT_EDGE = "#e8590c"
+SHORTCUT_EDGE = PROJECTION
 IDENTITY_EDGE = "#868e96"
 
 

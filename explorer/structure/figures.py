@@ -10,20 +10,25 @@ import math
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..palette import PROJECTION, SELECTED
 from ..theme import TEMPLATE
 from ..tracing.records import Trace, format_shape
 from .analysis import channels, receptive_fields, stage_stats, transitions
 from .compare import Comparison
 from .memory import check_batch, format_bytes, profile
 
-COLORS = {"in": "#74c0fc", "width": "#ffa94d", "out": "#51cf66", "ratio": "#495057", "a": "#1c7ed6", "b": "#e8590c"}
+# Orange is kept for projection shortcuts (theme.PROJECTION) in every view, so nothing else here uses it.
+COLORS = {"in": "#74c0fc", "width": "#fcc419", "out": "#51cf66", "ratio": "#495057", "a": "#1c7ed6", "b": "#ae3ec9"}
 HEIGHT = 460
 
 
-def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0.01), height=height, margin=dict(l=60, r=60, t=60, b=60),
-                      template=TEMPLATE, hovermode="closest",
-                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+def _layout(fig: go.Figure, title: str, height: int = HEIGHT, legend_below: bool = False) -> go.Figure:
+    """Title, size and legend; ``legend_below`` for half-width figures, where a legend above the plot would
+    wrap onto the title."""
+    legend = (dict(orientation="h", yref="container", y=0.01, yanchor="bottom", x=0.5, xanchor="center")
+              if legend_below else dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_layout(title=dict(text=title, x=0.01), height=height, template=TEMPLATE, hovermode="closest",
+                      margin=dict(l=60, r=60, t=60, b=130 if legend_below else 60), legend=legend)
     return fig
 
 
@@ -54,11 +59,30 @@ def channels_figure(t: Trace) -> go.Figure:
         customdata=[[h, r.reason] for h, r in zip(hover, rows)],
         hovertemplate="%{customdata[0]}<br>out : width = %{y:.3g}<br>%{customdata[1]}<extra></extra>",
     ), secondary_y=True)
+    proj = [b for b in t.blocks if b.downsample is not None]
+    fig.add_trace(go.Scatter(x=[b.name for b in proj], y=[b.out_shape[0] for b in proj], mode="markers",
+                             name="projection shortcut", marker=dict(symbol="diamond", size=10, color=PROJECTION,
+                                                                     line=dict(color="black", width=1)),
+                             customdata=[b.downsample.label for b in proj],
+                             hovertemplate="<b>%{x}</b><br>%{customdata}<extra></extra>"), secondary_y=False)
     fig.update_yaxes(**pow2_axis([v for r in rows for v in (r.in_channels, r.width, r.out_channels)],
                                  "channels (log scale)"), secondary_y=False)
     fig.update_yaxes(title_text="out : width", secondary_y=True, rangemode="tozero", showgrid=False)
     fig.update_layout(barmode="group", bargap=0.25, xaxis=dict(title="block", tickangle=-60))
     return _layout(fig, f"{t.model_name}: channels per block (in → width → out) and the out : width ratio")
+
+
+def highlight_block(fig: go.Figure, block: str) -> go.Figure:
+    """A copy of a per-block figure (blocks on the x axis) with ``block`` marked by a band; ``fig`` unchanged."""
+    names = list(fig.data[0].x) if fig.data else []
+    if block not in names:
+        return fig
+    at = names.index(block)
+    out = go.Figure(fig)
+    out.add_vrect(x0=at - 0.5, x1=at + 0.5, fillcolor=SELECTED, opacity=0.12, line_width=0, layer="below")
+    out.add_annotation(x=block, y=1, yref="paper", text=f"selected: {block}", showarrow=False, yanchor="bottom",
+                       font=dict(color=SELECTED, size=11))
+    return out
 
 
 def transition_figure(t: Trace) -> go.Figure:
@@ -111,7 +135,7 @@ def cost_figure(t: Trace) -> go.Figure:
                           "<br>MACs %{customdata[1]:,}<br>blocks %{customdata[2]}<br>receptive field "
                           "%{customdata[3]} px<extra></extra>"))
     fig.update_layout(barmode="group", yaxis_title="% of model total")
-    return _layout(fig, f"{t.model_name}: where the parameters and the compute are", height=380)
+    return _layout(fig, f"{t.model_name}: where the parameters and the compute are", height=440, legend_below=True)
 
 
 def memory_figure(t: Trace, batch: int = 1) -> go.Figure:
@@ -135,7 +159,8 @@ def memory_figure(t: Trace, batch: int = 1) -> go.Figure:
                              hovertemplate="<b>%{x}</b><br>inference peak: %{customdata}<extra></extra>"))
     fig.update_layout(barmode="group", yaxis_title="MiB")
     images = f"{batch} image{'s' if batch > 1 else ''}"
-    return _layout(fig, f"{t.model_name}: memory per part, {images} of {t.input_shape[1]} px", height=400)
+    return _layout(fig, f"{t.model_name}: memory per part, {images} of {t.input_shape[1]} px", height=440,
+                   legend_below=True)
 
 
 def compare_figures(a: Trace, b: Trace, c: Comparison) -> tuple[go.Figure, go.Figure]:

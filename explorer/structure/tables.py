@@ -5,6 +5,7 @@ import math
 
 from ..limits import format_bytes
 from ..tracing.records import BlockRecord, Trace, format_shape
+from ..palette import PROJECTION
 from .memory import MEMORY_COLUMNS, check_batch, memory_rows, profile
 
 BLOCK_COLUMNS = ("block", "type", "in → out", "width", "stride", "downsample", "params", "MACs")
@@ -89,7 +90,11 @@ def trace_html(trace: Trace) -> str:
 
     head = "".join(f"<th>{escape(c)}</th>" for c in BLOCK_COLUMNS)
     rows = readable(block_rows(trace))
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    column = BLOCK_COLUMNS.index("downsample")
+    # projection shortcuts in the same orange as every other view
+    body = "".join("<tr>" + "".join(
+        f'<td style="color:{PROJECTION}">{escape(str(c))}</td>' if i == column and c != "identity"
+        else f"<td>{escape(str(c))}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
     totals_line = (f"{trace.model_name}: {len(trace.blocks)} blocks, {trace.total_params:,} parameters, "
                    f"{trace.total_macs:,} MACs per image at {format_shape(trace.input_shape)}")
     return (f'<table class="resnet-explorer-trace"><caption>{escape(totals_line)}</caption>'
