@@ -264,6 +264,15 @@ def selection_html(block: str, blocks: list[str]) -> str:
             "the block tables, a bar or point of the channel and activation plots, or pick one here</span></div>")
 
 
+def code_html(code: str) -> str:
+    """The inspector's code: monochrome with comments dimmed (every colour passes WCAG AA contrast), focusable
+    so a keyboard can scroll it."""
+    lines = "\n".join(f'<span class="rx-comment">{html.escape(line)}</span>' if line.startswith("#")
+                      else html.escape(line) for line in code.splitlines())
+    return (f'<div class="rx-code-title">The code that builds it</div><pre class="rx-code" tabindex="0" '
+            f'aria-label="the code that builds the selected block"><code>{lines}</code></pre>')
+
+
 def _module_of(config: Model, name: str) -> Any:
     """The block as a module (meta device), for models whose code we show as their repr."""
     return meta_model(config).get_submodule(name) if isinstance(config, TimmModel) else None
@@ -285,8 +294,8 @@ def select_block(spec: str, input_size: float, name: str, cid: str = "") -> tupl
         cap = None
     if cap is not None and cap.model_name == trace.model_name and name in cap.maps:
         inspection = replace(inspection, activations=block_facts(cap, name))
-    return (name, gr.update(choices=blocks, value=name), inspection_markdown(inspection, trace), inspection.code,
-            selection_html(name, blocks))
+    return (name, gr.update(choices=blocks, value=name), inspection_markdown(inspection, trace),
+            code_html(inspection.code), selection_html(name, blocks))
 
 
 def keep_selection(spec: str, input_size: float, name: str, cid: str = "") -> tuple[Any, ...]:
@@ -733,8 +742,7 @@ def _inspector(demo: gr.Blocks, c: Controls) -> Selection:
             with gr.Column(scale=3):
                 picker = gr.Dropdown([], value=None, label="Block", elem_id="inspector-block", allow_custom_value=True)
                 facts = gr.Markdown(elem_id="inspector-facts")
-            code = gr.Code(language="python", label="The code that builds it (torchvision's form, with its values)",
-                           elem_id="inspector-code", interactive=False, scale=2)
+            code = gr.HTML(code_html(""), elem_id="inspector-code", scale=2)
     selected = gr.Textbox("", visible=False, elem_id="selected-block")
     return Selection(selected, hub, [selected, picker, facts, code, hub])
 
@@ -957,7 +965,8 @@ CSS = (ASSETS / "app.css").read_text()
 def launch_options() -> dict[str, Any]:
     """Options every launch uses (the tests' too): styles, one-line error messages, the upload limit."""
     limits = SETTINGS.limits
-    return {"css": CSS, "show_error": True,
+    return {"css": CSS, "js": (ASSETS / "a11y.js").read_text(), "theme": gr.themes.Default(primary_hue="blue"),
+            "show_error": True,
             "max_file_size": int(max(limits.max_upload_mb, limits.max_checkpoint_mb) * 2**20)}
 
 

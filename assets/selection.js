@@ -33,9 +33,8 @@ const paint = () => {
     if (!name || !g || g.tagName.toLowerCase() === "svg" || g.classList.contains("edge")) return;
     const on = name === block;
     g.classList.toggle("rx-selected", on);
-    if (!g.hasAttribute("tabindex") && g.classList.contains("node")) {
+    if (!g.hasAttribute("tabindex") && g.classList.contains("node")) {  // named by its <title>: the block
       g.setAttribute("tabindex", "0"); g.setAttribute("role", "button");
-      g.setAttribute("aria-label", `select block ${name}`);
     }
   });
   document.querySelectorAll("#block-table [role=row], #analytics-table [role=row]").forEach((row) => {

@@ -43,6 +43,8 @@ if [ ! -f "$stamp" ] || [ "$req" -nt "$stamp" ] || [ requirements.txt -nt "$stam
   touch "$stamp"
 fi
 if [ "$want_test" = 1 ]; then
-  # Mermaid renders our Mermaid exports in Chromium in the tests (pinned, integrity-checked, from the npm registry).
+  # Mermaid renders our Mermaid exports in Chromium in the tests (pinned, integrity-checked, from the npm registry);
   "$PY" scripts/fetch_npm.py mermaid 12.3.0 package/dist/mermaid.min.js tests/.cache/mermaid.min.js
+  # axe-core audits every tab of the page for accessibility in the browser tests.
+  "$PY" scripts/fetch_npm.py axe-core 4.14.1 package/axe.min.js tests/.cache/axe.min.js
 fi

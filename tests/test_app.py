@@ -370,7 +370,7 @@ def test_ui_tables_read_as_people_read_them_and_files_keep_raw_numbers(client) -
 def test_one_selected_block_for_every_view(client) -> None:
     selected, picker, facts, code, hub = client.predict("resnet50", 224, "layer3.0", "", api_name="/select_block")
     assert selected == "layer3.0" and picker["value"] == "layer3.0" and len(picker["choices"]) == 16
-    assert facts.startswith("### layer3.0 · Bottleneck · projection shortcut") and "of the model" in facts
+    assert facts.startswith("## layer3.0 · Bottleneck · projection shortcut") and "of the model" in facts
     assert "self._make_layer(Bottleneck, planes=256, blocks=6, stride=2)" in code
     assert 'data-block="layer3.0"' in hub and "layer4.2" in hub  # what the page highlights, and the block names
     # a new model keeps the block where it exists, else the first block

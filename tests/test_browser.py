@@ -339,3 +339,45 @@ def test_selecting_a_block_anywhere_selects_it_everywhere(page) -> None:
     page.get_by_role("option", name="ResNet-101", exact=True).click()
     expect(page.locator("#totals")).to_contain_text("33 blocks", timeout=30_000)
     _selected(page, "layer4.2")
+
+
+AXE_JS = Path(__file__).resolve().parent / ".cache" / "axe.min.js"
+
+
+def _axe_beyond_gradio_footer(page) -> list[str]:
+    """axe-core's violations on the page, minus the nodes inside Gradio's own footer (API / built-with /
+    settings links, which the app does not render)."""
+    page.add_script_tag(path=str(AXE_JS))
+    return page.evaluate("""async () => {
+        const r = await axe.run(document);
+        const out = [];
+        for (const v of r.violations) for (const n of v.nodes) {
+            const el = document.querySelector(n.target[0]);
+            if (!(el && el.closest('footer'))) out.push(`${v.id}: ${n.target.join(' ')} ${n.html.slice(0, 120)}`);
+        }
+        return out;
+    }""")
+
+
+def test_axe_finds_nothing_beyond_gradios_footer_on_every_tab(page) -> None:
+    if not AXE_JS.is_file():
+        pytest.fail(f"{AXE_JS} is missing: scripts/setup.sh --test fetches axe-core from the npm registry")
+    found = {}
+    for tab, ready in (("Tables", "#block-table [role=gridcell]"), ("Channels & structure", "#channel-plot .js-plotly-plot"),
+                       ("Compare", "#compare-channels .js-plotly-plot"), ("Feature maps", "#fm-grid img"),
+                       ("Graph", "#graph svg g.node")):
+        page.get_by_role("tab", name=tab).click()
+        expect(page.locator(ready).first).to_be_visible(timeout=60_000)
+        if tab == "Feature maps":  # every output filled: the class maps too
+            page.locator("#cam-run").click()
+            expect(page.locator("#cam-overlay img")).to_be_visible(timeout=60_000)
+        if tab == "Graph":  # a selected node, the list that stands for the graph, and the paper figure
+            page.locator("#graph svg g.node", has=page.locator("title", has_text=re.compile(r"^layer2\.0$"))).click()
+            expect(page.locator("#selection [data-block]")).to_have_attribute("data-block", "layer2.0", timeout=30_000)
+            page.locator("#graph .rx-textalt summary").click()
+            found["Graph (blocks)"] = _axe_beyond_gradio_footer(page)
+            page.locator("#graph-style").get_by_text("paper (3-D", exact=False).click()
+            expect(page.locator("#graph svg g#layer3").first).to_be_attached(timeout=30_000)
+        page.wait_for_timeout(500)  # let the page settle (fonts, plot transitions) before measuring contrast
+        found[tab] = _axe_beyond_gradio_footer(page)
+    assert not any(found.values()), found

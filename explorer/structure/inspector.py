@@ -165,7 +165,7 @@ def inspection_markdown(i: Inspection, trace: Trace) -> str:
     rf = f"{i.receptive_field} px" + (" (and the whole image, through its attention's global pool)"
                                       if i.global_context else "")
     lines = [
-        f"### {i.title}",
+        f"## {i.title}",
         f"**Path:** {path}, + shortcut → ReLU → {format_shape(b.out_shape)}",
         f"**Width {i.width:,} → output {i.out_channels:,} channels:** {i.ratio_text}",
         f"**Shortcut:** {i.shortcut}",
