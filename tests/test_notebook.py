@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
+from pathlib import Path
 
 import torchvision
 
@@ -11,6 +12,8 @@ from explorer import trace
 from explorer.graph.levels import build_graph
 from explorer.tracing import structure_trace
 from resnet import get_preset
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Cells(HTMLParser):
@@ -50,3 +53,43 @@ def test_graph_shows_as_svg_that_fits_the_cell() -> None:
     assert "max-width:100%" in root.attrib["style"]
     titles = {el.text for el in root.iter("{http://www.w3.org/2000/svg}title")}
     assert {"layer1.0", "layer4.1", "layer2.0.downsample"} <= titles
+
+
+def test_capture_displays_as_its_across_network_plot() -> None:
+    import json
+
+    import torch
+    from PIL import Image
+
+    import resnet
+    from explorer.capture import capture
+
+    torch.manual_seed(0)
+    cap = capture(resnet.resnet18().eval(), resnet.Preprocess()(Image.open(ROOT / "assets/examples/cat.jpg")))
+    bundle = cap._repr_mimebundle_()
+    fig = bundle["application/vnd.plotly.v1+json"]
+    fig = json.loads(fig) if isinstance(fig, str) else fig
+    names = [trace["name"] for trace in fig["data"]]
+    assert "zeros" in names and "projection shortcut" in names
+    assert fig["data"][0]["x"] == [b.name for b in cap.blocks]
+
+
+def test_example_notebook_runs_in_a_real_jupyter_kernel() -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "examples" / "explore.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    data = [o.get("data", {}) for o in outputs if o.output_type in ("execute_result", "display_data")]
+    tables = [d["text/html"] for d in data if "resnet-explorer-trace" in d.get("text/html", "")]
+    assert len(tables) == 2 and "layer4.2" in tables[0] and "torchvision:resnet18:c10" in tables[1]
+    svgs = [d["image/svg+xml"] for d in data if "image/svg+xml" in d]
+    assert len(svgs) == 2 and "layer3.1 … layer3.5" in svgs[0] and "layer4 ×3" in svgs[1]  # graph, paper figure
+    assert any("application/vnd.plotly.v1+json" in d for d in data)  # the capture's plot
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "self._make_layer(Bottleneck, planes=256, blocks=6, stride=2)" in printed
+    # each object displayed once, not printed and returned twice
+    assert not any("<explorer." in o.get("text", "") or "Trace(" in o.get("text", "") for o in outputs
+                   if o.output_type == "stream")

@@ -100,6 +100,19 @@ class Capture:
     def stats(self, name: str) -> BlockStats:
         return next(b for b in self.blocks if b.name == name)
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:  # noqa: ANN001 - IPython's signature
+        """Jupyter shows a capture as its across-network plot (sparsity, mean ± std, ‖F(x)‖/‖shortcut‖ per
+        block) as plotly's own MIME type, which JupyterLab and VS Code draw without fetching anything; a line of
+        text elsewhere."""
+        import json
+
+        from .views import network_figure  # views stay out of the records' imports
+
+        projections = sum(b.projection for b in self.blocks)
+        return {"application/vnd.plotly.v1+json": json.loads(network_figure(self).to_json()),
+                "text/plain": f"Capture of {self.model_name} on {self.device}: {len(self.blocks)} blocks "
+                              f"({projections} with a projection shortcut)"}
+
 
 def _pooled_side(channels: int, height: int, width: int, allowance: int) -> tuple[int, int]:
     """Largest (h, w) with the aspect kept and ``channels * h * w`` float16 values within ``allowance`` bytes."""
