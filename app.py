@@ -234,8 +234,15 @@ def summarize(spec: str, input_size: float, batch: float = 1) -> tuple[str, list
     device: no config is too large to show)."""
     trace = structure_trace(*model_and_size(spec, input_size))
     n = batch_size(batch)
-    totals = f"{totals_markdown(trace)}  \n{memory_markdown(trace, n)}"
-    return totals, readable(stage_rows(trace)), readable(block_rows(trace, n)), memory_rows(trace, n)
+    return (totals_text(spec, input_size, batch), readable(stage_rows(trace)), readable(block_rows(trace, n)),
+            memory_rows(trace, n))
+
+
+def totals_text(spec: str, input_size: float, batch: float = 1) -> str:
+    """The totals line over the tabs: shapes, blocks, parameters, MACs and memory at ``batch`` images."""
+    trace = structure_trace(*model_and_size(spec, input_size))
+    n = batch_size(batch)
+    return f"{totals_markdown(trace)}  \n{memory_markdown(trace, n)}"
 
 
 def structure(spec: str, input_size: float, batch: float = 1, selected: str = "") -> tuple[Any, ...]:
@@ -316,14 +323,19 @@ def select_from_table(spec: str, input_size: float, cid: str, evt: gr.SelectData
     return select_block(spec, input_size, str(row[0]).split(" ")[0] if row else "", cid)
 
 
-def channels_highlight(spec: str, input_size: float, name: str) -> Any:
-    """The channel plot with the selected block marked."""
+def channels_highlight(spec: str, input_size: float, name: str, active: str = "structure") -> Any:
+    """The channel plot with the selected block marked (when its tab is open; opening it redraws it)."""
+    if active != "structure":
+        return gr.skip()
     config, size = model_and_size(spec, input_size)
     return highlight_block(structure_views(config, size).channels, name)
 
 
-def follow_block(cid: str, name: str, k: float, channel: float) -> tuple[Any, ...]:
-    """The feature-map views at the selected block, when an image of this model has been run."""
+def follow_block(cid: str, name: str, k: float, channel: float, active: str = "features") -> tuple[Any, ...]:
+    """The feature-map views at the selected block, when an image of this model has been run (and the tab is
+    open; opening it follows the selection)."""
+    if active != "features":
+        return (gr.skip(),) * 6
     try:
         cap = STORE.capture(cid) if cid else None
     except KeyError:
@@ -533,8 +545,11 @@ def _cam_outputs(cid: str, block: str, method: str, opacity: float, labels: str 
     return (png_file(over, f"{prefix}_cam", cid), figure, png_file(strip, f"{prefix}_stages", cid), caption)
 
 
-def cam_follow(cid: str, block: str, method: str, opacity: float, labels: str | None = None) -> tuple[Any, ...]:
+def cam_follow(cid: str, block: str, method: str, opacity: float, labels: str | None = None,
+               active: str = "features") -> tuple[Any, ...]:
     """The class maps at the selected block, when maps have been computed for this run (else unchanged)."""
+    if active != "features":
+        return (gr.skip(),) * 4
     try:
         STORE.cam_run(cid)
     except KeyError:
@@ -650,6 +665,7 @@ class Controls:
     checkpoint: gr.File
     opened: gr.State  # [spec, notice] of the last checkpoint opened
     source: gr.Markdown
+    controls: list[Any]  # mode, preset and the custom fields: what spec_from_controls reads
 
 
 def source_notice(spec: str, opened: list[str] | None) -> str:
@@ -709,8 +725,7 @@ def _model_controls() -> Controls:
     fields_ = [block_type, *depths, width, groups, stride_in]
     controls = [mode, preset, *fields_]
     private = dict(api_visibility="private", trigger_mode="always_last")
-    gr.on([c.input for c in controls], spec_from_controls, [*controls, model], [spec_box, model],
-          api_name="spec_from_controls", **private)
+    # the controls' own input event is wired with the views (_wire_views): one round trip per change
     gr.on([spec_box.submit, spec_box.blur], apply_spec, spec_box, [spec_box, model, mode, preset, *fields_],
           api_name="apply_spec", **private)
     load_preset.click(custom_from_preset, preset, fields_, api_visibility="private", api_name="custom_from_preset") \
@@ -721,8 +736,7 @@ def _model_controls() -> Controls:
                         api_visibility="private", api_name="timm_choices")
         timm_arch.input(lambda name: apply_spec(f"timm:{name}"), timm_arch, [spec_box, model, mode, preset, *fields_],
                         api_visibility="private", api_name="pick_timm")
-    model.change(source_notice, [model, opened], source, api_visibility="private", api_name="source_notice")
-    return Controls(model, input_size, batch, spec_box, checkpoint, opened, source)
+    return Controls(model, input_size, batch, spec_box, checkpoint, opened, source, controls)
 
 
 @dataclass
@@ -747,23 +761,35 @@ def _inspector(demo: gr.Blocks, c: Controls) -> Selection:
     return Selection(selected, hub, [selected, picker, facts, code, hub])
 
 
+@dataclass
+class TabView:
+    """A tab and how to fill it for a model: ``fill(spec, input_size, batch, selected, *inputs)`` gives its
+    ``outputs``. A tab is filled when it is open: on a new model only the open tab is, the others when opened."""
+
+    name: str
+    tab: gr.Tab
+    fill: Callable[..., tuple[Any, ...]]
+    outputs: list[Any]
+    inputs: list[Any] = field(default_factory=list)
+
+
 def _tables_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, batch: gr.Number,
-                totals: gr.Markdown) -> gr.Dataframe:
-    with gr.Tab("Tables", id="tables", elem_id="tab-tables"):
+                totals: gr.Markdown) -> TabView:
+    with gr.Tab("Tables", id="tables", elem_id="tab-tables") as tab:
         stages = gr.Dataframe(headers=list(STAGE_COLUMNS), label="Stages", elem_id="stage-table", interactive=False)
         blocks = gr.Dataframe(headers=[*BLOCK_COLUMNS, *BLOCK_MEMORY_COLUMNS], label="Blocks (memory at the batch size "
                               "above)", elem_id="block-table", interactive=False, max_height=600)
         memory = gr.Dataframe(headers=list(MEMORY_COLUMNS), label="Memory (inference peak: the most live activations "
                               "at once; training: what autograd keeps for backward)", elem_id="memory-table",
                               interactive=False)
-    gr.on([demo.load, model.change, input_size.change, batch.change], summarize, [model, input_size, batch],
-          [totals, stages, blocks, memory], api_name="summarize", **VIEW_EVENT)
-    return blocks
+    batch.change(summarize, [model, input_size, batch], [totals, stages, blocks, memory], api_name="summarize",
+                 **VIEW_EVENT)
+    return TabView("tables", tab, lambda spec, size, n, _: summarize(spec, size, n)[1:], [stages, blocks, memory])
 
 
 def _structure_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, batch: gr.Number,
-                   selected: gr.Textbox) -> gr.Dataframe:
-    with gr.Tab("Channels & structure", id="structure", elem_id="tab-structure"):
+                   selected: gr.Textbox, active: gr.State) -> TabView:
+    with gr.Tab("Channels & structure", id="structure", elem_id="tab-structure") as tab:
         channel_plot = gr.Plot(label="Channels per block", elem_id="channel-plot")
         transition_plot = gr.Plot(label="Resolution vs channels", elem_id="transition-plot")
         with gr.Row():
@@ -773,17 +799,15 @@ def _structure_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider, ba
                                    elem_id="stats-table", interactive=False)
         analytics_table = gr.Dataframe(headers=list(BLOCK_ANALYTICS_COLUMNS), label="Per block",
                                        elem_id="analytics-table", interactive=False, max_height=500)
-    gr.on([demo.load, model.change, input_size.change, batch.change], structure,
-          [model, input_size, batch, selected],
-          [channel_plot, transition_plot, cost_plot, memory_plot, stats_table, analytics_table], api_name="structure",
-          **VIEW_EVENT)
-    selected.change(channels_highlight, [model, input_size, selected], channel_plot, api_name="channels_highlight",
-                    api_visibility="private", **VIEW_EVENT)
-    return analytics_table
+    outputs = [channel_plot, transition_plot, cost_plot, memory_plot, stats_table, analytics_table]
+    batch.change(structure, [model, input_size, batch, selected], outputs, api_name="structure", **VIEW_EVENT)
+    selected.change(channels_highlight, [model, input_size, selected, active], channel_plot,
+                    api_name="channels_highlight", api_visibility="private", **VIEW_EVENT)
+    return TabView("structure", tab, structure, outputs)
 
 
-def _compare_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> None:
-    with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+def _compare_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> TabView:
+    with gr.Tab("Compare", id="compare", elem_id="tab-compare") as tab:
         other = gr.Dropdown([(p.title, n) for n, p in PRESETS.items()], value="resnet101", allow_custom_value=True,
                             label="Compare the model above (A) with B",
                             info="a preset, or type a spec such as bottleneck:3-4-6-3:32x4d", elem_id="compare-other")
@@ -792,8 +816,9 @@ def _compare_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> N
                              interactive=False)
         channels = gr.Plot(label="Channels along the depth", elem_id="compare-channels")
         costs = gr.Plot(label="Cost per stage", elem_id="compare-costs")
-    gr.on([demo.load, other.change, model.change, input_size.change], compare_models, [model, input_size, other],
-          [summary, table, channels, costs], api_name="compare", **VIEW_EVENT)
+    outputs = [summary, table, channels, costs]
+    other.change(compare_models, [model, input_size, other], outputs, api_name="compare", **VIEW_EVENT)
+    return TabView("compare", tab, lambda spec, size, _n, _s, b: compare_models(spec, size, b), outputs, [other])
 
 
 def _feature_inputs() -> tuple[Any, ...]:
@@ -839,7 +864,14 @@ def _cam_section() -> tuple[tuple[Any, ...], list[Any], gr.Button]:
     return (method, target, opacity), [over, raw, strip, caption], button
 
 
-def _features_tab(c: Controls, selected: gr.Textbox) -> gr.State:
+@dataclass
+class FeaturesTab:
+    view: TabView
+    capture_id: gr.State
+    offer: list[Any]  # the trained-weights offer and its download button, which follow the model
+
+
+def _features_tab(c: Controls, selected: gr.Textbox, active: gr.State) -> FeaturesTab:
     model, checkpoint = c.model, c.checkpoint
     with gr.Tab("Feature maps", id="features", elem_id="tab-features") as tab:
         capture_id = gr.State("")
@@ -870,8 +902,6 @@ def _features_tab(c: Controls, selected: gr.Textbox) -> gr.State:
     run = gr.on([run_button.click, upload.change, example.change, weights.change, device.change, labels.change],
                 features, run_inputs, run_outputs, api_name="features", concurrency_limit=1,
                 trigger_mode="always_last")
-    gr.on([model.change], weights_offer, model, [offer, download_button], api_name="weights_offer",
-          api_visibility="private")
     download_button.click(download_trained, model, [offer, download_button, weights], api_name="download_weights",
                           concurrency_limit=1) \
         .success(features, run_inputs, run_outputs, api_visibility="private", concurrency_limit=1)
@@ -895,16 +925,20 @@ def _features_tab(c: Controls, selected: gr.Textbox) -> gr.State:
     gr.on([target.input], cam_target, [capture_id, block, target, method, opacity, labels], cam_outputs,
           api_name="cam_target", concurrency_limit=1, trigger_mode="always_last")
     # The selected block (from any view) sets the block picker and redraws the block's views, then its maps.
-    selected.change(follow_block, [capture_id, selected, k, channel], [block, grid, caption, zoom, over, network],
-                    api_name="follow_block", api_visibility="private", **VIEW_EVENT) \
-        .then(cam_follow, [capture_id, selected, method, opacity, labels], cam_outputs, api_visibility="private")
+    follow = [block, grid, caption, zoom, over, network]
+    selected.change(follow_block, [capture_id, selected, k, channel, active], follow, api_name="follow_block",
+                    api_visibility="private", **VIEW_EVENT) \
+        .then(cam_follow, [capture_id, selected, method, opacity, labels, active], cam_outputs,
+              api_visibility="private")
     block.input(lambda name: name, block, selected, api_name="select_feature_block", api_visibility="private",
                 queue=False)
-    return capture_id
+    view = TabView("features", tab, lambda spec, size, n, name, cid, k_, ch: follow_block(cid, name, k_, ch), follow,
+                   [capture_id, k, channel])
+    return FeaturesTab(view, capture_id, [offer, download_button])
 
 
-def _graph_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> None:
-    with gr.Tab("Graph", id="graph", elem_id="tab-graph"):
+def _graph_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> TabView:
+    with gr.Tab("Graph", id="graph", elem_id="tab-graph") as tab:
         if not dot_available():
             gr.HTML(notice_html(INSTALL_HINT), elem_id="graphviz-notice")
         with gr.Row():
@@ -926,12 +960,14 @@ def _graph_tab(demo: gr.Blocks, model: gr.Textbox, input_size: gr.Slider) -> Non
                             elem_id="png-dpi", scale=2)
         export_file = gr.File(label="Download", elem_id="export-file", interactive=False)
     options, figure = [level, direction, collapse], [style, theme, fig_size]
-    gr.on([demo.load, model.change, input_size.change, *(c.change for c in options + figure)], show_graph,
-          [model, input_size, *options, *figure], graph, api_name="graph", **VIEW_EVENT)
+    gr.on([c.change for c in options + figure], show_graph, [model, input_size, *options, *figure], graph,
+          api_name="graph", **VIEW_EVENT)
     style.input(paper_level, [style, level], level, api_name="paper_level", api_visibility="private", queue=False)
     for fmt, button in buttons.items():
         button.click(make_export(fmt), [model, input_size, *options, dpi, *figure], export_file,
                      api_name=f"export_{fmt}", concurrency_limit=2)
+    return TabView("graph", tab, lambda spec, size, _n, _s, *opts: (show_graph(spec, size, *opts),), [graph],
+                   [*options, *figure])
 
 
 def build_demo() -> gr.Blocks:
@@ -941,22 +977,75 @@ def build_demo() -> gr.Blocks:
         c = _model_controls()
         totals = gr.Markdown(elem_id="totals")
         sel = _inspector(demo, c)
+        active = gr.State("tables")  # the open tab: the only one a new model refills at once
         with gr.Tabs(elem_id="tabs"):
-            blocks = _tables_tab(demo, c.model, c.input_size, c.batch, totals)
-            analytics = _structure_tab(demo, c.model, c.input_size, c.batch, sel.selected)
-            _compare_tab(demo, c.model, c.input_size)
-            capture_id = _features_tab(c, sel.selected)
-            _graph_tab(demo, c.model, c.input_size)
-        where = [c.model, c.input_size]
-        gr.on([demo.load, c.model.change, c.input_size.change], keep_selection, [*where, sel.selected, capture_id],
-              sel.outputs, api_name="keep_selection", **VIEW_EVENT)
-        gr.on([sel.outputs[1].input], select_block, [*where, sel.outputs[1], capture_id], sel.outputs,
+            tables = _tables_tab(demo, c.model, c.input_size, c.batch, totals)
+            structure_ = _structure_tab(demo, c.model, c.input_size, c.batch, sel.selected, active)
+            compare_ = _compare_tab(demo, c.model, c.input_size)
+            feats = _features_tab(c, sel.selected, active)
+            graph = _graph_tab(demo, c.model, c.input_size)
+        _wire_views(demo, c, sel, totals, active, feats, [tables, structure_, compare_, feats.view, graph])
+        where, capture_id = [c.model, c.input_size], feats.capture_id
+        gr.on([sel.outputs[1].select], select_block, [*where, sel.outputs[1], capture_id], sel.outputs,
               api_name="select_block", **VIEW_EVENT)
         sel.hub.block_select(select_from_page, [*where, capture_id], sel.outputs, api_name="select_from_page",
                              api_visibility="private", **VIEW_EVENT)
-        for table in (blocks, analytics):
+        for table in (tables.outputs[1], structure_.outputs[-1]):
             table.select(select_from_table, [*where, capture_id], sel.outputs, api_visibility="private", **VIEW_EVENT)
     return demo
+
+
+def _wire_views(demo: gr.Blocks, c: Controls, sel: Selection, totals: gr.Markdown, active: gr.State,
+                feats: FeaturesTab, tabs: list[TabView]) -> None:
+    """One event per new model: what is always on screen (totals, where the model came from, the weights
+    offer, the inspector) and the open tab, in one round trip; each other tab fills when it is opened. (One
+    event per view made a preset switch wait for seven round trips and seven re-renders of hidden tabs.)"""
+    common = [c.model, c.input_size, c.batch, sel.selected, feats.capture_id, c.opened]
+    extras = [x for t in tabs for x in t.inputs]
+    head = [totals, c.source, *feats.offer, *sel.outputs]
+    outputs = [*head, *(o for t in tabs for o in t.outputs)]
+    drawn = gr.State(None)  # [spec, input size, batch, tab] the views show: a repeat request is skipped
+
+    def fill(t: TabView, spec: str, size: float, n: float, selected: str, extra: tuple[Any, ...]) -> list[Any]:
+        return list(t.fill(spec, size, n, selected, *extra))
+
+    def views(which: str, spec: str, size: float, n: float, selected: str, cid: str, opened: Any, shown: Any,
+              *extra: Any) -> tuple[Any, ...]:
+        key = [spec, size, n, which]
+        if shown == key:
+            return (gr.skip(),) * (1 + len(outputs))
+        out = [key, totals_text(spec, size, n), source_notice(spec, opened), *weights_offer(spec),
+               *keep_selection(spec, size, selected, cid)]
+        at = 0
+        for t in tabs:
+            args, at = extra[at:at + len(t.inputs)], at + len(t.inputs)
+            out += fill(t, spec, size, n, selected, args) if t.name == which else [gr.skip()] * len(t.outputs)
+        return tuple(out)
+
+    def controls_views(*args: Any) -> tuple[Any, ...]:
+        """A control moved: the spec it makes, applied, and the views of it, in one round trip (the model's
+        change event then finds them drawn)."""
+        k = len(c.controls)
+        box, spec = spec_from_controls(*args[:k], args[k])
+        which, _, *rest = args[k + 1:]
+        return (box, spec, *views(which, spec, *rest))
+
+    # No progress overlay: painting it over ~20 outputs and taking it down again costs more than the update
+    quick = {**VIEW_EVENT, "show_progress": "hidden"}
+    gr.on([demo.load, c.model.change, c.input_size.change], views, [active, *common, drawn, *extras],
+          [drawn, *outputs], api_name="views", api_visibility="private", **quick)
+    # A dropdown fires "input" twice for one pick (Gradio 6.31); "select" once.
+    triggers = [x.select if isinstance(x, gr.Dropdown) else x.input for x in c.controls]
+    gr.on(triggers, controls_views, [*c.controls, c.model, active, *common, drawn, *extras],
+          [c.spec_box, c.model, drawn, *outputs], api_name="spec_from_controls", api_visibility="private",
+          **quick)
+    for t in tabs:
+        def opened(spec: str, size: float, n: float, selected: str, cid: str, _opened: Any, *extra: Any,
+                   t: TabView = t) -> tuple[Any, ...]:
+            return (t.name, *fill(t, spec, size, n, selected, extra))
+
+        t.tab.select(opened, [*common, *t.inputs], [active, *t.outputs], api_name=f"open_{t.name}",
+                     api_visibility="private", **VIEW_EVENT)
 
 
 CSS = (ASSETS / "app.css").read_text()

@@ -374,8 +374,8 @@ def test_one_selected_block_for_every_view(client) -> None:
     assert "self._make_layer(Bottleneck, planes=256, blocks=6, stride=2)" in code
     assert 'data-block="layer3.0"' in hub and "layer4.2" in hub  # what the page highlights, and the block names
     # a new model keeps the block where it exists, else the first block
-    assert client.predict("resnet101", 224, "layer3.0", "", api_name="/keep_selection")[0] == "layer3.0"
-    assert client.predict("resnet18", 224, "layer3.5", "", api_name="/keep_selection")[0] == "layer1.0"
+    assert app.keep_selection("resnet101", 224, "layer3.0")[0] == "layer3.0"
+    assert app.keep_selection("resnet18", 224, "layer3.5")[0] == "layer1.0"
     with pytest.raises(Exception, match="no block named 'layer9.1' in resnet18; its blocks are layer1.0 … layer4.1"):
         client.predict("resnet18", 224, "layer9.1", "", api_name="/select_block")
     timm = client.predict("timm:resnet26d", 224, "layer2.0", "", api_name="/select_block")
