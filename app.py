@@ -59,8 +59,10 @@ if __name__ == "__main__":
     ARGS = parse_args()  # --help and bad flags answer before gradio and torch are imported
 
 # The heavy imports come after the flags, so `python app.py --help` answers at once.
+import functools  # noqa: E402
 import gc  # noqa: E402
 import html  # noqa: E402
+import threading  # noqa: E402
 import re  # noqa: E402
 import tempfile  # noqa: E402
 import uuid  # noqa: E402
@@ -72,36 +74,77 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, PngImagePlugin  # noqa: E402
 
-from explorer.features.cam import GRADIENT_FREE, METHODS, check_method, parse_target  # noqa: E402
-from explorer.features.cam_views import RANDOM_CAM_NOTICE, cam_figure, cam_overlay, cam_strip  # noqa: E402
+# What building the page needs: no torch (it takes ~1.4 s to import; the page is served first).
 from explorer.features.images import ImageError  # noqa: E402
-from explorer.features.store import RANDOM_NOTICE, FeatureStore  # noqa: E402
-from explorer.features.views import (PNG_LEVEL, block_facts, channel_grid, channel_zoom_figure,  # noqa: E402
-                                     default_block, label_names, network_figure, overlay, read_labels, top5)
-from explorer.files import fresh_folder  # noqa: E402
-from explorer.graph.dot import DIRECTIONS  # noqa: E402
+from explorer.features.methods import GRADIENT_FREE, METHODS  # noqa: E402
 from explorer.figures import STYLES  # noqa: E402
 from explorer.figures.paper import SIZES, UNITS  # noqa: E402
 from explorer.figures.themes import THEMES  # noqa: E402
-from explorer.graph.export import EXPORT_FORMATS, check_graph_options, export_bytes, rendered, write_export  # noqa: E402
+from explorer.files import fresh_folder  # noqa: E402
+from explorer.graph.dot import DIRECTIONS  # noqa: E402
+from explorer.graph.formats import EXPORT_FORMATS  # noqa: E402
 from explorer.graph.levels import LEVELS  # noqa: E402
 from explorer.graph.render import DEFAULT_DPI, INSTALL_HINT, MAX_DPI, MIN_DPI, GraphvizMissing, dot_available  # noqa: E402
-from explorer.structure.compare import COMPARE_COLUMNS, compare_summary  # noqa: E402
 from explorer.limits import ModelTooLarge  # noqa: E402
-from explorer.structure.figures import highlight_block, memory_figure  # noqa: E402
+from explorer.models import (CHECKPOINT_SUFFIXES, Model, TimmModel, meta_model, open_checkpoint,  # noqa: E402
+                             parse_model, timm_architectures, timm_installed)
+from explorer.structure.analysis import BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS  # noqa: E402
+from explorer.structure.compare import COMPARE_COLUMNS, compare_summary  # noqa: E402
 from explorer.structure.memory import MAX_BATCH, MEMORY_COLUMNS, check_batch, memory_markdown, memory_rows  # noqa: E402
 from explorer.structure.tables import (BLOCK_COLUMNS, BLOCK_MEMORY_COLUMNS, STAGE_COLUMNS, block_rows,  # noqa: E402
                                        readable, stage_rows, totals_markdown)
-from explorer.structure.views import (BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS, compare_views,  # noqa: E402
-                                      structure_views, warm_presets)
-from explorer.tracing import Trace, format_shape, resolve_device, structure_trace  # noqa: E402
-from explorer.models import (CHECKPOINT_SUFFIXES, Model, TimmModel, meta_model, open_checkpoint,  # noqa: E402
-                             parse_model, timm_architectures, timm_installed)
-from explorer.structure.inspector import inspect_block, inspection_markdown  # noqa: E402
-from resnet import PRESETS, CheckpointError, ResNetConfig, WeightsInfo, find_cached, get_preset, parse_spec  # noqa: E402
-from resnet.download import DownloadError, download, state_size  # noqa: E402
+from explorer.tracing.records import Trace, format_shape  # noqa: E402
+from resnet import PRESETS, ResNetConfig, WeightsInfo, get_preset, parse_spec  # noqa: E402
 from resnet.config import MAX_GROUPS, MAX_WIDTH_PER_GROUP  # noqa: E402
 from resnet.presets import preset_of  # noqa: E402
+
+# What the handlers need besides: torch and everything built on it. ``load_heavy`` imports it into this
+# module: at import (tests, ``import app``), or, for ``python app.py``, once the page is served; a request
+# that comes first waits for it.
+_HEAVY_LOCK = threading.Lock()
+_heavy_loaded = False
+
+
+def load_heavy() -> None:
+    """Import the handlers' modules (once; concurrent callers wait for the first) and make the feature store."""
+    global _heavy_loaded, STORE
+    global check_method, parse_target, RANDOM_CAM_NOTICE, cam_figure, cam_overlay, cam_strip, RANDOM_NOTICE
+    global FeatureStore, PNG_LEVEL, block_facts, channel_grid, channel_zoom_figure, default_block, label_names
+    global network_figure, overlay, read_labels, top5, check_graph_options, export_bytes, rendered, write_export
+    global highlight_block, memory_figure, inspect_block, inspection_markdown, compare_views, structure_views
+    global warm_presets, resolve_device, structure_trace, CheckpointError, find_cached, DownloadError, download
+    global state_size
+    if _heavy_loaded:
+        return
+    with _HEAVY_LOCK:
+        if _heavy_loaded:
+            return
+        from explorer.features.cam import check_method, parse_target
+        from explorer.features.cam_views import RANDOM_CAM_NOTICE, cam_figure, cam_overlay, cam_strip
+        from explorer.features.store import RANDOM_NOTICE, FeatureStore
+        from explorer.features.views import (PNG_LEVEL, block_facts, channel_grid, channel_zoom_figure,
+                                             default_block, label_names, network_figure, overlay, read_labels, top5)
+        from explorer.graph.export import check_graph_options, export_bytes, rendered, write_export
+        from explorer.structure.figures import highlight_block, memory_figure
+        from explorer.structure.inspector import inspect_block, inspection_markdown
+        from explorer.structure.views import compare_views, structure_views, warm_presets
+        from explorer.tracing import resolve_device, structure_trace
+        from resnet import CheckpointError, find_cached
+        from resnet.download import DownloadError, download, state_size
+
+        STORE = FeatureStore(SETTINGS.limits)
+        _heavy_loaded = True
+
+
+def _after_heavy(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, once the handlers' modules are loaded (its signature kept: Gradio reads it for event data)."""
+    @functools.wraps(fn)
+    def handler(*args: Any, **kwargs: Any) -> Any:
+        load_heavy()
+        return fn(*args, **kwargs)
+
+    return handler
+
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "resnet-explorer-outputs"
@@ -122,13 +165,15 @@ class AppSettings:
 
 
 SETTINGS = AppSettings()
-STORE = FeatureStore(SETTINGS.limits)
+STORE: Any = None  # the FeatureStore, made by load_heavy
 
 
 def configure(settings: AppSettings) -> None:
     """Use ``settings`` from now on (flags at start-up; tests): the feature store is sized by its limits."""
     global SETTINGS, STORE
-    SETTINGS, STORE = settings, FeatureStore(settings.limits)
+    SETTINGS = settings
+    if _heavy_loaded:
+        STORE = FeatureStore(settings.limits)
 
 
 def _whole(name: str, value: Any) -> int:
@@ -828,10 +873,8 @@ def _feature_inputs() -> tuple[Any, ...]:
                      type="filepath", elem_id="fm-upload")
     weights = gr.Radio(WEIGHT_CHOICES, value="file" if SETTINGS.weights else "random", label="Weights",
                        elem_id="fm-weights")
-    first_offer, first_button = weights_offer(DEFAULT_SPEC)
-    offer = gr.Markdown(first_offer, elem_id="fm-offer")
-    download_button = gr.Button("Download trained weights", size="sm", elem_id="fm-download",
-                                interactive=first_button["interactive"])
+    offer = gr.Markdown(elem_id="fm-offer")  # filled with the first view (weights_offer)
+    download_button = gr.Button("Download trained weights", size="sm", elem_id="fm-download", interactive=False)
     labels = gr.File(label="Class names for the predictions (.txt, one per line; default: ImageNet's for 1000 "
                            "outputs, else class indices)", file_types=[".txt"], type="filepath", elem_id="fm-labels",
                      height=90)
@@ -992,6 +1035,9 @@ def build_demo() -> gr.Blocks:
                              api_visibility="private", **VIEW_EVENT)
         for table in (tables.outputs[1], structure_.outputs[-1]):
             table.select(select_from_table, [*where, capture_id], sel.outputs, api_visibility="private", **VIEW_EVENT)
+    for block_fn in demo.fns.values():  # a request that comes before torch has loaded waits for it
+        if block_fn.fn is not None:
+            block_fn.fn = _after_heavy(block_fn.fn)
     return demo
 
 
@@ -1068,7 +1114,10 @@ def __getattr__(name: str) -> Any:
 
 def main(args: argparse.Namespace) -> None:
     try:
-        device = resolve_device(args.device).type
+        device = args.device
+        if device != "auto":  # a device asked for is checked now (torch is imported for it)
+            load_heavy()
+            device = resolve_device(device).type
         if args.weights and not Path(args.weights).is_file():
             raise ValueError(f"--weights: no such file {args.weights}")
     except (ValueError, RuntimeError) as exc:
@@ -1083,9 +1132,14 @@ def main(args: argparse.Namespace) -> None:
     demo.queue(default_concurrency_limit=2, max_size=64).launch(
         server_name=args.host, server_port=args.port, inbrowser=args.inbrowser, prevent_thread_lock=True,
         **launch_options())
-    warm_presets()  # after the page is served, so the first view does not wait behind it
+    # After the page is served: torch and the handlers' modules (a first request waits for them), then the
+    # presets' views, so the first view does not wait behind them.
+    load_heavy()
+    warm_presets()
     demo.block_thread()
 
 
 if __name__ == "__main__":
     main(ARGS)
+else:  # imported (tests, tools): everything at once, as any module
+    load_heavy()

@@ -8,13 +8,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Union
+from typing import TYPE_CHECKING, Mapping, Union
 
-import torch
-from torch import nn
+from resnet import ResNetConfig, parse_spec
 
-from resnet import CheckpointError, ResNetConfig, build, parse_spec, read_state_dict
-from resnet.infer import Architecture, infer_architecture
+if TYPE_CHECKING:  # torch and what needs it are imported where models are built or checkpoints read, so that
+    import torch  # naming a model (parsing specs, the app's controls) needs no torch
+    from torch import nn
+
+    from resnet.infer import Architecture
 
 TIMM_PREFIX = "timm:"
 _TIMM_SPEC = re.compile(r"^timm:([a-z0-9_.]+)(?::c(\d+))?$")
@@ -42,6 +44,8 @@ class TimmModel:
 
     def build(self, device: str | torch.device = "cpu") -> nn.Module:
         import timm
+
+        import torch
 
         with torch.device(device):
             return timm.create_model(self.name, pretrained=False, num_classes=self.num_classes).eval()
@@ -92,6 +96,8 @@ def parse_model(spec: str) -> Model:
 
 def meta_model(model: Model) -> nn.Module:
     """``model`` on the meta device: structure without memory, whatever its size."""
+    from resnet import build
+
     if isinstance(model, TimmModel):
         return model.build("meta")
     return build(model, device="meta", init_weights=False)
@@ -99,6 +105,8 @@ def meta_model(model: Model) -> nn.Module:
 
 def real_model(model: Model, init: bool = True) -> nn.Module:
     """``model`` on the CPU; ``init=False`` skips the random initialisation (weights are about to be loaded)."""
+    from resnet import build
+
     if isinstance(model, TimmModel):
         return model.build()
     return build(model, init_weights=init)
@@ -112,6 +120,9 @@ def _same_tensors(module: nn.Module, state: Mapping[str, torch.Tensor]) -> bool:
 def model_of_checkpoint(state: Mapping[str, torch.Tensor]) -> tuple[Model, Architecture]:
     """The model a state dict fits exactly: our ResNet when it has torchvision's layout (a fine-tuned
     torchvision or plain timm ResNet), else the timm architecture with the same tensors (ResNet-D, SE, ...)."""
+    from resnet import CheckpointError
+    from resnet.infer import infer_architecture
+
     arch = infer_architecture(state)
     if arch.plain:
         return arch.config, arch
@@ -159,6 +170,8 @@ def is_checkpoint_path(text: str) -> bool:
 
 def open_checkpoint(path: str | Path, max_bytes: int | None = None) -> OpenedCheckpoint:
     """Read a state dict (weights only), infer its architecture, and find the model it loads into."""
+    from resnet import read_state_dict
+
     model, arch = model_of_checkpoint(read_state_dict(path, max_bytes=max_bytes))
     return OpenedCheckpoint(model, arch, Path(path))
 

@@ -5,10 +5,13 @@ Resize the shorter side (bilinear, antialiased), centre-crop, scale to [0, 1], n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -41,6 +44,8 @@ class Preprocess:
 
     def to_tensor(self, crop: Image.Image) -> torch.Tensor:
         """Normalised 1x3xHxW float tensor."""
+        import torch  # here, so presets (which carry their preprocessing) import without torch
+
         arr = torch.from_numpy(np.asarray(crop, dtype=np.float32) / 255.0).permute(2, 0, 1)
         mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
         std = torch.tensor(IMAGENET_STD).view(3, 1, 1)

@@ -24,18 +24,11 @@ import torch
 from torch import Tensor, nn
 
 from ..tracing.device import model_device, resolve_device
+from .methods import GRADIENT_FREE, METHODS  # noqa: F401 - re-exported
 from ..tracing.hooks import eval_mode, forward_hooks
 from ..tracing.identify import infer_config, model_label
 from ..tracing.layout import find_layout
 
-METHODS: dict[str, str] = {
-    "gradcam": "Grad-CAM: each channel weighted by its mean gradient; where the evidence for the class is.",
-    "gradcam++": "Grad-CAM++: channels weighted by positive gradients only, pixel by pixel; better for several "
-                 "instances of the class.",
-    "layercam": "LayerCAM: every position weighted by its own positive gradient; finer maps at shallow blocks.",
-    "eigencam": "EigenCAM: the activations' first principal component; no gradient, so the same for every class.",
-}
-GRADIENT_FREE = ("eigencam",)
 EPS = 1e-7
 
 

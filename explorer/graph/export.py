@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..figures import EXTENSIONS, FIGURE_FORMATS, check_figure_options, figure
 from ..files import fresh_folder
+from .formats import EXPORT_FORMATS
 from ..models import Model, meta_model
 from ..tracing.cache import check_input_size, structure_trace
 from ..tracing.records import Trace, format_shape
@@ -25,7 +26,6 @@ from .levels import LEVELS, build_graph
 from .render import DEFAULT_DPI, RENDER_FORMATS, check_dpi, check_png_size, render
 from .torchview_ops import ops_dot
 
-EXPORT_FORMATS: tuple[str, ...] = ("svg", "pdf", "png", "dot", "json", "csv", "tex", "drawio", "mermaid", "graphml")
 CSV_COLUMNS = ("block", "stage", "index", "type", "in_shape", "out_shape", "width", "expansion", "stride",
                "dilation", "downsample", "downsample_in", "downsample_out", "params", "macs")
 

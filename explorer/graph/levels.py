@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..tracing.layout import ACTIVATION_NAMES
-from ..tracing.records import BlockRecord, ConvRecord, ModuleRecord, Trace, format_shape
+from ..tracing.records import ACTIVATION_NAMES, BlockRecord, ConvRecord, ModuleRecord, Trace, format_shape
 
 LEVELS: tuple[str, ...] = ("stages", "blocks", "layers", "ops")
 

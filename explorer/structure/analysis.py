@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..tracing.layout import ACTIVATION_NAMES
-from ..tracing.records import BlockRecord, LayerRecord, Trace, format_shape
+from ..tracing.records import ACTIVATION_NAMES, BlockRecord, LayerRecord, Trace, format_shape
 
 @dataclass(frozen=True)
 class ChannelRecord:
@@ -162,6 +161,8 @@ def stage_stats(t: Trace) -> list[StageStats]:
     return rows
 
 
+BLOCK_ANALYTICS_COLUMNS = ("block", "type", "in ch", "width", "out ch", "out : width", "output stride",
+                           "receptive field")
 STAGE_STATS_COLUMNS = ("part", "blocks", "params", "params %", "MACs", "MACs %", "output stride",
                        "receptive field", "output")
 

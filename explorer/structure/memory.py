@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..limits import format_bytes
-from ..tracing.memory import MemoryProfile, PartMemory, totals
+from ..tracing.profile import MemoryProfile, PartMemory, totals
 from ..tracing.records import Trace
 
 MEMORY_COLUMNS = ("part", "weights fp32", "weights fp16/bf16", "inference peak", "training activations")

@@ -15,12 +15,11 @@ from resnet import PRESETS
 
 from ..models import Model
 from ..tracing.cache import check_input_size, structure_trace
-from .analysis import STAGE_STATS_COLUMNS, channels, receptive_fields, stage_stats_rows
+from .analysis import BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS, channels, receptive_fields, stage_stats_rows
 from .compare import Comparison, compare, compare_rows
 from .figures import channels_figure, compare_figures, cost_figure, transition_figure
 
-BLOCK_ANALYTICS_COLUMNS = ("block", "type", "in ch", "width", "out ch", "out : width", "output stride",
-                           "receptive field")
+
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from torch import nn
 
 STAGE_COUNT = 4
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.LeakyReLU, nn.Hardswish, nn.Mish, nn.ELU, nn.PReLU)
-ACTIVATION_NAMES = frozenset(a.__name__ for a in ACTIVATIONS)
 NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
 EXPECTED = ("a ResNet-family module: four stages (nn.Sequential) of residual blocks with Conv2d children conv1 and "
             "conv2 (conv3 for Bottleneck) and an optional downsample, as in torchvision's or timm's ResNet")

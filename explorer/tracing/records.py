@@ -9,9 +9,12 @@ from typing import Any
 
 from resnet import ResNetConfig
 
-from .memory import MemoryProfile
+from .profile import MemoryProfile
 
 Shape = tuple[int, ...]
+# The activation layers a block's branch may hold, by class name (layout.ACTIVATIONS are the classes; a test
+# keeps the two in step): views skip them, as they skip ReLU, when they draw a branch.
+ACTIVATION_NAMES = frozenset({"ReLU", "ReLU6", "SiLU", "GELU", "LeakyReLU", "Hardswish", "Mish", "ELU", "PReLU"})
 
 
 def format_shape(shape: Shape) -> str:

@@ -10,11 +10,12 @@ from torch import Tensor, nn
 from .device import model_device, resolve_device
 from .hooks import forward_hooks, running_on
 from .identify import infer_config, model_label
-from .layout import ACTIVATION_NAMES, ACTIVATIONS, NORMS, Layout, find_layout, is_skippable
+from .layout import ACTIVATIONS, NORMS, Layout, find_layout, is_skippable
 from .macs import module_macs, own_params
 from .memory import MemoryProfile, measure_memory
 from .meta import MetaOps
-from .records import BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, ModuleRecord, Shape, StageRecord, Trace
+from .records import (ACTIVATION_NAMES, BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, ModuleRecord, Shape,
+                      StageRecord, Trace)
 
 Seen = dict[str, tuple[Shape, Shape]]  # module name -> (input shape, output shape), per sample
 
