@@ -248,6 +248,11 @@ def apply_spec(text: str) -> tuple[Any, ...]:
             config.block, *config.layers, config.width_per_group, config.groups, config.stride_in)
 
 
+def pick_timm(name: str | None) -> tuple[Any, ...]:
+    """A timm architecture picked (or typed); leaving the picker empty changes nothing."""
+    return apply_spec(f"timm:{name}") if name else (gr.skip(),) * 12
+
+
 def open_checkpoint_file(path: str | None) -> tuple[Any, ...]:
     """An uploaded checkpoint switches the whole UI to the model it holds (architecture inferred from the
     tensors) with its weights: the spec, the applied model, the weights choice and a notice saying so."""
@@ -779,7 +784,7 @@ def _model_controls() -> Controls:
     if timm_arch is not None:
         timm_arch.focus(lambda: gr.update(choices=list(timm_architectures())), None, timm_arch,
                         api_visibility="private", api_name="timm_choices")
-        timm_arch.input(lambda name: apply_spec(f"timm:{name}"), timm_arch, [spec_box, model, mode, preset, *fields_],
+        timm_arch.input(pick_timm, timm_arch, [spec_box, model, mode, preset, *fields_],
                         api_visibility="private", api_name="pick_timm")
     return Controls(model, input_size, batch, spec_box, checkpoint, opened, source, controls)
 

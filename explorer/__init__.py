@@ -15,9 +15,11 @@ Module map — two pipelines over frozen records:
     tracing/    layout.py (the ResNet in any module, by structure), identify.py (its name and closest config),
                 hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
                 (one forward pass -> Trace), macs.py, memory.py and meta.py (memory measured on the meta
-                device), device.py, cache.py (structure traces by model, on the meta device)
+                device; profile.py its records), device.py, cache.py (structure traces by model, on the meta
+                device). Records, profiles and their views import without torch.
     structure/  analysis.py (channel ratios, transitions, receptive fields, cost shares), memory.py, compare.py,
-                tables.py (rows and text tables), figures.py (plotly), views.py (per-config bundles, cached)
+                tables.py (rows and text tables), figures.py (plotly), views.py (per-config bundles, cached),
+                inspector.py (one block: the code that builds it and its facts)
     graph/      levels.py (graph records per level), dot.py (Graphviz source), render.py (dot -> SVG/PDF/PNG),
                 torchview_ops.py (the ops level), export.py (files and their names)
     figures/    scene.py (a drawing as boxes, curves and text), paper.py (the paper figure's layout),
@@ -27,6 +29,7 @@ Module map — two pipelines over frozen records:
                 maps at every block), store.py (models, captures and CAM runs kept for a server), views.py and
                 cam_views.py (what they show)
     limits.py   every resource limit as one value; files.py output folders; theme.py plotly template;
+                palette.py the colours that mean one thing in every view;
                 cli.py the command line
 
 The names below are loaded on first use, so ``import explorer`` stays cheap.

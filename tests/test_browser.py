@@ -381,3 +381,28 @@ def test_axe_finds_nothing_beyond_gradios_footer_on_every_tab(page) -> None:
         page.wait_for_timeout(500)  # let the page settle (fonts, plot transitions) before measuring contrast
         found[tab] = _axe_beyond_gradio_footer(page)
     assert not any(found.values()), found
+
+
+def test_every_control_is_reachable_from_the_keyboard(page) -> None:
+    def walk(steps: int) -> list[str]:
+        seen = []
+        for _ in range(steps):
+            page.keyboard.press("Tab")
+            seen.append(page.evaluate("""() => { const a = document.activeElement;
+                const owner = a && a.closest('[id]'); return (owner ? owner.id : '') + '|' + (a ? a.tagName : ''); }"""))
+        return seen
+
+    page.locator("#intro").click()  # start from the top of the page
+    seen = walk(60)
+    for control in ("mode", "preset", "spec", "input-size", "batch-size", "checkpoint", "inspector-block",
+                    "tab-tables-button", "tab-graph-button"):
+        assert any(s.startswith(control + "|") for s in seen), (control, seen)
+    # the Graph tab opened with the keyboard, and its blocks reached and selected with it
+    page.locator("#tab-graph-button").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#graph svg g.node").first).to_be_visible(timeout=30_000)
+    page.locator("#graph-style input").first.focus()
+    seen = walk(120)
+    assert any(s.endswith("|g") for s in seen), seen  # the graph's block nodes take focus (Enter selects)
+    for control in ("graph-level", "graph-direction", "graph-collapse", "export-svg", "export-tex", "png-dpi"):
+        assert any(s.startswith(control + "|") for s in seen), (control, seen)
