@@ -36,30 +36,16 @@ The names below are loaded on first use, so ``import explorer`` stays cheap.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import lazy_loader
 
-_EXPORTS = {
-    "trace": "tracing.tracer", "structure_trace": "tracing.cache", "resolve_device": "tracing.device",
-    "eval_mode": "tracing.hooks", "forward_hooks": "tracing.hooks",
-    "Trace": "tracing.records", "BlockRecord": "tracing.records", "ConvRecord": "tracing.records",
-    "DownsampleRecord": "tracing.records", "LayerRecord": "tracing.records", "ModuleRecord": "tracing.records",
-    "StageRecord": "tracing.records", "format_shape": "tracing.records",
-    "MIN_INPUT_SIZE": "limits", "Limits": "limits",
-    "BLOCK_COLUMNS": "structure.tables", "STAGE_COLUMNS": "structure.tables", "block_rows": "structure.tables",
-    "format_table": "structure.tables", "stage_rows": "structure.tables", "totals": "structure.tables",
-    "totals_markdown": "structure.tables", "figure": "figures",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'explorer' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "tracing.tracer": ["trace"], "tracing.cache": ["structure_trace"], "tracing.device": ["resolve_device"],
+    "tracing.hooks": ["eval_mode", "forward_hooks"],
+    "tracing.records": ["Trace", "BlockRecord", "ConvRecord", "DownsampleRecord", "LayerRecord", "ModuleRecord",
+                        "StageRecord", "format_shape"],
+    "limits": ["MIN_INPUT_SIZE", "Limits"],
+    "structure.tables": ["BLOCK_COLUMNS", "STAGE_COLUMNS", "block_rows", "format_table", "stage_rows", "totals",
+                         "totals_markdown"],
+    "figures": ["figure"],
+})
+__all__ = [name for name in __all__ if name not in ("tracing", "limits", "structure", "figures")]

@@ -63,3 +63,30 @@ def test_page_is_served_before_torch_is_imported(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+NO_TORCH = '''
+import sys
+
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked here")
+
+
+sys.meta_path.insert(0, NoTorch())
+import explorer.figures, explorer.graph.levels, explorer.models, explorer.structure.tables, explorer.tracing.records
+import resnet
+from explorer.features.methods import METHODS
+from explorer.graph.formats import EXPORT_FORMATS
+
+print(resnet.parse_spec("bottleneck:3-4-6-3:32x4d").spec, resnet.PRESETS["resnet18"].title, len(METHODS),
+      len(EXPORT_FORMATS), explorer.models.parse_model("resnet50:c10").spec)
+'''
+
+
+def test_specs_presets_records_and_views_import_without_torch() -> None:
+    run = subprocess.run([sys.executable, "-c", NO_TORCH], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["resnext50_32x4d", "ResNet-18", "4", "10", "resnet50:c10"]
