@@ -386,3 +386,25 @@ def test_one_selected_block_for_every_view(client) -> None:
     projection = next(t for t in json.loads(ch["plot"])["data"] if t["name"] == "projection shortcut")
     assert projection["x"] == ["layer1.0", "layer2.0", "layer3.0", "layer4.0"]
     assert projection["marker"]["color"] == SHORTCUT_EDGE  # orange means projection in every view
+
+
+def test_a_preset_over_a_lowered_limit_is_refused_in_the_totals() -> None:
+    """A preset pick skips the queue (no toast there): its refusal takes the totals' place, nothing else moves."""
+    from explorer.limits import Limits
+
+    before = app.SETTINGS
+    app.configure(app.AppSettings(limits=Limits(max_blocks_per_stage=8)))
+    try:
+        demo = app.build_demo()
+        fn = next(f.fn for f in demo.fns.values() if f.name == "preset_views")
+        controls = ("Preset", "resnet101", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5")
+        common = ("resnet50", 224, 1, "layer1.0", "", None, None)  # model, size, batch, selected, cid, opened, drawn
+        extras = ("resnet101", "", 16, -1, "blocks", "TB", False, "graph", "light", "column")
+        out = fn(*controls, "resnet50", "tables", *common, *extras)
+        assert out[3] == ("**Cannot show this preset:** layer3 has 23 blocks, over the limit of 8 per stage "
+                          "(raise it with RESNET_EXPLORER_MAX_BLOCKS_PER_STAGE, or --max-blocks-per-stage for app.py)")
+        assert all(isinstance(o, type(gr.skip())) for i, o in enumerate(out) if i != 3)
+        ok = fn("Preset", "resnet18", *controls[2:], "resnet50", "tables", *common, *extras)
+        assert ok[:2] == ("resnet18", "resnet18") and ok[3].startswith("**resnet18**")
+    finally:
+        app.configure(before)
