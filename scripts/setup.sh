@@ -47,4 +47,6 @@ if [ "$want_test" = 1 ]; then
   "$PY" scripts/fetch_npm.py mermaid 12.3.0 package/dist/mermaid.min.js tests/.cache/mermaid.min.js
   # axe-core audits every tab of the page for accessibility in the browser tests.
   "$PY" scripts/fetch_npm.py axe-core 4.14.1 package/axe.min.js tests/.cache/axe.min.js
+  # mxGraph, draw.io's diagram engine, opens our .drawio files in the tests.
+  "$PY" scripts/fetch_npm.py mxgraph 4.2.2 package/javascript/mxClient.min.js tests/.cache/mxClient.min.js
 fi

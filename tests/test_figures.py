@@ -228,6 +228,58 @@ def test_drawio_graph_style_connects_every_edge_to_its_nodes() -> None:
     assert {f"group:{b.name}" for b in t.blocks} <= set(cells)  # one group per block's cluster
 
 
+MXGRAPH_JS = ROOT / "tests" / ".cache" / "mxClient.min.js"
+
+
+@pytest.fixture(scope="module")
+def mxgraph_page(browser):
+    """A page with mxGraph, the diagram engine of draw.io (diagrams.net), loaded from the npm registry's copy."""
+    if not MXGRAPH_JS.is_file():
+        pytest.fail(f"{MXGRAPH_JS} is missing: scripts/setup.sh --test fetches it from the npm registry")
+    tab = browser.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.set_content("<html><body><div id='c' style='width:1200px;height:800px'></div></body></html>")
+    tab.evaluate("window.mxLoadResources = false; window.mxLoadStylesheets = false; window.mxBasePath = '.';")
+    tab.add_script_tag(path=str(MXGRAPH_JS))
+    tab.errors = errors
+    yield tab
+    tab.close()
+
+
+@pytest.mark.parametrize("style, level", [("paper", "blocks"), ("flat", "stages"), ("graph", "layers")])
+def test_drawio_opens_in_draw_ios_engine(mxgraph_page, style: str, level: str) -> None:
+    t = structure_trace(get_preset("resnet50"))
+    data = figure(t, "drawio", style, level)
+    cells = drawio_cells(data)
+    ends = {k for k, c in cells.items() if c.get("edge") == "1" and c.get("source") and c.get("target")}
+    got = mxgraph_page.evaluate("""(xml) => {
+        document.getElementById('c').innerHTML = '';
+        const node = mxUtils.parseXml(xml).documentElement.getElementsByTagName('mxGraphModel')[0];
+        const graph = new mxGraph(document.getElementById('c'));
+        new mxCodec(node.ownerDocument).decode(node, graph.getModel());
+        const model = graph.getModel();
+        const all = Object.values(model.cells);
+        return {ids: all.map(c => c.id),
+                attached: all.filter(c => model.isEdge(c) && model.getTerminal(c, true) && model.getTerminal(c, false))
+                             .map(c => c.id),
+                parents: Object.fromEntries(all.filter(c => c.parent).map(c => [c.id, c.parent.id])),
+                values: Object.fromEntries(all.filter(c => typeof c.value === 'string').map(c => [c.id, c.value])),
+                shapes: document.querySelectorAll('#c svg path, #c svg rect, #c svg ellipse').length};
+    }""", data.decode())
+    assert not mxgraph_page.errors, mxgraph_page.errors
+    assert sorted(got["ids"]) == sorted(cells)  # every cell of the file, under its id
+    assert set(got["attached"]) == ends  # every connection is attached at both ends
+    assert got["shapes"] > len(cells) // 2  # and drawn
+    for k, c in cells.items():
+        assert got["parents"].get(k, None) == c.get("parent")
+        if c.get("value"):
+            assert got["values"][k] == c.get("value")
+    if style != "graph":
+        for b in t.blocks if level == "blocks" else ():
+            assert got["parents"][b.name] == f"group:{b.stage_name}" and got["values"][b.name] == b.name
+
+
 # ---- GraphML and Mermaid ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("level, collapse", [("stages", False), ("blocks", False), ("blocks", True), ("layers", False)])
