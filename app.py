@@ -332,7 +332,13 @@ def code_html(code: str) -> str:
 
 def _module_of(config: Model, name: str) -> Any:
     """The block as a module (meta device), for models whose code we show as their repr."""
-    return meta_model(config).get_submodule(name) if isinstance(config, TimmModel) else None
+    return _meta_timm(config).get_submodule(name) if isinstance(config, TimmModel) else None
+
+
+@functools.lru_cache(maxsize=4)
+def _meta_timm(config: TimmModel) -> Any:
+    """A timm model on the meta device, kept while its blocks are being clicked through (30+ ms to build)."""
+    return meta_model(config)
 
 
 def select_block(spec: str, input_size: float, name: str, cid: str = "") -> tuple[Any, ...]:
@@ -920,6 +926,19 @@ class FeaturesTab:
     offer: list[Any]  # the trained-weights offer and its download button, which follow the model
 
 
+def _wire_cams(capture_id: gr.State, block: gr.Dropdown, labels: gr.File, cam_inputs: tuple[Any, ...],
+               cam_outputs: list[Any], button: gr.Button) -> None:
+    """Class maps: computed on the button, redrawn for another block, method or opacity (no new pass), and for
+    another class (one backward pass)."""
+    method, target, opacity = cam_inputs
+    button.click(compute_cams, [capture_id, block, target, method, opacity, labels], cam_outputs, api_name="cam",
+                 concurrency_limit=1)
+    gr.on([block.input, method.change, opacity.release], cam_view, [capture_id, block, method, opacity, labels],
+          cam_outputs, api_name="cam_view", **VIEW_EVENT)
+    gr.on([target.input], cam_target, [capture_id, block, target, method, opacity, labels], cam_outputs,
+          api_name="cam_target", concurrency_limit=1, trigger_mode="always_last")
+
+
 def _features_tab(c: Controls, selected: gr.Textbox, active: gr.State) -> FeaturesTab:
     model, checkpoint = c.model, c.checkpoint
     with gr.Tab("Feature maps", id="features", elem_id="tab-features") as tab:
@@ -967,12 +986,7 @@ def _features_tab(c: Controls, selected: gr.Textbox, active: gr.State) -> Featur
                concurrency_limit=1, show_progress="minimal") \
         .success(target_choices, predictions, target, api_visibility="private")
     run.success(target_choices, predictions, target, api_visibility="private", api_name="target_choices")
-    cam_button.click(compute_cams, [capture_id, block, target, method, opacity, labels], cam_outputs,
-                     api_name="cam", concurrency_limit=1)
-    gr.on([block.input, method.change, opacity.release], cam_view, [capture_id, block, method, opacity, labels],
-          cam_outputs, api_name="cam_view", **VIEW_EVENT)
-    gr.on([target.input], cam_target, [capture_id, block, target, method, opacity, labels], cam_outputs,
-          api_name="cam_target", concurrency_limit=1, trigger_mode="always_last")
+    _wire_cams(capture_id, block, labels, cam_inputs, cam_outputs, cam_button)
     # The selected block (from any view) sets the block picker and redraws the block's views, then its maps.
     follow = [block, grid, caption, zoom, over, network]
     selected.change(follow_block, [capture_id, selected, k, channel, active], follow, api_name="follow_block",
@@ -1058,9 +1072,6 @@ def _wire_views(demo: gr.Blocks, c: Controls, sel: Selection, totals: gr.Markdow
     outputs = [*head, *(o for t in tabs for o in t.outputs)]
     drawn = gr.State(None)  # [spec, input size, batch, tab] the views show: a repeat request is skipped
 
-    def fill(t: TabView, spec: str, size: float, n: float, selected: str, extra: tuple[Any, ...]) -> list[Any]:
-        return list(t.fill(spec, size, n, selected, *extra))
-
     def views(which: str, spec: str, size: float, n: float, selected: str, cid: str, opened: Any, shown: Any,
               *extra: Any) -> tuple[Any, ...]:
         key = [spec, size, n, which]
@@ -1076,16 +1087,37 @@ def _wire_views(demo: gr.Blocks, c: Controls, sel: Selection, totals: gr.Markdow
         at = 0
         for t in tabs:
             args, at = extra[at:at + len(t.inputs)], at + len(t.inputs)
-            out += fill(t, spec, size, n, selected, args) if t.name == which else [gr.skip()] * len(t.outputs)
+            out += t.fill(spec, size, n, selected, *args) if t.name == which else (gr.skip(),) * len(t.outputs)
         return tuple(out)
 
+    # The refresh skips the queue (one HTTP request instead of a join and a stream: ~30 ms of a ~130 ms redraw)
+    # and shows no progress overlay (painting it over ~20 outputs and taking it down costs more than the
+    # update); _VIEW_SLOTS keeps the queue's bound of two at a time (a new config's trace is CPU work).
+    quick = {"show_progress": "hidden", "queue": False, "trigger_mode": "always_last"}
+    gr.on([demo.load, c.model.change, c.input_size.change], views, [active, *common, drawn, *extras],
+          [drawn, *outputs], api_name="views", api_visibility="private", **quick)
+    _wire_controls(c, views, [c.model, active, *common, drawn, *extras], [c.spec_box, c.model, drawn, *outputs],
+                   quick)
+    for t in tabs:
+        def opened(spec: str, size: float, n: float, selected: str, cid: str, _opened: Any, *extra: Any,
+                   t: TabView = t) -> tuple[Any, ...]:
+            return (t.name, *t.fill(spec, size, n, selected, *extra))
+
+        t.tab.select(opened, [*common, *t.inputs], [active, *t.outputs], api_name=f"open_{t.name}",
+                     api_visibility="private", **VIEW_EVENT)
+
+
+def _wire_controls(c: Controls, views: Callable[..., tuple[Any, ...]], rest: list[Any], outputs: list[Any],
+                   quick: dict[str, Any]) -> None:
+    """A control moved: the spec it makes and the views of it in one round trip. ``rest`` are the current
+    model and what ``views`` reads; ``outputs`` the spec box, the model and what ``views`` fills."""
+
     def controls_views(*args: Any) -> tuple[Any, ...]:
-        """A control moved: the spec it makes, applied, and the views of it, in one round trip (the model's
-        change event then finds them drawn)."""
+        """The spec applied and its views drawn (the model's change event then finds them drawn)."""
         k = len(c.controls)
         box, spec = spec_from_controls(*args[:k], args[k])
-        which, _, *rest = args[k + 1:]
-        return (box, spec, *views(which, spec, *rest))
+        which, _, *tail = args[k + 1:]
+        return (box, spec, *views(which, spec, *tail))
 
     def preset_views(*args: Any) -> tuple[Any, ...]:
         """A preset picked (off the queue, where an error raised would show no message): the refusal, if
@@ -1094,30 +1126,16 @@ def _wire_views(demo: gr.Blocks, c: Controls, sel: Selection, totals: gr.Markdow
             return controls_views(*args)
         except gr.Error as exc:
             refusal = f"**Cannot show this preset:** {exc.message}"
-            return (gr.skip(),) * 3 + (refusal,) + (gr.skip(),) * (len(outputs) - 1)
+            return (gr.skip(),) * 3 + (refusal,) + (gr.skip(),) * (len(outputs) - 4)
 
-    # The refresh skips the queue (one HTTP request instead of a join and a stream: ~30 ms of a ~130 ms redraw)
-    # and shows no progress overlay (painting it over ~20 outputs and taking it down costs more than the
-    # update); _VIEW_SLOTS keeps the queue's bound of two at a time (a new config's trace is CPU work).
-    quick = {"show_progress": "hidden", "queue": False, "trigger_mode": "always_last"}
-    gr.on([demo.load, c.model.change, c.input_size.change], views, [active, *common, drawn, *extras],
-          [drawn, *outputs], api_name="views", api_visibility="private", **quick)
     # A dropdown fires "input" twice for one pick (Gradio 6.31); "select" once. A preset pick cannot be
     # invalid, so it skips the queue; the custom fields can be (groups on a BasicBlock), so their refusals
     # go through the queue, which shows them.
-    inputs_ = [*c.controls, c.model, active, *common, drawn, *extras]
-    outputs_ = [c.spec_box, c.model, drawn, *outputs]
-    gr.on([x.select for x in c.controls if isinstance(x, gr.Dropdown)], preset_views, inputs_, outputs_,
+    inputs = [*c.controls, *rest]
+    gr.on([x.select for x in c.controls if isinstance(x, gr.Dropdown)], preset_views, inputs, outputs,
           api_name="preset_views", api_visibility="private", **quick)
-    gr.on([x.input for x in c.controls if not isinstance(x, gr.Dropdown)], controls_views, inputs_, outputs_,
+    gr.on([x.input for x in c.controls if not isinstance(x, gr.Dropdown)], controls_views, inputs, outputs,
           api_name="spec_from_controls", api_visibility="private", **VIEW_EVENT)
-    for t in tabs:
-        def opened(spec: str, size: float, n: float, selected: str, cid: str, _opened: Any, *extra: Any,
-                   t: TabView = t) -> tuple[Any, ...]:
-            return (t.name, *fill(t, spec, size, n, selected, extra))
-
-        t.tab.select(opened, [*common, *t.inputs], [active, *t.outputs], api_name=f"open_{t.name}",
-                     api_visibility="private", **VIEW_EVENT)
 
 
 CSS = (ASSETS / "app.css").read_text()
