@@ -26,11 +26,11 @@ def reference() -> dict:
 def app_url(tmp_path_factory: pytest.TempPathFactory):
     """The real app, launched in-process on a free port, closed at the end."""
     os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
-    import app
+    from ui.page import build_demo, launch_options
 
-    demo = app.build_demo()
+    demo = build_demo()
     demo.queue(default_concurrency_limit=2)
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **app.launch_options())
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", **launch_options())
     try:
         yield url
     finally:

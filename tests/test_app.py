@@ -7,8 +7,13 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-import app
 from explorer.graph.dot import SHORTCUT_EDGE
+from ui.context import APP
+from ui.handlers.model import apply_spec, custom_from_preset, show_custom, spec_from_controls
+from ui.handlers.selection import keep_selection
+from ui.handlers.structure import summarize as summarize_handler
+from ui.page import build_demo
+from ui.settings import AppSettings, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,60 +70,60 @@ def test_endpoints_are_named(client) -> None:
 
 def test_spec_and_controls_handlers() -> None:
     controls = ("Custom", "resnet50", "bottleneck", 2, 2, 2, 2, 4, 32, "v1")
-    assert app.spec_from_controls(*controls, "resnet50") == ("bottleneck:2-2-2-2:32x4d:v1",) * 2
+    assert spec_from_controls(*controls, "resnet50") == ("bottleneck:2-2-2-2:32x4d:v1",) * 2
     # options the controls do not show carry over from the current spec
-    assert app.spec_from_controls(*controls, "resnet50:dil011:c10")[0] == "bottleneck:2-2-2-2:32x4d:v1:dil011:c10"
-    assert app.spec_from_controls("Preset", "resnet101", "basic", 1, 1, 1, 1, 64, 1, "v1.5", "resnet50:c10")[0] == \
+    assert spec_from_controls(*controls, "resnet50:dil011:c10")[0] == "bottleneck:2-2-2-2:32x4d:v1:dil011:c10"
+    assert spec_from_controls("Preset", "resnet101", "basic", 1, 1, 1, 1, 64, 1, "v1.5", "resnet50:c10")[0] == \
         "resnet101:c10"
-    assert app.spec_from_controls("Custom", "resnet50", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", "resnet18")[0] == \
+    assert spec_from_controls("Custom", "resnet50", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", "resnet18")[0] == \
         "resnet50"  # the same structure is the same model
-    with pytest.raises(gr.Error, match="groups must be 1 and width_per_group 64"):
-        app.spec_from_controls("Custom", "resnet50", "basic", 2, 2, 2, 2, 64, 4, "v1.5", "resnet50")
-    spec, model, mode, preset, block, *rest = app.apply_spec("  Bottleneck:3-4-6-3:32x4d:V1 ")
+    with pytest.raises(ValueError, match="groups must be 1 and width_per_group 64"):
+        spec_from_controls("Custom", "resnet50", "basic", 2, 2, 2, 2, 64, 4, "v1.5", "resnet50")
+    spec, model, mode, preset, block, *rest = apply_spec("  Bottleneck:3-4-6-3:32x4d:V1 ")
     assert (spec, model, mode, preset, block) == ("resnext50_32x4d:v1", "resnext50_32x4d:v1", "Preset",
                                                   "resnext50_32x4d", "bottleneck")
     assert rest == [3, 4, 6, 3, 4, 32, "v1"]
-    spec, _, mode, preset, *_ = app.apply_spec("basic:1-2-3-4")
+    spec, _, mode, preset, *_ = apply_spec("basic:1-2-3-4")
     assert (spec, mode) == ("basic:1-2-3-4", "Custom") and preset == gr.update()
-    with pytest.raises(gr.Error, match="unknown model"):
-        app.apply_spec("resnet5")
-    block, *rest = app.custom_from_preset("resnext50_32x4d")
+    with pytest.raises(ValueError, match="unknown model"):
+        apply_spec("resnet5")
+    block, *rest = custom_from_preset("resnext50_32x4d")
     assert block == "bottleneck" and rest == [3, 4, 6, 3, 4, 32, "v1.5"]
-    assert app.show_custom("Custom")["visible"] is True and app.show_custom("Preset")["visible"] is False
+    assert show_custom("Custom")["visible"] is True and show_custom("Preset")["visible"] is False
 
 
 def test_cli_flags_default_to_localhost(monkeypatch) -> None:
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
-    args = app.parse_args([])
+    args = parse_args([])
     assert (args.host, args.port, args.device) == ("127.0.0.1", 7860, "auto")
-    assert app.parse_args(["--port", "9000", "--host", "0.0.0.0"]).port == 9000
+    assert parse_args(["--port", "9000", "--host", "0.0.0.0"]).port == 9000
 
 
 def test_limit_flags_and_env_vars(monkeypatch) -> None:
     from explorer.limits import Limits
 
-    assert app.parse_args(["--max-upload-mb", "0.5"]).limits == Limits(max_upload_mb=0.5)
+    assert parse_args(["--max-upload-mb", "0.5"]).limits == Limits(max_upload_mb=0.5)
     monkeypatch.setenv("RESNET_EXPLORER_CAPTURE_MB", "64")
-    assert app.parse_args(["--max-input-size", "100"]).limits == Limits(capture_mb=64, max_input_size=100)
+    assert parse_args(["--max-input-size", "100"]).limits == Limits(capture_mb=64, max_input_size=100)
 
 
 def test_a_small_input_size_limit_sets_the_slider() -> None:
     """--max-input-size below the usual 224 px: the slider starts at the limit instead of failing."""
     from explorer.limits import Limits
 
-    before = app.SETTINGS
-    app.configure(app.AppSettings(limits=Limits(max_input_size=100, max_blocks_per_stage=8)))
+    before = APP.settings
+    APP.configure(AppSettings(limits=Limits(max_input_size=100, max_blocks_per_stage=8)))
     try:
-        demo = app.build_demo()
+        demo = build_demo()
         size = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "input-size")
         depth = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "layer1-blocks")
         assert (size.maximum, size.value, depth.maximum) == (100, 100, 8)
-        totals, *_ = app.summarize("resnet18", 100)
+        totals, *_ = summarize_handler("resnet18", 100)
         assert "input 3×100×100" in totals
-        with pytest.raises(gr.Error, match="input size 224 px is over the 100 px limit"):
-            app.summarize("resnet18", 224)
+        with pytest.raises(ValueError, match="input size 224 px is over the 100 px limit"):
+            summarize_handler("resnet18", 224)
     finally:
-        app.configure(before)
+        APP.configure(before)
 
 
 @pytest.mark.parametrize("argv, env, message", [
@@ -374,8 +379,8 @@ def test_one_selected_block_for_every_view(client) -> None:
     assert "self._make_layer(Bottleneck, planes=256, blocks=6, stride=2)" in code
     assert 'data-block="layer3.0"' in hub and "layer4.2" in hub  # what the page highlights, and the block names
     # a new model keeps the block where it exists, else the first block
-    assert app.keep_selection("resnet101", 224, "layer3.0")[0] == "layer3.0"
-    assert app.keep_selection("resnet18", 224, "layer3.5")[0] == "layer1.0"
+    assert keep_selection("resnet101", 224, "layer3.0")[0] == "layer3.0"
+    assert keep_selection("resnet18", 224, "layer3.5")[0] == "layer1.0"
     with pytest.raises(Exception, match="no block named 'layer9.1' in resnet18; its blocks are layer1.0 … layer4.1"):
         client.predict("resnet18", 224, "layer9.1", "", api_name="/select_block")
     timm = client.predict("timm:resnet26d", 224, "layer2.0", "", api_name="/select_block")
@@ -392,10 +397,10 @@ def test_a_preset_over_a_lowered_limit_is_refused_in_the_totals() -> None:
     """A preset pick skips the queue (no toast there): its refusal takes the totals' place, nothing else moves."""
     from explorer.limits import Limits
 
-    before = app.SETTINGS
-    app.configure(app.AppSettings(limits=Limits(max_blocks_per_stage=8)))
+    before = APP.settings
+    APP.configure(AppSettings(limits=Limits(max_blocks_per_stage=8)))
     try:
-        demo = app.build_demo()
+        demo = build_demo()
         fn = next(f.fn for f in demo.fns.values() if f.name == "preset_views")
         controls = ("Preset", "resnet101", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5")
         common = ("resnet50", 224, 1, "layer1.0", "", None, None)  # model, size, batch, selected, cid, opened, drawn
@@ -407,4 +412,4 @@ def test_a_preset_over_a_lowered_limit_is_refused_in_the_totals() -> None:
         ok = fn("Preset", "resnet18", *controls[2:], "resnet50", "tables", *common, *extras)
         assert ok[:2] == ("resnet18", "resnet18") and ok[3].startswith("**resnet18**")
     finally:
-        app.configure(before)
+        APP.configure(before)

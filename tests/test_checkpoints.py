@@ -164,11 +164,13 @@ sys.meta_path.insert(0, Hide())
 
 def test_app_cli_and_library_work_without_torchvision_and_timm(finetuned) -> None:
     script = HIDDEN + f"""
-import app, explorer
+import explorer
+from ui.handlers.structure import summarize
+from ui.page import build_demo
 from explorer.models import open_checkpoint, parse_model
 from resnet import get_preset
-app.build_demo()
-print(app.summarize("resnet50", 224)[0].splitlines()[0])
+build_demo()
+print(summarize("resnet50", 224)[0].splitlines()[0])
 print(open_checkpoint({str(finetuned['plain10'])!r}).model.spec)
 for bad in ("timm:resnet50d", {str(finetuned['timm_d'])!r}):
     try:

@@ -121,14 +121,15 @@ def test_checkpoint_corpus(client, tmp_path: Path) -> None:
 
 def test_limits_are_the_configured_ones(client, tmp_path: Path) -> None:
     """The app enforces the limits it was configured with (flags and env vars at start-up), not module globals."""
-    import app
+    from ui.context import APP
+    from ui.settings import AppSettings
     from explorer.limits import Limits
 
-    before = app.SETTINGS
+    before = APP.settings
     path = _ckpt(tmp_path, "big.pth", build(get_preset("resnet18"), init_weights=False).state_dict())
     image = tmp_path / "wide.png"
     image.write_bytes(encode(Image.new("RGB", (1200, 1000), (5, 5, 5)), "PNG"))
-    app.configure(app.AppSettings(limits=Limits(max_checkpoint_mb=0.001, max_image_mp=1.1, max_blocks_per_stage=8,
+    APP.configure(AppSettings(limits=Limits(max_checkpoint_mb=0.001, max_image_mp=1.1, max_blocks_per_stage=8,
                                                 max_input_size=256)))
     try:
         with pytest.raises(Exception, match="over the 0 MiB limit"):
@@ -140,7 +141,7 @@ def test_limits_are_the_configured_ones(client, tmp_path: Path) -> None:
         with pytest.raises(Exception, match="input size 300 px is over the 256 px limit"):
             client.predict("resnet18", 300, api_name="/summarize")
     finally:
-        app.configure(before)
+        APP.configure(before)
     notice, crop, *_ = run_features(client, image)  # the defaults again
     assert Image.open(crop).size == (224, 224)
 

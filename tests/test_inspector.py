@@ -78,13 +78,15 @@ def test_other_libraries_show_their_modules_repr() -> None:
 
 
 def test_the_inspector_shows_what_the_last_image_did_in_the_block() -> None:
-    import app
+    from ui.context import APP
+    from ui.handlers.features import features
+    from ui.handlers.selection import select_block
 
-    cid = app.features("resnet18", None, "cat", "random", None, "cpu", "", 16)[0]
-    facts = app.select_block("resnet18", 224, "layer2.0", cid)[2]
-    top = app.STORE.capture(cid)
+    cid = features("resnet18", None, "cat", "random", None, "cpu", "", 16)[0]
+    facts = select_block("resnet18", 224, "layer2.0", cid)[2]
+    top = APP.store.capture(cid)
     s = top.stats("layer2.0")
     assert "**On the image:** top channels " in facts and f"zeros {s.zero_fraction:.1%}" in facts
     assert f"‖F(x)‖ / ‖shortcut‖ {s.residual_ratio:.3g}" in facts
     # another model's selection does not borrow this image's numbers
-    assert "On the image" not in app.select_block("resnet50", 224, "layer2.0", cid)[2]
+    assert "On the image" not in select_block("resnet50", 224, "layer2.0", cid)[2]

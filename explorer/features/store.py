@@ -34,6 +34,10 @@ RANDOM_NOTICE = (f"Random weights (seed {RANDOM_SEED}): the maps show how signal
                  "not learned features. Load trained weights to see real features and predictions.")
 
 
+class Expired(KeyError):
+    """A run asked for by id that is no longer (or never was) kept; ``args[0]`` says what to do."""
+
+
 @dataclass
 class LoadedModel:
     model: nn.Module
@@ -160,7 +164,7 @@ class FeatureStore:
         with self._captures_lock:
             run = self._cams.get(cid)
         if run is None:
-            raise KeyError("compute the class maps of this image first")
+            raise Expired("compute the class maps of this image first")
         return run
 
     def capture(self, cid: str) -> Capture:
@@ -169,5 +173,5 @@ class FeatureStore:
             if cap is not None:
                 self._captures.move_to_end(cid)
         if cap is None:
-            raise KeyError("that image run has expired; run the image again")
+            raise Expired("that image run has expired; run the image again")
         return cap

@@ -1,0 +1,36 @@
+"""What every handler shares while the app runs: its settings and the feature store. One explicit object
+(``APP``), not module globals: start-up and the tests ``configure`` it."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from . import lib
+from .settings import AppSettings
+
+if TYPE_CHECKING:
+    from explorer.features.store import FeatureStore
+
+
+@dataclass
+class AppContext:
+    settings: AppSettings = field(default_factory=AppSettings)
+    _store: FeatureStore | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def store(self) -> FeatureStore:
+        """Models, captures and class-map runs, sized by the limits (made on first use: it needs torch)."""
+        with self._lock:
+            if self._store is None:
+                self._store = lib.FeatureStore(self.settings.limits)
+            return self._store
+
+    def configure(self, settings: AppSettings) -> None:
+        """Use ``settings`` from now on (flags at start-up; tests); the store is remade for their limits."""
+        with self._lock:
+            self.settings, self._store = settings, None
+
+
+APP = AppContext()

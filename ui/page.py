@@ -1,0 +1,47 @@
+"""The page: every part built (controls, inspector, tabs), then every part wired, then one wrapper around
+every event's function (``refusals.refusing``). ``build_demo()`` is what the tests and ``python app.py`` use."""
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from . import wiring
+from .context import APP
+from .refusals import refusing
+from .settings import ASSETS
+from .tabs import Page, compare, controls, features, graph, structure, tables
+
+TABS = (tables, structure, compare, features, graph)  # in the order they show
+
+
+def build_demo() -> gr.Blocks:
+    settings = APP.settings
+    with gr.Blocks(title="ResNet Explorer") as demo:
+        gr.Markdown("# ResNet Explorer\nToggle depth configs and see every residual block's shapes, "
+                    "downsample paths and cost.", elem_id="intro")
+        c = controls.build_controls(settings)
+        totals = gr.Markdown(elem_id="totals")
+        inspector = controls.build_inspector()
+        page = Page(demo, settings, c, totals, inspector, active=gr.State("tables"), capture_id=gr.State(""))
+        with gr.Tabs(elem_id="tabs"):
+            views = [tab.build(page) for tab in TABS]
+        controls.wire(page)
+        for tab, view in zip(TABS, views):
+            tab.wire(page, view)
+        feats = views[TABS.index(features)]
+        wiring.Redraw(page, views, feats).wire(page)
+        wiring.wire_selection(page, views)
+        wiring.wire_checkpoint(page, feats)
+    for block_fn in demo.fns.values():
+        if block_fn.fn is not None:
+            block_fn.fn = refusing(block_fn.fn)
+    return demo
+
+
+def launch_options() -> dict[str, Any]:
+    """Options every launch uses (the tests' too): styles, one-line error messages, the upload limit."""
+    limits = APP.settings.limits
+    return {"css": (ASSETS / "app.css").read_text(), "js": (ASSETS / "a11y.js").read_text(),
+            "theme": gr.themes.Default(primary_hue="blue"), "show_error": True,
+            "max_file_size": int(max(limits.max_upload_mb, limits.max_checkpoint_mb) * 2**20)}

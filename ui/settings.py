@@ -1,0 +1,66 @@
+"""The app's settings: flags, environment variables and the files it serves. Standard library only, so
+``python app.py --help`` and a bad flag answer before gradio or torch is imported."""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from explorer.limits import LimitError, Limits, env_name, flag_name
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "resnet-explorer-outputs"  # a fresh folder per response under it
+EXAMPLES = {p.stem: p for p in sorted((ASSETS / "examples").glob("*")) if p.suffix in (".jpg", ".png")}
+DEFAULT_SPEC = "resnet50"
+
+
+@dataclass
+class AppSettings:
+    """What the flags set for the handlers: the default device and checkpoint, and every limit."""
+
+    device: str = "auto"
+    weights: str | None = None  # --weights PATH: the default checkpoint for "file"
+    limits: Limits = field(default_factory=Limits)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The app's flags; a bad flag or environment variable exits with one line naming it."""
+    p = _Parser(prog="app.py", description="ResNet Explorer web app")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--device", default="auto", help="where activations run: auto, cpu, cuda, mps")
+    p.add_argument("--weights", default=None, help="checkpoint for the feature maps (torchvision .pth or .safetensors)")
+    p.add_argument("--inbrowser", action="store_true", help="open a browser tab")
+    for f in fields(Limits):
+        p.add_argument(flag_name(f.name), type=float, default=None, metavar="N",
+                       help=f"limit (default {f.default}; env {env_name(f.name)})")
+    args = p.parse_args(argv)
+    given = {f.name: getattr(args, f.name) for f in fields(Limits) if getattr(args, f.name) is not None}
+    try:
+        args.limits = Limits.from_env(**given)
+    except LimitError as exc:
+        p.error(str(exc) if str(exc).startswith("RESNET_EXPLORER_") else f"{flag_name(exc.field)} {exc}")
+    return args
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """glibc gives every worker thread its own heap, which keeps freed model and activation memory; two
+    arenas keep the server's memory on a plateau under concurrent use (see benchmarks/load.py). Set in
+    process (glibc's mallopt, before any thread starts), so start-up needs no second interpreter."""
+    if "MALLOC_ARENA_MAX" in os.environ:  # the user's own setting, which glibc has already read
+        return False
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").mallopt(-8, arenas))  # -8: M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: nothing to limit
+        return False

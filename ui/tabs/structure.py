@@ -1,0 +1,36 @@
+"""The Channels & structure tab: the channel hourglass, resolution against channels, cost and memory per part,
+and the analytics tables."""
+from __future__ import annotations
+
+import gradio as gr
+
+from explorer.structure.analysis import BLOCK_ANALYTICS_COLUMNS, STAGE_STATS_COLUMNS
+
+from .. import events
+from ..handlers.structure import StructureViews, channels_highlight, structure
+from . import Page, TabView, outputs_of
+
+
+def build(page: Page) -> TabView:
+    with gr.Tab("Channels & structure", id="structure", elem_id="tab-structure") as tab:
+        channels = gr.Plot(label="Channels per block", elem_id="channel-plot")
+        transitions = gr.Plot(label="Resolution vs channels", elem_id="transition-plot")
+        with gr.Row():
+            costs = gr.Plot(label="Cost per stage", elem_id="cost-plot")
+            memory = gr.Plot(label="Memory per part", elem_id="memory-plot")
+        stage_stats = gr.Dataframe(headers=list(STAGE_STATS_COLUMNS), label="Per stage (receptive field in px)",
+                                   elem_id="stats-table", interactive=False)
+        block_analytics = gr.Dataframe(headers=list(BLOCK_ANALYTICS_COLUMNS), label="Per block",
+                                       elem_id="analytics-table", interactive=False, max_height=500)
+    outputs = outputs_of(StructureViews, channels=channels, transitions=transitions, costs=costs, memory=memory,
+                         stage_stats=stage_stats, block_analytics=block_analytics)
+    return TabView("structure", tab, structure, outputs, selects=[block_analytics])
+
+
+def wire(page: Page, view: TabView) -> None:
+    """/structure at a batch size; the channel plot marks the selected block."""
+    c, selected = page.controls, page.inspector.selected
+    c.batch.change(structure, [c.model, c.input_size, c.batch, selected], view.outputs, api_name="structure",
+                   **events.VIEW)
+    selected.change(channels_highlight, [c.model, c.input_size, selected, page.active], view.outputs[0],
+                    api_name="channels_highlight", **events.private(**events.VIEW))
