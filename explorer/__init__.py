@@ -29,8 +29,12 @@ Module map — two pipelines over frozen records:
                 maps at every block), store.py (models, captures and CAM runs kept for a server), views.py and
                 cam_views.py (what they show)
     limits.py   every resource limit as one value; files.py output folders; theme.py plotly template;
-                palette.py the colours that mean one thing in every view;
-                cli.py the command line
+                palette.py the colours that mean one thing in every view
+    cli/        the command line: structure.py (summary, analyze, export, compare), images.py (features,
+                cam), weights.py; common.py (model and image arguments, the one file writer)
+
+The web UI (``app.py`` and the ``ui`` package beside it) is built on this library and never the other way
+round.
 
 The names below are loaded on first use, so ``import explorer`` stays cheap.
 """

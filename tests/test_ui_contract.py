@@ -20,3 +20,29 @@ def test_every_elem_id_is_still_on_the_page(client) -> None:
     ids = {c.get("props", {}).get("elem_id") for c in client.config["components"]}
     missing = sorted(set(CONTRACT["elem_ids"]) - ids)
     assert not missing, f"elem_ids gone from the page: {missing}"
+
+
+def test_the_ui_keeps_its_house_rules() -> None:
+    """A newcomer reads the UI in a minute (#20): a thin app.py, small modules and functions, no ``global``
+    statement, refusals turned into toasts in one place, handlers apart from the layout."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent
+    assert len((root / "app.py").read_text().splitlines()) <= 80
+    modules = sorted((root / "ui").rglob("*.py"))
+    assert len(modules) >= 6
+    raises = 0
+    for path in [root / "app.py", *modules]:
+        text = path.read_text()
+        assert len(text.splitlines()) <= 400, path
+        for node in ast.walk(ast.parse(text)):
+            assert not isinstance(node, ast.Global), f"{path}:{node.lineno} has a global statement"
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert node.end_lineno - node.lineno + 1 <= 60, f"{path}:{node.lineno} {node.name} is over 60 lines"
+            if isinstance(node, ast.Raise) and "gr.Error(" in ast.unparse(node):
+                raises += 1
+            if path.parent.name == "handlers" and isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                assert not any("tabs" in n or n == "page" or n == "wiring" for n in names), \
+                    f"{path}:{node.lineno}: handlers never import the layout"
+    assert raises <= 3

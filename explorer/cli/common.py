@@ -1,0 +1,143 @@
+"""What commands share: the parser that answers in one line, the ``Command`` record, the model and image
+arguments and what they name, the weights an image runs with, and the one writer of output files."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, NoReturn
+
+import numpy as np
+from PIL import Image
+
+from resnet import ResNetConfig
+
+from ..limits import MIN_INPUT_SIZE, Limits
+from ..models import Model, OpenedCheckpoint, is_checkpoint_path, open_checkpoint, parse_model
+
+SPEC_HELP = ("a model spec: a preset (resnet50, ...), block:N-N-N-N[:GxWd][:v1][:dilXYZ][:cN] (e.g. "
+             "bottleneck:3-4-6-3:32x4d), timm:NAME[:cN] with timm installed (timm:resnet50d), or a checkpoint file "
+             "(.pth/.safetensors: its architecture is inferred)")
+
+
+class UsageError(Exception):
+    """A user mistake: printed as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    commands: tuple[str, ...] = ()  # named when none is given
+
+    def error(self, message: str) -> NoReturn:
+        if "required: command" in message:
+            raise UsageError(f"choose a command: {', '.join(self.commands)} (see {self.prog} --help)")
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: its name and help, the function that adds its arguments, and the function that runs it
+    (returning what to print)."""
+
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Limits], str]
+
+
+def model_arguments(p: argparse.ArgumentParser) -> None:
+    """MODEL, the flags that change it, and the input size."""
+    p.add_argument("model", help=SPEC_HELP)
+    p.add_argument("--block", choices=["basic", "bottleneck"], help="change the block type")
+    p.add_argument("--layers", type=int, nargs=4, metavar="N", help="change the blocks per stage")
+    p.add_argument("--groups", type=int, help="change the groups of the 3×3 conv (ResNeXt)")
+    p.add_argument("--width-per-group", type=int, help="change the width per group (64 = ResNet, 128 = Wide ResNet)")
+    p.add_argument("--stride-in", choices=["v1.5", "v1"], help="where a Bottleneck puts its stride (default v1.5)")
+    p.add_argument("--dilation", type=int, nargs=3, choices=[0, 1], metavar="0|1",
+                   help="replace the stride of layer2..layer4 with dilation")
+    p.add_argument("--num-classes", type=int, help="classifier outputs (default 1000)")
+    p.add_argument("--input-size", type=int, default=224, help=f"input side in px (from {MIN_INPUT_SIZE})")
+
+
+def model_of(text: str, limits: Limits) -> tuple[Model, OpenedCheckpoint | None]:
+    """The model a spec names, or the one a checkpoint file holds (with the opened checkpoint)."""
+    if is_checkpoint_path(text):
+        opened = open_checkpoint(text, max_bytes=limits.checkpoint_bytes)
+        return opened.model, opened
+    model = parse_model(text)
+    if isinstance(model, ResNetConfig):
+        limits.check_depths(model.layers)
+    return model, None
+
+
+def model_from_args(args: argparse.Namespace, limits: Limits) -> Model:
+    """The model MODEL names (a spec or a checkpoint file), with the flags' changes, within the limits; an
+    opened checkpoint is kept as ``args.opened`` (its weights are the default weights)."""
+    config, args.opened = model_of(args.model, limits)
+    changes = {k: v for k, v in {
+        "block": getattr(args, "block", None), "layers": tuple(args.layers) if getattr(args, "layers", None) else None,
+        "groups": getattr(args, "groups", None), "width_per_group": getattr(args, "width_per_group", None),
+        "stride_in": getattr(args, "stride_in", None),
+        "replace_stride_with_dilation": tuple(bool(d) for d in args.dilation) if getattr(args, "dilation", None) else None,
+        "num_classes": getattr(args, "num_classes", None),
+    }.items() if v is not None}
+    if changes and not isinstance(config, ResNetConfig):
+        raise UsageError(f"--{next(iter(changes)).replace('_', '-')} changes our own ResNet specs, not {config.spec}")
+    if changes:
+        config = dataclasses.replace(config, **changes)
+        limits.check_depths(config.layers)
+    return config
+
+
+def image_arguments(p: argparse.ArgumentParser) -> None:
+    """What a real forward pass of an image takes: the image, the weights, the device, the class names."""
+    p.add_argument("image", help="image file (JPEG, PNG, WebP, BMP, GIF, TIFF)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--weights", help="checkpoint (.pth state dict or .safetensors); default: random, seed 0 "
+                                          "(a checkpoint given as MODEL is used too)")
+    source.add_argument("--hub", action="store_true", help="the model's checkpoint from the torch hub cache")
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (a GPU failure falls back to the CPU)")
+    p.add_argument("--labels", help="class names for the predictions, one per line (default: ImageNet's for "
+                                    "1000 outputs, else class indices)")
+
+
+def run_image(args: argparse.Namespace, limits: Limits) -> tuple[Any, str, Any, Any]:
+    """The image through every block of the model MODEL names, with the weights the arguments choose: --weights,
+    else a checkpoint given as MODEL, else --hub, else random. Returns (store, run id, capture, loaded model)."""
+    from ..features.store import FeatureStore
+    from ..tracing import resolve_device
+
+    config = model_from_args(args, limits)
+    for path, what in ((args.image, "image"), (args.weights, "--weights")):
+        if path and not Path(path).is_file():
+            raise UsageError(f"{what}: no such file {path}")
+    weights = args.weights or (str(args.opened.path) if args.opened else None)
+    source = "file" if weights else "hub" if args.hub else "random"
+    store = FeatureStore(limits)
+    cid, cap, loaded = store.run_image(config, args.image, source, weights, resolve_device(args.device))
+    return store, cid, cap, loaded
+
+
+Output = bytes | str | Image.Image | np.ndarray
+
+
+def write_outputs(files: Mapping[Path, Output], folder: Path | None = None) -> list[Path]:
+    """Write every file (``folder`` made first, when given): bytes as they are, text as UTF-8, images as PNG.
+    One line (UsageError) if the file system refuses."""
+    from ..features.views import PNG_LEVEL
+
+    path = folder
+    try:
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        for path, content in files.items():
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            elif isinstance(content, str):
+                path.write_text(content, encoding="utf-8")
+            else:
+                image = content if isinstance(content, Image.Image) else Image.fromarray(content)
+                image.save(path, compress_level=PNG_LEVEL)
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from None
+    return list(files)
