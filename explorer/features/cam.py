@@ -25,9 +25,9 @@ from torch import Tensor, nn
 
 from ..tracing.device import model_device, resolve_device
 from .methods import GRADIENT_FREE, METHODS  # noqa: F401 - re-exported
-from ..tracing.hooks import eval_mode, forward_hooks
-from ..tracing.identify import infer_config, model_label
-from ..tracing.layout import find_layout
+from ..tracing.hooks import eval_mode
+from ..tracing.watch import Plan, logits_of, watched_run
+from .capture import input_like
 
 EPS = 1e-7
 
@@ -98,6 +98,7 @@ class CamRun:
     device: str
     activations: dict[str, Tensor]  # block -> C×h×w (CPU, float32)
     gradients: dict[str, Tensor] = field(default_factory=dict)  # block -> ∂logit[target]/∂A
+    stage_of: dict[str, int] = field(default_factory=dict)  # block -> its stage (1..)
     _outputs: list[Tensor] = field(default_factory=list, repr=False)  # the graph's tensors, for a new class
     _logits: Tensor | None = field(default=None, repr=False)
 
@@ -137,35 +138,42 @@ class CamRun:
 
 def cam_run(model: nn.Module, x: Tensor, target: int | None = None, device: str | torch.device | None = None,
             budget_bytes: int | None = None) -> CamRun:
-    """Run ``x`` (1×3×H×W) through a ResNet-family ``model`` keeping every block's output, then take the
+    """Run ``x`` (1×3×H×W) through a residual network ``model`` keeping every block's output, then take the
     gradient of the ``target`` logit (default: the top-1 class) at every block in one backward pass."""
     if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
         raise ValueError(f"a CAM needs one image as a 1×3×H×W tensor, got shape {tuple(x.shape)}")
-    layout = find_layout(model)
-    net = layout.backbone
-    dev = model_device(net) if device is None else resolve_device(device)
+    dev = model_device(model) if device is None else resolve_device(device)
     names: list[str] = []
     outputs: list[Tensor] = []
 
-    def keep(name: str, module: nn.Module, inputs: tuple, output: Tensor) -> None:
-        names.append(name)
-        outputs.append(output)
+    def watch(plan: Plan) -> dict[int, list]:
+        def keep(name: str):  # noqa: ANN202
+            return lambda t: (names.append(name), outputs.append(t))
 
-    home = model_device(net)
-    net.to(dev)
+        return {b.output: [keep(b.name)] for b in plan.blocks}
+
+    def replan() -> None:
+        names.clear()
+        outputs.clear()
+
+    home = model_device(model)
+    model.to(dev)
     try:
-        with eval_mode(net), torch.enable_grad(), forward_hooks((n, b, keep) for n, b in layout.blocks()):
-            logits = net(x.to(dev))
-        run = CamRun(model_label(model, layout, infer_config(layout)), names,
-                     logits[0].detach().float().cpu().numpy(), 0, str(dev),
-                     {n: o[0].detach().float().cpu() for n, o in zip(names, outputs)}, _outputs=outputs, _logits=logits)
+        with eval_mode(model), torch.enable_grad():
+            plan, out = watched_run(model, input_like(model, x.to(dev)), watch, replan=replan)
+        logits = logits_of(out)
+        if logits is None:
+            raise ValueError("this model outputs feature maps, not class scores: class maps need a classifier")
+        run = CamRun(plan.model_name, names, logits[0].detach().float().cpu().numpy(), 0, str(dev),
+                     {n: o[0].detach().float().cpu() for n, o in zip(names, outputs)},
+                     stage_of={b.name: b.stage for b in plan.blocks}, _outputs=outputs, _logits=logits)
         if budget_bytes is not None and run.nbytes > budget_bytes:
             raise ValueError(f"class maps of every block at this size need {run.nbytes / 2**20:.0f} MiB, over the "
                              f"{budget_bytes / 2**20:.0f} MiB capture budget; use a smaller input or raise --capture-mb")
         run.retarget(int(np.argmax(run.logits)) if target is None else target)
     finally:
         if home != dev:
-            net.to(home)
+            model.to(home)
     if home != dev:
         run.release()  # the kept graph would hold the device's memory and refer to weights that moved back
     return run

@@ -39,9 +39,9 @@ def cam_figure(run: CamRun, block: str, method: str, class_name: str) -> go.Figu
 
 def stage_ends(run: CamRun) -> list[str]:
     """The last block of each stage: where the strip looks."""
-    last: dict[str, str] = {}
+    last: dict[int, str] = {}
     for b in run.blocks:
-        last[b.split(".")[0]] = b
+        last[run.stage_of.get(b, 0)] = b
     return list(last.values())
 
 

@@ -1,7 +1,8 @@
 """Activation capture: one forward pass with hooks that keep compact per-block maps and statistics.
 
-For each block: the output (after the final ReLU), ‖F(x)‖ of the residual branch (the last BN's output,
-read before ``out += identity`` changes it in place) and ‖shortcut‖ (identity or ``downsample(x)``).
+For each block: the output (after its activation, if it has one), ‖F(x)‖ of the residual branch (the tensor
+that enters the sum, read the moment it is made, before ``out += identity`` changes it in place) and
+‖shortcut‖ (identity or the projection), wherever the model's code computes them.
 An output that fits its share of the memory budget is kept as it is (no copy); a larger one is pooled to
 float16 in its hook, so memory stays bounded whatever the depth. Statistics are reduced after the forward,
 on the capture's device.
@@ -21,9 +22,8 @@ from torch import Tensor, nn
 
 from ..limits import DEFAULT_LIMITS
 from ..tracing.device import model_device, resolve_device
-from ..tracing.hooks import HookFn, forward_hooks, running_on
-from ..tracing.identify import infer_config, model_label
-from ..tracing.layout import find_layout, residual_end
+from ..tracing.hooks import running_on
+from ..tracing.watch import Plan, logits_of, watched_run
 
 
 @dataclass(frozen=True)
@@ -136,13 +136,23 @@ def _reduce(y: Tensor) -> tuple[Tensor, Tensor]:
     return flat.sum(dim=1), torch.stack((_square(flat), torch.sign(flat).sum()))
 
 
-def _describe(channel_sums: np.ndarray, count: int, square: float, positives: float) -> dict[str, float]:
-    """Host side: exact statistics from the reductions. As the output is >= 0, a channel is dead exactly
-    when its sum is 0."""
+def _reduce_signed(y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``_reduce`` for an output that may be negative (a pre-activation block's sum): positives counted by a
+    comparison, and each channel's maximum (a channel is dead when it is never above 0)."""
+    flat = y[0].reshape(y.shape[1], -1)
+    return flat.sum(dim=1), torch.stack((_square(flat), (flat > 0).sum().to(flat.dtype))), flat.amax(dim=1)
+
+
+def _describe(channel_sums: np.ndarray, count: int, square: float, positives: float,
+              channel_max: np.ndarray | None = None) -> dict[str, float]:
+    """Host side: exact statistics from the reductions. An output >= 0 (after a ReLU) has a dead channel
+    exactly where its sum is 0; a signed one where its maximum is not above 0. ``zero_fraction`` is the share
+    of positions that are not above 0."""
     mean = float(channel_sums.sum(dtype=np.float64)) / count
     var = max(square / count - mean * mean, 0.0) * count / max(count - 1, 1)
+    dead = channel_sums <= 0 if channel_max is None else channel_max <= 0
     return {"mean": mean, "std": math.sqrt(var), "zero_fraction": 1.0 - positives / count,
-            "dead_channels": int((channel_sums <= 0).sum()), "norm": math.sqrt(square)}
+            "dead_channels": int(dead.sum()), "norm": math.sqrt(square)}
 
 
 def _compact(y: Tensor, allowance: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -169,27 +179,35 @@ class _Reduced:
     maxima: np.ndarray | None
     sums: Tensor
     scalars: Tensor
+    channel_max: Tensor | None = None  # signed outputs only
 
     @classmethod
-    def of(cls, y: Tensor, allowance: int) -> _Reduced:
-        return cls(tuple(y.shape[1:]), *_compact(y, allowance), *_reduce(y))
+    def of(cls, y: Tensor, allowance: int, rectified: bool = True) -> _Reduced:
+        return cls(tuple(y.shape[1:]), *_compact(y, allowance), *(_reduce(y) if rectified else _reduce_signed(y)))
 
 
-def summarise_outputs(outputs: list[Tensor | _Reduced], allowance: int) -> list[tuple[BlockMaps, dict[str, float]]]:
-    """Block maps and exact statistics of block outputs (1×C×H×W, >= 0), reduced on their device where that is
-    not done yet, then read with ONE transfer to the host (one sync on a GPU, not one per block)."""
-    reduced = [_Reduced.of(y, allowance) if isinstance(y, Tensor) else y for y in outputs]
+def summarise_outputs(outputs: list[Tensor | _Reduced], allowance: int,
+                      rectified: list[bool] | None = None) -> list[tuple[BlockMaps, dict[str, float]]]:
+    """Block maps and exact statistics of block outputs (1×C×H×W; >= 0 unless ``rectified`` says otherwise),
+    reduced on their device where that is not done yet, then read with ONE transfer to the host (one sync on
+    a GPU, not one per block)."""
+    flags = rectified or [True] * len(outputs)
+    reduced = [_Reduced.of(y, allowance, f) if isinstance(y, Tensor) else y for y, f in zip(outputs, flags)]
     if not reduced:
         return []
-    host = torch.cat([t for r in reduced for t in (r.sums, r.scalars)]).cpu().numpy()
+    host = torch.cat([t for r in reduced for t in (r.sums, r.scalars, *((r.channel_max,) if r.channel_max is not None
+                                                                          else ()))]).float().cpu().numpy()
     done, at = [], 0
     for r in reduced:
         c, h, w = r.shape
         channel_sums, (square, positives) = host[at:at + c], host[at + c:at + c + 2].tolist()
         at += c + 2
+        channel_max = None
+        if r.channel_max is not None:
+            channel_max, at = host[at:at + c], at + c
         block = BlockMaps(shape=r.shape, maps=r.maps, channel_means=channel_sums / np.float32(h * w),
                           pooled_from_max=r.maxima)
-        done.append((block, _describe(channel_sums, c * h * w, square, positives)))
+        done.append((block, _describe(channel_sums, c * h * w, square, positives, channel_max)))
     return done
 
 
@@ -202,7 +220,8 @@ def capture(
 ) -> Capture:
     """Run ``model`` on ``x`` (1×3×H×W) once and keep what the feature-map views need for every block.
 
-    ``model`` is any ResNet-family module (see ``explorer.tracing.layout``); its backbone is what runs.
+    ``model`` is any convolutional residual network (its blocks are recognised by what they compute: see
+    ``explorer.tracing.layout``), in any dtype; what it outputs is its logits when they are N×K.
 
     A CUDA/MPS failure (out of memory, device error) falls back to the CPU with a notice. The model is left
     as it was (hooks removed, flags and device restored). ``keep_full`` also keeps copies of each block's
@@ -225,89 +244,100 @@ def capture(
         return cap
 
 
-class _Recorder:
-    """One capture's hooks, one per role, and what they keep.
+def input_like(model: nn.Module, x: Tensor) -> Tensor:
+    """``x`` in the model's floating dtype (a half-precision model takes half-precision images)."""
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), x.dtype)
+    return x.to(dtype)
 
-    Hooks do only what cannot wait: ‖F(x)‖ at the last BN, before ``out += identity`` overwrites it;
-    ‖downsample(x)‖; and a reference to each block's output (never modified after its block returns: the next
-    block only reads it). Reducing the outputs after the forward keeps the reductions from competing with the
-    convolutions for caches and threads. An output that does not fit its share of the budget is pooled in its
-    hook instead, and nothing else full-size is held, so memory stays bounded whatever the depth.
+
+class _Recorder:
+    """One capture: callbacks on each block's values, made as the forward makes them.
+
+    ‖F(x)‖ and ‖shortcut‖ are taken the moment the branch's output and the shortcut are made, before the sum
+    can be written into one of them; an identity shortcut is the previous block's output, whose norm is known.
+    Each block's output is held as it is (never changed after its block: the next block only reads it) and
+    reduced after the forward, so the reductions do not compete with the convolutions for caches and threads;
+    an output that does not fit its share of the budget is pooled at once instead, and nothing else full-size
+    is held, so memory stays bounded whatever the depth.
     """
 
     def __init__(self, model: nn.Module, budget: int, keep_full: bool) -> None:
-        self.layout = find_layout(model)
-        self.model = self.layout.backbone
-        self.name = model_label(model, self.layout, infer_config(self.layout))
-        self.blocks = list(self.layout.blocks())
-        self.allowance = max(1, budget // max(1, len(self.blocks)) - 4096)
-        self.keep_full = keep_full
-        self.squares: dict[tuple[str, str], Tensor] = {}  # (block, "residual" | "shortcut") -> ‖·‖²
-        self.output_of: dict[int, str] = {}  # id of a block output held whole -> its block
-        self.shortcut_from: dict[str, str] = {}  # identity block -> the block whose output is its input
-        self.outputs: list[tuple[str, Tensor | _Reduced]] = []  # in forward order
-        self.copies: dict[str, dict[str, Tensor]] = {}  # keep_full only
+        self.model, self.budget, self.keep_full = model, budget, keep_full
+        self.reset()
 
-    def hooks(self) -> list[tuple[str, nn.Module, HookFn]]:
-        """(block name, module, role) for every block: the end of its residual branch (the last BN, or the
-        attention after it), its projection, the block itself."""
-        out: list[tuple[str, nn.Module, HookFn]] = []
-        for name, block in self.blocks:
-            out.append((name, residual_end(block), self.on_residual))
-            if getattr(block, "downsample", None) is not None:
-                out.append((name, block.downsample, self.on_projection))
-            out.append((name, block, self.on_output))
-        return out
+    def reset(self) -> None:
+        self.squares: dict[tuple[str, str], Tensor] = {}  # (block, "residual" | "shortcut" | "output") -> ‖·‖²
+        self.outputs: dict[str, Tensor | _Reduced] = {}  # in forward order
+        self.copies: dict[str, dict[str, Tensor]] = {}  # keep_full only
 
     def _copy(self, block: str, role: str, t: Tensor) -> None:
         if self.keep_full:
-            self.copies.setdefault(block, {})[role] = t.clone()
+            self.copies.setdefault(block, {})[role] = t.detach().clone()
 
-    def on_residual(self, block: str, module: nn.Module, inputs: tuple, output: Tensor) -> None:
-        self.squares[block, "residual"] = _square(output)
-        self._copy(block, "residual", output)
+    def watch(self, plan: Plan) -> dict[int, list]:
+        self.allowance = max(1, self.budget // max(1, len(plan.blocks)) - 4096)
+        watch: dict[int, list] = {}
+        outputs = {b.output: b.name for b in plan.blocks}
 
-    def on_projection(self, block: str, module: nn.Module, inputs: tuple, output: Tensor) -> None:
-        self.squares[block, "shortcut"] = _square(output)
-        self._copy(block, "shortcut", output)
+        def on(value: int, fn) -> None:  # noqa: ANN001
+            watch.setdefault(value, []).append(fn)
 
-    def on_output(self, block: str, module: nn.Module, inputs: tuple, output: Tensor) -> None:
-        x = inputs[0]
-        if getattr(module, "downsample", None) is None:  # identity: ‖x‖ is the previous block's output norm, or measured now
-            if id(x) in self.output_of:
-                self.shortcut_from[block] = self.output_of[id(x)]
+        self.rectified = {b.name: b.rectified for b in plan.blocks}
+        for b in plan.blocks:
+            on(b.branch, lambda t, n=b.name: self._square(n, "residual", t))
+            if b.shortcut in outputs and not b.projection:
+                self.shortcut_of[b.name] = outputs[b.shortcut]  # the previous block's output: its norm is known
             else:
-                self.squares[block, "shortcut"] = _square(x)
-            self._copy(block, "shortcut", x)
-        c, h, w = output.shape[1:]
-        if 4 * c * h * w <= self.allowance:
-            self.output_of[id(output)] = block  # alive until the end (held in `outputs`), so the id is unique
-            self.outputs.append((block, output))
-        else:
-            self.outputs.append((block, _Reduced.of(output, self.allowance)))
-        self._copy(block, "input", x)
-        self._copy(block, "output", output)
+                on(b.shortcut, lambda t, n=b.name: self._square(n, "shortcut", t))
+            if self.keep_full:
+                on(b.input, lambda t, n=b.name: self._copy(n, "input", t))
+                if b.shortcut in outputs and not b.projection:
+                    on(b.shortcut, lambda t, n=b.name: self._copy(n, "shortcut", t))
+            on(b.output, lambda t, n=b.name: self._output(n, t))
+        return watch
+
+    def _square(self, block: str, role: str, t: Tensor) -> None:
+        self.squares[block, role] = _square(t.detach().float())
+        self._copy(block, role, t)
+
+    def _output(self, block: str, t: Tensor) -> None:
+        y = t.detach() if t.requires_grad else t  # the tensor itself (no_grad): held, not copied
+        if y.dtype != torch.float32:
+            y = y.float()
+        c, h, w = y.shape[1:]
+        rectified = self.rectified.get(block, True)
+        self.outputs[block] = y if 4 * c * h * w <= self.allowance else _Reduced.of(y, self.allowance, rectified)
+        self._copy(block, "output", t)
 
     def run(self, x: Tensor, device: torch.device) -> Capture:
-        with running_on(self.model, device), forward_hooks(self.hooks()):
-            logits = self.model(x.to(device))
+        self.shortcut_of: dict[str, str] = {}
+        with running_on(self.model, device):
+            x = input_like(self.model, x.to(device))
+            plan, out = watched_run(self.model, x, self.watch, replan=self._replan)
+        logits = logits_of(out)
         norms = dict(zip(self.squares, torch.stack(list(self.squares.values())).sqrt().tolist())) if self.squares else {}
-        projections = {name for name, block in self.blocks if getattr(block, "downsample", None) is not None}
-        stages = {stage: i for i, stage in enumerate(self.layout.stages, start=1)}
         stats: list[BlockStats] = []
         maps: dict[str, BlockMaps] = {}
-        names = [name for name, _ in self.outputs]
-        for name, (block_maps, s) in zip(names, summarise_outputs([y for _, y in self.outputs], self.allowance)):
+        blocks = {b.name: b for b in plan.blocks}
+        names = list(self.outputs)
+        summaries = summarise_outputs([self.outputs[n] for n in names], self.allowance,
+                                      [self.rectified.get(n, True) for n in names])
+        for name, (block_maps, s) in zip(names, summaries):
             norms[name, "output"] = s["norm"]
+            b = blocks[name]
             f_norm = norms[name, "residual"]
-            s_norm = norms[self.shortcut_from[name], "output"] if name in self.shortcut_from else norms[name, "shortcut"]
-            stage, index = name.split(".")
+            s_norm = norms[self.shortcut_of[name], "output"] if name in self.shortcut_of else norms[name, "shortcut"]
             stats.append(BlockStats(
-                name=name, stage=stages[stage], index=int(index), projection=name in projections,
+                name=name, stage=b.stage, index=b.index, projection=b.projection,
                 channels=block_maps.shape[0], mean=s["mean"], std=s["std"], zero_fraction=s["zero_fraction"],
                 dead_channels=s["dead_channels"], residual_norm=f_norm, shortcut_norm=s_norm,
                 residual_ratio=f_norm / max(s_norm, 1e-12),
             ))
             maps[name] = block_maps
-        return Capture(model_name=self.name, device=str(device), blocks=stats, maps=maps,
-                       logits=logits[0].float().cpu().numpy(), full=self.copies)
+        scores = logits[0].detach().float().cpu().numpy() if logits is not None else np.zeros(0, np.float32)
+        return Capture(model_name=plan.model_name, device=str(device), blocks=stats, maps=maps, logits=scores,
+                       full=self.copies)
+
+    def _replan(self) -> None:
+        self.reset()
+        self.shortcut_of = {}

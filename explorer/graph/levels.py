@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..tracing.records import ACTIVATION_NAMES, BlockRecord, ConvRecord, ModuleRecord, Trace, format_shape
+from ..tracing.records import ACTIVATION_NAMES, BlockRecord, ConvRecord, LayerRecord, ModuleRecord, Trace, format_shape
 
 LEVELS: tuple[str, ...] = ("stages", "blocks", "layers", "ops")
 
@@ -145,31 +145,34 @@ def blocks_graph(t: Trace, collapse: bool = False) -> Graph:
 
 
 def _branch_nodes(g: Graph, b: BlockRecord, x: str, x_shape: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
-    """The residual branch in forward order: convs, norms, a ReLU after each norm but the last, and whatever
+    """The residual branch in forward order, as the trace saw it run: convs, norms, activations, and whatever
     else the block holds where it sits (SE/ECA attention, blur pool); returns the last node and its shape."""
     convs = {f"{b.name}.{c.name}": c for c in b.convs}
-    layers = [layer for layer in b.branch if layer.kind not in ("relu", *ACTIVATION_NAMES)]
-    norms = [layer.name for layer in layers if layer.kind == "bn"]
-    for layer in layers:
-        short = layer.name.removeprefix(f"{b.name}.")
-        if layer.name in convs:
-            node = g.node(layer.name, f"{short}: {_conv_text(convs[layer.name])}", b.block_type, b.name)
-        elif layer.kind == "bn":
-            node = g.node(layer.name, short, "bn", b.name)
-        else:
-            node = g.node(layer.name, f"{short}: {layer.label}", "extra", b.name)
-        g.edge(x, node, x_shape)
+    for layer in b.branch:
+        node = _layer_node(g, b, layer, convs)
+        g.edge(x, node, None if _is_activation(layer) else x_shape)
         x, x_shape = node, layer.out_shape
-        if layer.kind == "bn" and layer.name != norms[-1]:
-            relu = g.node(f"{layer.name}:relu", "ReLU", "relu", b.name)
-            g.edge(x, relu)
-            x = relu
     return x, x_shape
 
 
+def _is_activation(layer: LayerRecord) -> bool:
+    return layer.kind in ("relu", *ACTIVATION_NAMES)
+
+
+def _layer_node(g: Graph, b: BlockRecord, layer: LayerRecord, convs: dict[str, ConvRecord]) -> str:
+    short = layer.name.removeprefix(f"{b.name}.").removeprefix(f"{b.name}:")
+    if layer.name in convs:
+        return g.node(layer.name, f"{short}: {_conv_text(convs[layer.name])}", b.block_type, b.name)
+    if layer.kind == "bn":
+        return g.node(layer.name, short.split("#")[0], "bn", b.name)
+    if _is_activation(layer):
+        return g.node(layer.name, layer.label, "relu", b.name)
+    return g.node(layer.name, f"{short}: {layer.label}", "extra", b.name)
+
+
 def layers_graph(t: Trace) -> Graph:
-    """Every layer inside each block (one cluster per block): convs, BN, ReLU, attention and pools, the
-    shortcut, and the residual add."""
+    """Every layer inside each block (one cluster per block): convs, norms, activations, attention and pools in
+    the order they ran, the shortcut, the residual add and what follows it."""
     g = Graph(f"{t.model_name}: layers", "layers")
     prev, shape = _start(t, g), t.stem.out_shape
     for b in t.blocks:
@@ -178,8 +181,11 @@ def layers_graph(t: Trace) -> Graph:
         add = g.node(f"{b.name}:add", "+", "add", b.name)
         g.edge(x, add, x_shape)
         _shortcut(g, b, prev, add, b.name)
-        out = g.node(f"{b.name}:relu", "ReLU", "relu", b.name)
-        g.edge(add, out)
+        out = add
+        for layer in b.after:
+            node = _layer_node(g, b, layer, {})
+            g.edge(out, node)
+            out = node
         prev, shape = out, b.out_shape
     return _end(t, g, prev, shape)
 

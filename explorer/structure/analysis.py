@@ -46,6 +46,7 @@ class ReceptiveField:
     size: int  # side of the square input region that can affect one output unit through the convs and pools
     output_stride: int  # input pixels per output pixel (the "jump")
     global_context: bool = False  # after a layer that sees the whole input (SE / ECA attention pools globally)
+    walked: bool = True  # False: an op the walk cannot follow (a resize) came before; ``size`` is a lower bound
 
 
 @dataclass(frozen=True)
@@ -120,12 +121,28 @@ POINTWISE = ("bn", "relu", "flatten", "Dropout", "DropPath")  # layers that see 
 
 
 def receptive_fields(t: Trace) -> list[ReceptiveField]:
-    """Analytic receptive field and output stride after the stem, each block and each stage.
+    """Receptive field and output stride after the stem, each block and each stage.
 
-    Follows the residual branch: the shortcut (identity, 1×1 projection, or avg pool + 1×1 of ResNet-D) never
-    sees further. Any other layer in the branch (SE / ECA attention: a global pool) makes every later unit
-    see the whole input: ``global_context``; ``size`` still counts the convs and pools.
+    Traces carry them, measured over the recorded dataflow through every convolution and pool that ran (the
+    branch and its shortcut, every path of a multi-path branch: ``tracing.receptive``). A trace without them
+    (records made by hand) is walked here along each block's branch, as a chain. Any other layer in the branch
+    (SE / ECA attention: a global pool) makes every later unit see the whole input: ``global_context``;
+    ``size`` still counts the convs and pools.
     """
+    if t.stem.receptive is not None and all(b.receptive is not None for b in t.blocks):
+        def of(name: str, f) -> ReceptiveField:  # noqa: ANN001
+            return ReceptiveField(name, f.size, f.stride, f.global_context, f.walked)
+
+        out = [of("stem", t.stem.receptive)]
+        for b in t.blocks:
+            out.append(of(b.name, b.receptive))
+            if b.index == t.stages[b.stage - 1].blocks - 1:
+                out.append(of(t.stages[b.stage - 1].name, b.receptive))
+        return out
+    return _walked(t)
+
+
+def _walked(t: Trace) -> list[ReceptiveField]:
     rf, jump, context = 1, 1, False
 
     def walk(layers: tuple[LayerRecord, ...]) -> None:
@@ -143,7 +160,7 @@ def receptive_fields(t: Trace) -> list[ReceptiveField]:
                                for c in b.convs))
         out.append(ReceptiveField(b.name, rf, jump, context))
         if b.index == t.stages[b.stage - 1].blocks - 1:
-            out.append(ReceptiveField(b.stage_name, rf, jump, context))
+            out.append(ReceptiveField(t.stages[b.stage - 1].name, rf, jump, context))
     return out
 
 

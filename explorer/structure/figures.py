@@ -88,7 +88,7 @@ def highlight_block(fig: go.Figure, block: str) -> go.Figure:
 def transition_figure(t: Trace) -> go.Figure:
     """Spatial resolution against channels along the network; each stage's transition under its tick."""
     rf = {r.name: r for r in receptive_fields(t)}
-    notes = {tr.block.split(".")[0]: tr for tr in transitions(t)}
+    notes = {t.block(tr.block).stage_name or t.stages[t.block(tr.block).stage - 1].name: tr for tr in transitions(t)}
     points = [("input", t.input_shape), ("stem", t.stem.out_shape)] + [(s.name, s.out_shape) for s in t.stages]
     names = [n for n, _ in points]
     hover = []

@@ -1,36 +1,51 @@
-"""What a ResNet-family module is: the plain ResNet config closest to it, and a name for it."""
+"""What a traced model is: the plain ResNet config closest to it, and a name for it."""
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING
 
 from resnet import ResNet, ResNetConfig
 from resnet.presets import preset_of
 
-from .layout import Layout
+if TYPE_CHECKING:
+    from torch import nn
+
+    from .layout import Layout
+    from .records import BlockRecord, ModuleRecord
+
+STAGE_PLANES = (64, 128, 256, 512)
 
 
-def infer_config(layout: Layout) -> ResNetConfig | None:
+def infer_config(layout: Layout, blocks: list[BlockRecord], head: ModuleRecord) -> ResNetConfig | None:
     """The ``ResNetConfig`` with the same block type, blocks per stage, groups, width, stride placement,
-    dilation and classes; ``None`` where no config can say it (other stage widths, say). What a config
-    cannot say (a deep stem, attention, an avg-pool shortcut) the trace's records still show."""
+    dilation and classes; ``None`` where no config can say it (other stage widths, three stages, blocks of
+    another shape). What a config cannot say (a deep stem, attention, an avg-pool shortcut) the records show."""
     net = layout.backbone
     if isinstance(net, ResNet):
         return net.config
-    stages = [getattr(net, s) for s in layout.stages]
-    first = stages[0][0]
-    bottleneck = isinstance(getattr(first, "conv3", None), nn.Conv2d)
+    if len(layout.stages) != 4 or not blocks:
+        return None
+    first = blocks[0]
+    kernels = tuple(c.kernel_size for c in first.convs)
+    bottleneck = kernels == (1, 3, 1)
+    if not bottleneck and kernels != (3, 3):
+        return None
     expansion = 4 if bottleneck else 1
-    out_channels = (first.conv3 if bottleneck else first.conv2).out_channels
-    planes, groups, width = out_channels // expansion, first.conv2.groups, first.conv1.out_channels
-    second = stages[1][0]
-    fc = [m for n in layout.head for m in getattr(net, n).modules() if isinstance(m, nn.Linear)]
+    planes = first.out_shape[0] // expansion
+    three = first.convs[1] if bottleneck else first.convs[0]
+    widths = [next(b for b in blocks if b.stage == s).out_shape[0] // expansion for s in range(1, 5)]
+    if widths != [planes * 2 ** i for i in range(4)] or planes != STAGE_PLANES[0]:
+        return None
+    second = next(b for b in blocks if b.stage == 2)
+    fc = [layer for layer in head.layers if layer.kind == "fc"]
     try:
         return ResNetConfig(
-            block="bottleneck" if bottleneck else "basic", layers=tuple(len(s) for s in stages), groups=groups,
-            width_per_group=width * 64 // (planes * groups),
-            stride_in="v1" if bottleneck and second.conv1.stride[0] > 1 else "v1.5",
-            replace_stride_with_dilation=tuple(s[-1].conv2.dilation[0] > 1 for s in stages[1:]),
-            num_classes=fc[-1].out_features if fc else 1000,
+            block="bottleneck" if bottleneck else "basic",
+            layers=tuple(sum(1 for b in blocks if b.stage == s) for s in range(1, 5)), groups=three.groups,
+            width_per_group=first.width * 64 // (planes * three.groups),
+            stride_in="v1" if bottleneck and second.convs[0].stride > 1 else "v1.5",
+            replace_stride_with_dilation=tuple(
+                [b for b in blocks if b.stage == s][-1].dilation > 1 for s in range(2, 5)),
+            num_classes=fc[-1].out_shape[0] if fc and fc[-1].out_shape else 1000,
         )
     except (ValueError, TypeError):
         return None

@@ -111,11 +111,12 @@ def _weights(modules: tuple[nn.Module, ...]) -> tuple[int, int]:
     return full, half
 
 
-def measure_memory(model: nn.Module, parts: list[Part], input_shape: tuple[int, ...]) -> MemoryProfile:
+def measure_memory(model: nn.Module, parts: list[Part], input_shape: tuple[int, ...],
+                   dtype: torch.dtype = torch.float32) -> MemoryProfile:
     """Run ``model`` twice on a meta input of ``(1, *input_shape)`` and attribute memory to ``parts``."""
     state = _meta_state(model)
     ignore = {_key(t) for t in state.values()}
-    x = torch.empty((1, *input_shape), device="meta")
+    x = torch.empty((1, *input_shape), device="meta", dtype=dtype)
 
     live = _LiveTensors(ignore)
     with eval_mode(model), torch.no_grad(), _entering(parts, live.enter), live:
@@ -136,7 +137,7 @@ def measure_memory(model: nn.Module, parts: list[Part], input_shape: tuple[int, 
     def enter(name: str) -> None:
         part[0] = name
 
-    x = torch.empty((1, *input_shape), device="meta")
+    x = torch.empty((1, *input_shape), device="meta", dtype=dtype)
     with _train_mode(model), torch.enable_grad(), _entering(parts, enter), \
             torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), MetaOps():
         torch.func.functional_call(model, state, (x,), strict=False)

@@ -23,6 +23,17 @@ def format_shape(shape: Shape) -> str:
 
 
 @dataclass(frozen=True)
+class FieldRecord:
+    """The receptive field at a tensor: the side of the input square that can reach one of its positions
+    through the convolutions and pools that ran, and the input pixels per position (the output stride)."""
+
+    size: int
+    stride: int
+    global_context: bool = False  # after a layer that sees the whole input (SE / ECA attention pools globally)
+    walked: bool = True  # False: an op the walk cannot follow (a resize) came before; ``size`` is not known
+
+
+@dataclass(frozen=True)
 class ConvRecord:
     """One convolution inside a block, with the output shape observed in the forward pass."""
 
@@ -86,10 +97,10 @@ class DownsampleRecord:
 class BlockRecord:
     """One residual block as observed: shapes, inner convs, shortcut and cost."""
 
-    name: str  # e.g. "layer2.0"
-    stage: int  # 1..4
+    name: str  # the block's module under the backbone, e.g. "layer2.0" (or its addition's, in an ONNX graph)
+    stage: int  # 1.., in forward order
     index: int  # position within its stage
-    block_type: str  # "BasicBlock" or "Bottleneck"
+    block_type: str  # the block's class: "BasicBlock", "Bottleneck", "PreActBottleneck", "ResNetBottleNeckLayer"
     in_shape: Shape
     out_shape: Shape
     convs: tuple[ConvRecord, ...]
@@ -101,11 +112,10 @@ class BlockRecord:
     params: int
     macs: int
     extras: tuple[LayerRecord, ...] = ()  # what the block holds beyond convs, norms and activations (SE, blur...)
-    branch: tuple[LayerRecord, ...] = ()  # the residual branch, every layer in forward order
-
-    @property
-    def stage_name(self) -> str:
-        return f"layer{self.stage}"
+    branch: tuple[LayerRecord, ...] = ()  # the residual branch F(x), every layer in forward order
+    stage_name: str = ""  # the stage's container ("layer2", "stages.1"), or "stage2" where there is none
+    after: tuple[LayerRecord, ...] = ()  # what follows the sum (a ReLU; nothing in a pre-activation block)
+    receptive: FieldRecord | None = None  # the receptive field at the block's output
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,7 @@ class ModuleRecord:
     params: int
     macs: int
     layers: tuple[LayerRecord, ...] = ()
+    receptive: FieldRecord | None = None  # the receptive field at its output
 
     @property
     def label(self) -> str:

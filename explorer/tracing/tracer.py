@@ -1,51 +1,38 @@
-"""``trace(model, x)``: one forward pass under hooks, turned into a ``Trace`` of records."""
+"""``trace(model, x)``: one recorded forward pass, its residual blocks recognised, turned into a ``Trace``."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from .dataflow import Recording, record
 from .device import model_device, resolve_device
-from .hooks import forward_hooks, running_on
+from .hooks import eval_mode, running_on
 from .identify import infer_config, model_label
-from .layout import ACTIVATIONS, NORMS, Layout, find_layout, is_skippable
+from .layout import (ACTIVATIONS, NORMS, BlockLayout, ForwardFailed, Layout, NotAResNet, example_input, meta_state,
+                     recognise, refusal)
 from .macs import module_macs, own_params
 from .memory import MemoryProfile, measure_memory
 from .meta import MetaOps
 from .records import (ACTIVATION_NAMES, BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, ModuleRecord, Shape,
                       StageRecord, Trace)
+from .receptive import fields
 
-Seen = dict[str, tuple[Shape, Shape]]  # module name -> (input shape, output shape), per sample
-
-
-def _leaves(root: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
-    """The modules under ``root`` that hold no others, in registration (forward) order, no-ops left out."""
-    if not root._modules:
-        return [(prefix, root)]
-    return [(f"{prefix}.{n}", m) for n, m in root.named_modules() if n and not m._modules and not is_skippable(m)]
-
-
-def _watched(layout: Layout, modules: dict[str, nn.Module]) -> list[str]:
-    """Modules whose shapes the records need: stem and head parts and their leaves, blocks and their children,
-    shortcuts and their leaves, and every leaf with parameters (for MACs)."""
-    net = layout.backbone
-    names = [*layout.stem, *layout.head]
-    for n in (*layout.stem, *layout.head):
-        names += [leaf for leaf, _ in _leaves(getattr(net, n), n)]
-    for name, block in layout.blocks():
-        names.append(name)
-        # Activations are left out: pointwise, reused (one ReLU module runs three times), and shape-preserving.
-        names += [f"{name}.{c}" for c, m in block.named_children() if not is_skippable(m) and not isinstance(m, ACTIVATIONS)]
-        if getattr(block, "downsample", None) is not None:
-            names += [leaf for leaf, _ in _leaves(block.downsample, f"{name}.downsample")]
-    names += [n for n, m in modules.items() if n and not m._modules and own_params(m) > 0]
-    return list(dict.fromkeys(names))
-
-
-def _shape(t: Any) -> Shape:
-    return tuple(t.shape[1:]) if isinstance(t, Tensor) else ()
+# Functional ops that move no data between positions or channels: left out of the layer records (their
+# modules, nn.Flatten say, are kept).
+SHAPE_ONLY = frozenset({"flatten", "view", "reshape", "contiguous", "squeeze", "unsqueeze", "permute", "transpose",
+                        "expand", "clone", "detach", "dropout", "identity", "alias", "to", "_to_copy", "__getitem__",
+                        "getitem", "split", "chunk", "unbind", "size", "t", "type_as", "float", "half", "bfloat16"})
+STRUCTURAL = frozenset({"add", "add_", "__add__", "__iadd__", "__radd__", "cat", "mul", "mul_", "__mul__", "stack",
+                        "sum", "div", "sub", "__truediv__", "__sub__"})
+OP_KINDS = {"relu": "relu", "relu_": "relu", "batch_norm": "bn", "max_pool2d": "maxpool", "avg_pool2d": "avgpool2d",
+            "adaptive_avg_pool2d": "avgpool", "mean": "avgpool", "linear": "fc", "conv2d": "conv",
+            "group_norm": "GroupNorm", "layer_norm": "LayerNorm", "addmm": "fc", "matmul": "fc",
+            "_native_batch_norm_legit_no_training": "bn", "max_pool2d_with_indices": "maxpool",
+            "adaptive_avg_pool2d_backward": "avgpool", "_adaptive_avg_pool2d": "avgpool", "silu": "SiLU",
+            "gelu": "GELU", "hardtanh": "ReLU6", "hardtanh_": "ReLU6", "leaky_relu": "LeakyReLU",
+            "sigmoid": "sigmoid", "add": "add", "add_": "add"}
 
 
 def trace(
@@ -56,60 +43,283 @@ def trace(
     memory: bool = False,
     backbone: str | None = None,
 ) -> Trace:
-    """Run a ResNet-family ``model`` once on ``x`` (default: zeros of ``input_size``) and record every block.
+    """Run ``model`` once on ``x`` (default: zeros of ``input_size`` in the model's dtype) and record every
+    residual block, recognised by what the forward computes (``layout``).
 
-    Any module with a ResNet layout is accepted (ours, torchvision's, timm's, a copy; see ``layout``), or
-    one that holds such a backbone, found automatically or named by ``backbone`` (a dotted path); the
-    backbone is what runs. The model is left as it was: hooks removed (even if the forward raises),
-    train/eval flags, device and parameters restored. ``device=None`` runs where the model already is; a
-    model on the meta device is traced without allocating anything. ``memory=True`` adds what the model
-    needs in memory (``Trace.memory``), measured by two more passes on the meta device.
+    Any module is accepted; ``backbone`` (a dotted path) runs a submodule instead. The records cover the
+    backbone: the innermost module that holds every block and takes the input. The model is left as it was
+    (hooks removed, even if the forward raises; train/eval flags, device and parameters restored).
+    ``device=None`` runs where the model is; ``"meta"`` (or a model on the meta device) allocates nothing: a
+    real model is then run with meta stand-ins for its tensors. ``memory=True`` adds what the model needs in
+    memory (``Trace.memory``), measured by two more passes on the meta device.
     """
-    layout = find_layout(model, backbone)
-    net = layout.backbone
-    target = model_device(net) if device is None else resolve_device(device)
-    if x is None:
-        x = torch.zeros(1, 3, input_size, input_size)
+    root = _submodule(model, backbone)
+    target = model_device(root) if device is None else (torch.device("meta") if str(device) == "meta"
+                                                          else resolve_device(device))
+    x = example_input(root, input_size) if x is None else x
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"input must be N×3×H×W, got shape {tuple(x.shape)}")
-
-    seen: Seen = {}
-
-    def record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
-        # Shapes only: immutable, so the inplace ReLUs cannot alter what was recorded.
-        seen[name] = (_shape(inputs[0]) if inputs else (), _shape(output))
-
-    modules = dict(net.named_modules())
-    fast_meta = MetaOps() if target.type == "meta" else nullcontext()
-    with running_on(net, target), forward_hooks((n, modules[n], record) for n in _watched(layout, modules)), \
-            fast_meta:
-        out = net(x.to(target))
-    profile = measure_memory(net, layout.parts(), tuple(x.shape[1:])) if memory else None
-    return build_trace(model, layout, seen, tuple(x.shape[1:]), int(x.shape[0]), str(target), _shape(out),
-                       modules, profile)
+    layout = _recognised(root, x, target, f"{backbone!r} ({type(root).__name__})" if backbone else type(model).__name__)
+    profile = measure_memory(layout.backbone, layout.parts(), tuple(x.shape[1:]), x.dtype) if memory else None
+    return build_trace(model if not backbone else root, layout, tuple(x.shape[1:]), int(x.shape[0]), str(target),
+                       profile, backbone)
 
 
-def _costs(model: nn.Module, seen: Seen) -> tuple[dict[str, int], dict[str, int]]:
-    """Parameters and MACs of every module by name, its children's included ("" is the whole model), in one
-    walk of the module tree."""
-    params: dict[str, int] = {}
-    macs: dict[str, int] = {}
-
-    def visit(name: str, m: nn.Module) -> tuple[int, int]:
-        p = own_params(m)
-        c = module_macs(m, seen[name][1]) if p and not m._modules and name in seen else 0
-        for child_name, child in m._modules.items():
-            if child is not None:
-                cp, cc = visit(f"{name}.{child_name}" if name else child_name, child)
-                p, c = p + cp, c + cc
-        params[name], macs[name] = p, c
-        return p, c
-
-    visit("", model)
-    return params, macs
+def _submodule(model: nn.Module, backbone: str | None) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise NotAResNet(f"expected an nn.Module (a convolutional residual network); got a {type(model).__name__}")
+    if not backbone:
+        return model
+    try:
+        return model.get_submodule(backbone)
+    except AttributeError:
+        raise NotAResNet(f"{type(model).__name__} has no submodule {backbone!r}") from None
 
 
-def _layer(name: str, m: nn.Module, out_shape: Shape) -> LayerRecord:
+def _recognised(root: nn.Module, x: Tensor, target: torch.device, where: str) -> Layout:
+    layout = recognise(run_recorded(root, x, target, where))
+    if isinstance(layout, str):
+        raise refusal(where, layout)
+    return layout
+
+
+def find_layout(model: nn.Module, backbone: str | None = None, input_size: int = 224) -> Layout:
+    """The residual network of ``model`` (or of its submodule at the dotted path ``backbone``), recognised
+    from one forward pass on the meta device: nothing is allocated and the model is not touched."""
+    root = _submodule(model, backbone)
+    where = f"{backbone!r} ({type(root).__name__})" if backbone else type(model).__name__
+    return _recognised(root, example_input(root, input_size), torch.device("meta"), where)
+
+
+def run_recorded(model: nn.Module, x: Tensor, target: torch.device, where: str | None = None) -> Recording:
+    """``model(x)`` recorded, in eval mode without gradients, on ``target`` (the meta device: nothing
+    allocated; a real model then runs with meta stand-ins for its tensors, untouched)."""
+    try:
+        if target.type == "meta":
+            with eval_mode(model), torch.no_grad(), MetaOps():
+                state = None if all(t.is_meta for t in model.state_dict().values()) else meta_state(model)
+                return record(model, (x.to("meta"),), state=state)
+        with running_on(model, target):
+            return record(model, (x.to(target),))
+    except NotAResNet:
+        raise
+    except (RuntimeError, TypeError, ValueError, IndexError, AssertionError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ForwardFailed(f"{where or type(model).__name__}: its forward failed on a {format_input(x)} input "
+                            f"({first}); try another input size, or name the backbone that takes an image") from None
+
+
+def format_input(x: Tensor) -> str:
+    return "×".join(str(d) for d in x.shape)
+
+
+def _per_sample(shape: Shape) -> Shape:
+    return tuple(shape[1:])
+
+
+class _Builder:
+    """Records from a recording: layers grouped from ops, costs per leaf module call, receptive fields."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout, self.rec = layout, layout.recording
+        net = layout.backbone
+        self.params = _subtree_params(net)
+        self.base_path = layout.path
+        self.fields = fields(self.rec, layout.base)
+        self.pooled = _pooled(self.rec)
+        self._global_in: dict[int, bool] = {}
+
+    # names ------------------------------------------------------------------------------------------------
+    def name(self, path: str) -> str:
+        return self.layout.name(path)
+
+    def _call_name(self, call_index: int) -> str:
+        call = self.rec.calls[call_index]
+        suffix = f"#{call.ordinal + 1}" if call.ordinal else ""
+        return self.name(call.path) + suffix
+
+    # layers -----------------------------------------------------------------------------------------------
+    def _holds_global(self, call_index: int) -> bool:
+        if call_index not in self._global_in:
+            c = self.rec.calls[call_index]
+            self._global_in[call_index] = any(self.rec.ops[i].reduces_space for i in range(c.first_op, c.end_op))
+        return self._global_in[call_index]
+
+    def layer_of(self, op: int, block: BlockLayout | None) -> tuple[str, int]:
+        """("call", index) of the leaf module (or, inside a block, the attention-like module) that ran ``op``,
+        or ("op", op) for a functional op."""
+        found: tuple[str, int] = ("op", op)
+        bound = block.module if block is not None else self.layout.backbone
+        for call in self.rec.scopes(op):
+            if call.module is bound or call.index == self.layout.base.index:
+                break
+            if not call.module._modules:
+                found = ("call", call.index)
+            elif block is not None and self._holds_global(call.index):
+                found = ("call", call.index)
+        return found
+
+    def layers(self, ops: tuple[int, ...] | list[int], block: BlockLayout | None = None) -> tuple[LayerRecord, ...]:
+        out, seen = [], set()
+        for i in ops:
+            key = self.layer_of(i, block)
+            if key in seen:
+                continue
+            seen.add(key)
+            record = self._layer(key, block)
+            if record is not None:
+                out.append(record)
+        return tuple(out)
+
+    def _layer(self, key: tuple[str, int], block: BlockLayout | None) -> LayerRecord | None:
+        kind, index = key
+        if kind == "call":
+            call = self.rec.calls[index]
+            shape = _per_sample(self.rec.shapes[call.outputs[0]]) if call.outputs else ()
+            if type(call.module).__module__.startswith("torch.nn") or call.module._modules:
+                return module_layer(self._call_name(index), call.module, shape)
+            main = [i for i in range(call.first_op, call.end_op) if self.rec.ops[i].func not in SHAPE_ONLY
+                    and not set(self.rec.ops[i].outputs) <= self.rec.constants]
+            if len(main) != 1 or self.rec.ops[main[0]].func not in OP_KINDS:
+                return module_layer(self._call_name(index), call.module, shape)
+            index, name = main[0], self._call_name(index)  # a module that is one op (ONNX's, an exported
+            op = self.rec.ops[index]                           # program's): the op it is, under its name
+            s = op.spatial
+            return LayerRecord(name, OP_KINDS[op.func], shape, s.kernel if s else 1, s.stride if s else 1,
+                               s.dilation if s else 1)
+        op = self.rec.ops[index]
+        if op.func in SHAPE_ONLY or not op.outputs:
+            return None
+        scope = next(iter(self.rec.scopes(index)), None)
+        where = self.name(scope.path) if scope is not None and scope.index != self.layout.base.index else ""
+        shape = _per_sample(self.rec.shapes[op.outputs[0]])
+        name = f"{where}:{op.func}@{index}" if where else f"{op.func}@{index}"
+        kind = OP_KINDS.get(op.func, op.func)
+        s = op.spatial
+        return LayerRecord(name, kind, shape, s.kernel if s else 1, s.stride if s else 1, s.dilation if s else 1)
+
+    # costs ------------------------------------------------------------------------------------------------
+    def costs(self, ops: tuple[int, ...] | list[int]) -> tuple[int, int]:
+        """Parameters and MACs of ``ops``, from what each op read (each parameter once, MACs for every op),
+        whatever module, if any, ran them: an ONNX graph's, a flattened program's, a user's functional code."""
+        params: dict[int, int] = {}
+        macs = 0
+        for i in ops:
+            op = self.rec.ops[i]
+            if op.params and op.outputs:
+                macs += op.macs(self.rec.shapes[op.outputs[0]])
+                params.update(op.params)
+        return sum(params.values()), macs
+
+    # parts ------------------------------------------------------------------------------------------------
+    def part(self, name: str, ops: tuple[int, ...], in_value: int, out_value: int) -> ModuleRecord:
+        params, macs = self.costs(ops)
+        layers = self.layers(ops)
+        return ModuleRecord(name=name, modules=tuple(dict.fromkeys(layer.name for layer in layers)),
+                            in_shape=_per_sample(self.rec.shapes[in_value]),
+                            out_shape=_per_sample(self.rec.shapes[out_value]), params=params, macs=macs,
+                            layers=layers, receptive=self.fields.get(out_value))
+
+    def block(self, b: BlockLayout) -> BlockRecord:
+        rec, r = self.rec, b.residual
+        pre = _pre_ops(rec, b)
+        branch_ops = (*pre, *r.branch_ops)
+        convs = self._convs(b, r.branch_ops)
+        in_shape, out_shape = _per_sample(rec.shapes[b.input]), _per_sample(rec.shapes[r.output])
+        between = self.layout.between.get(b.name, ())
+        if b.module is not None:
+            params = self.params.get(b.name, 0) + self.costs(between)[0]
+            macs = self.costs(tuple(range(b.first_op, b.end_op)) + between)[1]
+        else:
+            params, macs = self.costs(tuple(range(b.first_op, b.end_op)) + between)
+        branch = self.layers(branch_ops, b)
+        width = convs[0].out_channels if convs else in_shape[0]
+        expansion = getattr(b.module, "expansion", None)
+        if not isinstance(expansion, int):
+            expansion = max(1, out_shape[0] // max(1, width))
+        extras = tuple(layer for layer in (*self.layers(between), *branch)
+                       if layer.kind not in ("conv", "bn", "relu", *ACTIVATION_NAMES, *STRUCTURAL))
+        return BlockRecord(
+            name=b.name, stage=b.stage_index, index=b.index, block_type=_block_type(b, convs),
+            in_shape=in_shape, out_shape=out_shape, convs=convs, stride=_stride(in_shape, out_shape),
+            dilation=max((c.dilation for c in convs), default=1), width=width, expansion=expansion,
+            downsample=self._shortcut(b) if b.projection else None, params=params, macs=macs, extras=extras,
+            branch=branch, stage_name=b.stage, after=self.layers(r.after_ops, b), receptive=self.fields.get(r.output),
+        )
+
+    def _convs(self, b: BlockLayout, ops: tuple[int, ...]) -> tuple[ConvRecord, ...]:
+        """The branch's learned convolutions on feature maps (not the attention's, which see pooled values)."""
+        out = []
+        for i in ops:
+            op = self.rec.ops[i]
+            if op.conv is None or not op.conv.learned or (op.inputs and op.inputs[0] in self.pooled):
+                continue
+            kind, index = self.layer_of(i, b)
+            if kind == "call" and self.rec.calls[index].module._modules:
+                inner = next(c for c in self.rec.scopes(i))
+                name = self._call_name(inner.index)
+            else:
+                name = self._call_name(index) if kind == "call" else f"{b.name}:conv@{i}"
+            out.append(ConvRecord(name=name.removeprefix(f"{b.name}."), in_channels=op.conv.in_channels,
+                                  out_channels=op.conv.out_channels, kernel_size=op.spatial.kernel,
+                                  stride=op.spatial.stride, groups=op.conv.groups, dilation=op.spatial.dilation,
+                                  out_shape=_per_sample(self.rec.shapes[op.outputs[0]])))
+        return tuple(out)
+
+    def _shortcut(self, b: BlockLayout) -> DownsampleRecord:
+        rec, r = self.rec, b.residual
+        ops = r.shortcut_ops
+        name = _shortcut_name(self, b) or f"{b.name}:shortcut"
+        in_shape, out_shape = _per_sample(rec.shapes[r.split]), _per_sample(rec.shapes[r.shortcut])
+        params, macs = self.costs(ops)
+        return DownsampleRecord(name=name, in_shape=in_shape, out_shape=out_shape, stride=_stride(in_shape, out_shape),
+                                params=params, macs=macs, layers=self.layers(ops, b))
+
+
+def _pooled(rec: Recording) -> set[int]:
+    """Values computed from a global pool alone (an attention's squeezed channels and its gates), whose
+    convolutions are the attention's, not the branch's."""
+    pooled: set[int] = set()
+    for op in rec.ops:
+        if op.reduces_space or (op.inputs and all(v in pooled for v in op.inputs)):
+            pooled.update(op.outputs)
+    return pooled
+
+
+def _shortcut_name(builder: _Builder, b: BlockLayout) -> str | None:
+    """The module that is the shortcut (``layer2.0.downsample``, ``shortcut``): the outermost one inside the
+    block that ran only shortcut ops."""
+    rec, ops = builder.rec, set(b.residual.shortcut_ops)
+    best = None
+    for call in rec.scopes(b.residual.shortcut_ops[-1]):
+        if call.module is b.module or call.index == builder.layout.base.index:
+            break
+        inside = {i for i in range(call.first_op, call.end_op) if rec.ops[i].func not in SHAPE_ONLY
+                  and not set(rec.ops[i].outputs) <= rec.constants}
+        if inside and inside <= ops:
+            best = call
+    return builder._call_name(best.index) if best is not None else None
+
+
+def _pre_ops(rec: Recording, b: BlockLayout) -> tuple[int, ...]:
+    """A pre-activation block's ops from its input to the split (its first norm and activation)."""
+    r = b.residual
+    if r.split == b.input:
+        return ()
+    from .residual import _path_ops
+
+    return _path_ops(rec, b.input, r.split)
+
+
+def _block_type(b: BlockLayout, convs: tuple[ConvRecord, ...]) -> str:
+    if b.module is not None:
+        return type(b.module).__name__
+    kernels = [c.kernel_size for c in convs]
+    return {(1, 3, 1): "Bottleneck", (3, 3): "BasicBlock"}.get(tuple(kernels), "ResidualBlock")
+
+
+def module_layer(name: str, m: nn.Module, out_shape: Shape) -> LayerRecord:
+    """A module as a layer record: what it is, and its kernel and stride where it has them."""
     def first(v: Any) -> int:
         return v if isinstance(v, int) else v[0]
 
@@ -131,73 +341,55 @@ def _layer(name: str, m: nn.Module, out_shape: Shape) -> LayerRecord:
                        stride=first(stride) if isinstance(stride, whole) else 1)
 
 
-class _Records:
-    """Records from what the hooks saw: shapes (``seen``), costs summed once, leaves looked up by name."""
+def _subtree_params(net: nn.Module) -> dict[str, int]:
+    """Parameters of every module by name, its children's included, each parameter once."""
+    out: dict[str, int] = {}
 
-    def __init__(self, net: nn.Module, seen: Seen, modules: dict[str, nn.Module]) -> None:
-        self.seen, self.modules = seen, modules
-        self.params, self.macs = _costs(net, seen)
+    def visit(name: str, m: nn.Module) -> set[int]:
+        ids = {id(p) for p in m._parameters.values() if p is not None}
+        for child_name, child in m._modules.items():
+            if child is not None:
+                ids |= visit(f"{name}.{child_name}" if name else child_name, child)
+        out[name] = sum(p.numel() for p in _unique_params(m, ids))
+        return ids
 
-    def layers(self, names: tuple[str, ...]) -> tuple[LayerRecord, ...]:
-        """Every leaf under ``names``, in forward order, as it was seen."""
-        return tuple(_layer(leaf, m, self.seen[leaf][1]) for n in names for leaf, m in _leaves(self.modules[n], n)
-                     if leaf in self.seen)
-
-    def part(self, name: str, names: tuple[str, ...]) -> ModuleRecord:
-        return ModuleRecord(
-            name=name, modules=names, in_shape=self.seen[names[0]][0], out_shape=self.seen[names[-1]][1],
-            params=sum(self.params.get(n, 0) for n in names), macs=sum(self.macs.get(n, 0) for n in names),
-            layers=self.layers(names),
-        )
-
-    def shortcut(self, name: str) -> DownsampleRecord:
-        ds_name = f"{name}.downsample"
-        ds_in, ds_out = self.seen[ds_name]
-        return DownsampleRecord(name=ds_name, in_shape=ds_in, out_shape=ds_out, stride=_stride(ds_in, ds_out),
-                                params=self.params[ds_name], macs=self.macs[ds_name], layers=self.layers((ds_name,)))
-
-    def block(self, name: str, block: nn.Module, stage: int) -> BlockRecord:
-        seen = self.seen
-        convs = tuple(
-            ConvRecord(name=c, in_channels=m.in_channels, out_channels=m.out_channels, kernel_size=m.kernel_size[0],
-                       stride=m.stride[0], groups=m.groups, dilation=m.dilation[0], out_shape=seen[f"{name}.{c}"][1])
-            for c, m in block.named_children() if isinstance(m, nn.Conv2d)
-        )
-        branch = tuple(_layer(f"{name}.{c}", m, seen[f"{name}.{c}"][1]) for c, m in block.named_children()
-                       if c not in ("downsample", "drop_path") and not is_skippable(m) and f"{name}.{c}" in seen)
-        extras = tuple(layer for layer in branch if layer.kind not in ("conv", "bn", "relu", *ACTIVATION_NAMES))
-        in_shape, out_shape = seen[name]
-        width = block.conv1.out_channels
-        return BlockRecord(
-            name=name, stage=stage, index=int(name.split(".")[1]), block_type=type(block).__name__,
-            in_shape=in_shape, out_shape=out_shape, convs=convs, stride=_stride(in_shape, out_shape),
-            dilation=max(c.dilation for c in convs), width=width,
-            expansion=getattr(block, "expansion", max(1, out_shape[0] // width)),
-            downsample=self.shortcut(name) if getattr(block, "downsample", None) is not None else None,
-            params=self.params[name], macs=self.macs[name], extras=extras, branch=branch,
-        )
+    visit("", net)
+    return out
 
 
-def build_trace(model: nn.Module, layout: Layout, seen: Seen, input_shape: Shape, batch: int, device: str,
-                output_shape: Shape, modules: dict[str, nn.Module] | None = None,
-                memory: MemoryProfile | None = None) -> Trace:
-    """Turn observed shapes into records; pure bookkeeping, no tensors."""
-    net = layout.backbone
-    r = _Records(net, seen, dict(net.named_modules()) if modules is None else modules)
-    blocks = [r.block(name, block, layout.stages.index(name.split(".")[0]) + 1) for name, block in layout.blocks()]
-    stem, head = r.part("stem", layout.stem), r.part("head", layout.head)
-    config = infer_config(layout)
-    return Trace(
-        model_name=model_label(model, layout, config), config=config, input_shape=input_shape, batch_size=batch,
-        device=device, stem=stem, blocks=tuple(blocks), head=head, output_shape=output_shape,
-        total_params=r.params[""], total_macs=stem.macs + head.macs + sum(b.macs for b in blocks),
-        stages=tuple(_stages(layout, blocks)), memory=memory,
-    )
+def _unique_params(m: nn.Module, ids: set[int]) -> list[nn.Parameter]:
+    seen, out = set(), []
+    for p in m.parameters():
+        if id(p) in ids and id(p) not in seen:
+            seen.add(id(p))
+            out.append(p)
+    return out
 
 
 def _stride(in_shape: Shape, out_shape: Shape) -> int:
     """How much a module shrinks its input (1 where the shapes have no spatial dimensions)."""
     return max(1, round(in_shape[1] / out_shape[1])) if len(in_shape) > 1 and len(out_shape) > 1 else 1
+
+
+def build_trace(model: nn.Module, layout: Layout, input_shape: Shape, batch: int, device: str,
+                memory: MemoryProfile | None = None, backbone: str | None = None) -> Trace:
+    """Records from a recognised recording; pure bookkeeping, no tensors."""
+    builder = _Builder(layout)
+    rec = layout.recording
+    blocks = [builder.block(b) for b in layout.blocks]
+    first, last = layout.blocks[0], layout.blocks[-1]
+    base_in = layout.base.inputs[0]
+    stem = builder.part("stem", layout.stem_ops, base_in, first.input)
+    out_value = layout.base.outputs[-1] if layout.base.outputs else last.output
+    head = builder.part("head", layout.head_ops, last.output, out_value)
+    config = infer_config(layout, blocks, head)
+    stages = _stages(layout, blocks)
+    return Trace(
+        model_name=model_label(model, layout, config), config=config, input_shape=input_shape, batch_size=batch,
+        device=device, stem=stem, blocks=tuple(blocks), head=head,
+        output_shape=_per_sample(rec.shapes[out_value]), total_params=builder.params[""],
+        total_macs=stem.macs + head.macs + sum(b.macs for b in blocks), stages=tuple(stages), memory=memory,
+    )
 
 
 def _stages(layout: Layout, blocks: list[BlockRecord]) -> list[StageRecord]:
@@ -210,3 +402,6 @@ def _stages(layout: Layout, blocks: list[BlockRecord]) -> list[StageRecord]:
             params=sum(b.params for b in members), macs=sum(b.macs for b in members),
         ))
     return out
+
+
+__all__ = ["build_trace", "find_layout", "module_layer", "run_recorded", "trace"]

@@ -1,0 +1,319 @@
+"""One forward pass recorded as dataflow: every torch function call (the tensors it read and wrote, the module
+call it ran in) and every module call (its tensor inputs and outputs).
+
+Tensors are told apart by identity and an in-place result is a new version of its tensor, so the graph is the
+program's real dataflow whatever the forward's Python does: control flow, functional calls (``F.relu``,
+``out += shortcut``), containers of any name, models inside models, ONNX graphs converted to modules. The
+recording is thread-local (a ``TorchFunctionMode``) and costs a Python call per torch call (a few ms on a
+ResNet-50 forward; ``benchmarks/trace_overhead.py``).
+"""
+from __future__ import annotations
+
+import math
+import weakref
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
+
+Shape = tuple[int, ...]
+ADDS = frozenset({"add", "add_", "__add__", "__iadd__", "__radd__"})
+CONVS = frozenset({"conv1d", "conv2d", "conv3d", "convolution", "_convolution"})
+POOLS = frozenset({"max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "max_pool1d", "avg_pool1d"})
+GLOBAL = frozenset({"adaptive_avg_pool2d", "adaptive_max_pool2d", "adaptive_avg_pool1d", "mean", "sum", "amax",
+                    "max", "std", "var", "_adaptive_avg_pool2d", "adaptive_max_pool2d_with_indices"})
+
+
+@dataclass(frozen=True)
+class Spatial:
+    """What a convolution or a pool does to positions: kernel, stride and dilation (first spatial axis)."""
+
+    kernel: int
+    stride: int
+    dilation: int = 1
+
+
+@dataclass(frozen=True)
+class Conv:
+    """A convolution's channels and groups, and whether its weight is learned (a parameter, or computed from
+    parameters as weight standardisation does) or a fixed filter (a blur)."""
+
+    in_channels: int
+    out_channels: int
+    groups: int
+    learned: bool
+
+
+@dataclass
+class Op:
+    """One torch function call that produced tensors."""
+
+    index: int
+    func: str  # "conv2d", "add_", "relu", "cat", ...
+    inputs: tuple[int, ...]  # values read (the forward's own tensors; parameters and buffers are not values)
+    outputs: tuple[int, ...]
+    scope: int | None  # the innermost module call it ran in
+    spatial: Spatial | None = None  # convolutions and pools
+    conv: Conv | None = None
+    reduces_space: bool = False  # pools or reduces over the spatial axes: a global pool, a mean over H and W
+    params: tuple[tuple[int, int], ...] = ()  # (id, numel) of the parameters it read, directly or through a
+    # weight computed from them (a standardised weight)
+
+    def macs(self, out_shape: tuple[int, ...]) -> int:
+        """Multiply-accumulates per sample in torchinfo's convention: a convolution's parameters at every
+        output position, any other op's parameters once (a linear layer, a norm's scale and shift)."""
+        n = sum(numel for _, numel in self.params)
+        if self.conv is not None and len(out_shape) > 2:
+            return n * math.prod(out_shape[2:])
+        return n
+
+
+@dataclass
+class Call:
+    """One module call: the ops [first_op, end_op) ran inside it (its children's included)."""
+
+    index: int
+    path: str  # its name in the recorded module ("" for that module itself)
+    module: nn.Module = field(repr=False)
+    parent: int | None
+    inputs: tuple[int, ...]
+    ordinal: int  # the how-many-th call of this module (0 for the first)
+    first_op: int
+    outputs: tuple[int, ...] = ()
+    end_op: int = -1
+
+    def holds(self, op: int) -> bool:
+        return self.first_op <= op < self.end_op
+
+
+@dataclass
+class Recording:
+    """What one forward pass did."""
+
+    ops: list[Op]
+    calls: list[Call]
+    shapes: dict[int, Shape]  # value -> its full shape (batch included)
+    producer: dict[int, int]  # value -> the op that wrote it (the forward's inputs have none)
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    output: Any = field(default=None, repr=False)
+    constants: frozenset[int] = frozenset()  # values computed from parameters alone (a standardised weight)
+
+    def consumers(self) -> dict[int, list[int]]:
+        """value -> the ops that read it, in order."""
+        out: dict[int, list[int]] = {}
+        for op in self.ops:
+            for v in op.inputs:
+                out.setdefault(v, []).append(op.index)
+        return out
+
+    def ancestors(self, value: int) -> set[int]:
+        """Every value ``value`` was computed from (itself included)."""
+        seen, todo = {value}, [value]
+        while todo:
+            op = self.producer.get(todo.pop())
+            if op is None:
+                continue
+            for v in self.ops[op].inputs:
+                if v not in seen:
+                    seen.add(v)
+                    todo.append(v)
+        return seen
+
+    def scopes(self, op: int) -> Iterator[Call]:
+        """The module calls ``op`` ran in, innermost first."""
+        c = self.ops[op].scope
+        while c is not None:
+            yield self.calls[c]
+            c = self.calls[c].parent
+
+
+def _name(func: Any) -> str:
+    """``conv2d`` for ``F.conv2d``, ``torch.conv2d`` and ``aten.conv2d.default`` alike."""
+    name = getattr(func, "_opname", None) or getattr(func, "__name__", None) or str(func)
+    return name.split(".")[0]
+
+
+def _first(v: Any, default: int = 1) -> int:
+    if v is None or (isinstance(v, (tuple, list)) and not v):
+        return default
+    return int(v[0] if isinstance(v, (tuple, list)) else v)
+
+
+def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name, default)
+
+
+def _spatial(name: str, args: tuple, kwargs: dict) -> Spatial | None:
+    if name in CONVS:
+        weight = _arg(args, kwargs, 1, "weight")
+        transposed = name in ("convolution", "_convolution") and bool(_arg(args, kwargs, 6, "transposed", False))
+        if not isinstance(weight, Tensor) or weight.dim() < 3 or transposed:
+            return None
+        return Spatial(int(weight.shape[2]), _first(_arg(args, kwargs, 3, "stride")),
+                       _first(_arg(args, kwargs, 5, "dilation")))
+    if name in POOLS:
+        kernel = _first(_arg(args, kwargs, 1, "kernel_size"))
+        stride = _first(_arg(args, kwargs, 2, "stride"), kernel)
+        dilation = _first(_arg(args, kwargs, 4, "dilation")) if name.startswith("max") else 1
+        return Spatial(kernel, stride, dilation)
+    return None
+
+
+def _over_space(name: str, args: tuple, kwargs: dict) -> bool:
+    """Whether a reduction covers both spatial axes of a 4-D input (adaptive pools always do)."""
+    x = args[0] if args else kwargs.get("input")
+    if not isinstance(x, Tensor) or x.dim() != 4:
+        return False
+    if name.startswith(("adaptive", "_adaptive")):
+        return True
+    dims = _arg(args, kwargs, 1, "dim")
+    if dims is None:
+        return name in ("mean", "sum", "amax", "std", "var")  # a reduction over everything
+    dims = {int(d) % 4 for d in (dims if isinstance(dims, (tuple, list)) else (dims,))}
+    return {2, 3} <= dims
+
+
+Watch = dict[int, list[Callable[[Tensor], None]]]  # value -> what to call with its tensor the moment it is made
+
+
+class Recorder(TorchFunctionMode):
+    """Records a forward pass: enter it, register ``hooks(model)``, run the model, read ``recording()``.
+    ``watch`` hands chosen values to callbacks as they are made, before anything can change them in place."""
+
+    def __init__(self, watch: Watch | None = None) -> None:
+        super().__init__()
+        self.watch = watch or {}
+        self._ids: dict[int, tuple[weakref.ref, int]] = {}
+        self._next = 0
+        self.ops: list[Op] = []
+        self.calls: list[Call] = []
+        self.shapes: dict[int, Shape] = {}
+        self.producer: dict[int, int] = {}
+        self._stack: list[int] = []
+        self._ordinals: dict[int, int] = {}
+        self.from_params: set[int] = set()  # values computed from parameters alone (a standardised weight)
+        self._lineage: dict[int, tuple[tuple[int, int], ...]] = {}  # such a value -> the parameters behind it
+
+    # values ---------------------------------------------------------------------------------------------------
+    def value(self, t: Tensor) -> int | None:
+        entry = self._ids.get(id(t))
+        if entry is None or entry[0]() is not t:
+            return None
+        return entry[1]
+
+    def new_value(self, t: Tensor, op: int | None = None) -> int:
+        v = self._next
+        self._next += 1
+        try:
+            ref = weakref.ref(t)
+        except TypeError:  # pragma: no cover - every tensor takes weak references
+            return v
+        self._ids[id(t)] = (ref, v)
+        self.shapes[v] = tuple(t.shape)
+        if op is not None:
+            self.producer[v] = op
+        for fn in self.watch.get(v, ()):
+            fn(t)
+        return v
+
+    def values(self, obj: Any, create: bool = False) -> tuple[int, ...]:
+        out = []
+        for t in tree_leaves(obj):
+            if isinstance(t, Tensor) and not isinstance(t, nn.Parameter):
+                v = self.value(t)
+                if v is None and create:
+                    v = self.new_value(t)
+                if v is not None:
+                    out.append(v)
+        return tuple(out)
+
+    # ops ------------------------------------------------------------------------------------------------------
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        produced = [t for t in tree_leaves(out) if isinstance(t, Tensor)]
+        if not produced:
+            return out
+        name = _name(func)
+        leaves = tree_leaves((args, kwargs))
+        read = self.values(leaves)
+        inputs = tuple(v for v in read if v not in self.from_params)
+        index = len(self.ops)
+        outputs = tuple(self.new_value(t, index) for t in produced)
+        direct = tuple((id(t), t.numel()) for t in leaves if isinstance(t, nn.Parameter))
+        params = tuple(dict.fromkeys(direct + tuple(p for v in read if v in self.from_params for p in self._lineage[v])))
+        if not inputs and (read or direct):
+            self.from_params.update(outputs)
+            for v in outputs:
+                self._lineage[v] = params
+            params = ()  # computing a weight is not work on the data: its MACs go to the op that uses it
+        spatial = _spatial(name, args, kwargs)
+        self.ops.append(Op(index, name, inputs, outputs, self._stack[-1] if self._stack else None, spatial,
+                           self._conv(name, args, kwargs) if spatial is not None and name in CONVS else None,
+                           name in GLOBAL and _over_space(name, args, kwargs), params))
+        return out
+
+    def _conv(self, name: str, args: tuple, kwargs: dict) -> Conv:
+        weight = _arg(args, kwargs, 1, "weight")
+        groups = int(_arg(args, kwargs, 8 if name in ("convolution", "_convolution") else 6, "groups", 1) or 1)
+        learned = isinstance(weight, nn.Parameter) or self.value(weight) in self.from_params
+        return Conv(int(weight.shape[1]) * groups, int(weight.shape[0]), groups, learned)
+
+    # module calls ---------------------------------------------------------------------------------------------
+    def _enter(self, path: str, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        key = id(module)
+        ordinal = self._ordinals.get(key, 0)
+        self._ordinals[key] = ordinal + 1
+        call = Call(len(self.calls), path, module, self._stack[-1] if self._stack else None,
+                    self.values((args, kwargs), create=True), ordinal, len(self.ops))
+        self.calls.append(call)
+        self._stack.append(call.index)
+
+    def _exit(self, module: nn.Module, output: Any) -> None:
+        if not self._stack:
+            return
+        call = self.calls[self._stack.pop()]
+        call.outputs = self.values(output, create=True)
+        call.end_op = len(self.ops)
+
+    @contextmanager
+    def hooks(self, model: nn.Module, prefix: str = "") -> Iterator[None]:
+        """Hooks on every module of ``model`` (named from ``prefix``), removed on the way out."""
+        with ExitStack() as stack:
+            for name, m in model.named_modules():
+                path = f"{prefix}.{name}" if prefix and name else (name or prefix)
+                pre = m.register_forward_pre_hook(
+                    lambda mod, a, kw, path=path: self._enter(path, mod, a, kw), with_kwargs=True)
+                post = m.register_forward_hook(lambda mod, a, o: self._exit(mod, o), always_call=True)
+                stack.callback(pre.remove)
+                stack.callback(post.remove)
+            yield
+
+    def recording(self, inputs: tuple[int, ...], output: Any) -> Recording:
+        return Recording(self.ops, self.calls, self.shapes, self.producer, inputs, self.values(output), output,
+                         frozenset(self.from_params))
+
+
+def record(model: nn.Module, args: tuple, kwargs: dict | None = None,
+           state: dict[str, Tensor] | None = None, watch: Watch | None = None) -> Recording:
+    """Run ``model(*args, **kwargs)`` once (with ``state`` in place of its parameters and buffers, when given:
+    ``torch.func.functional_call``) and return what it did; ``watch``: see ``Recorder``."""
+    rec = Recorder(watch)
+    kwargs = kwargs or {}
+    with rec.hooks(model):
+        inputs = rec.values((args, kwargs), create=True)
+        with rec:
+            if state is None:
+                out = model(*args, **kwargs)
+            else:
+                out = torch.func.functional_call(model, state, args, kwargs, strict=False)
+    return rec.recording(inputs, out)
+
+
+__all__ = ["ADDS", "CONVS", "Call", "Conv", "GLOBAL", "Op", "POOLS", "Recorder", "Recording", "Spatial", "Watch",
+           "record"]

@@ -1,0 +1,104 @@
+"""Real runs that need a block's tensors (feature maps, class maps): the blocks are recognised once per model
+and input on the meta device (``plan_for``), then a run hands each block's input, branch output F(x), shortcut
+and output to callbacks the moment they are made (``watched_run``). A run whose ops differ from the plan's
+(its forward took another path for these values) is planned again from its own recording."""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from .dataflow import Recording, Watch, record
+from .layout import Layout, recognise, refusal
+from .tracer import build_trace, run_recorded
+
+
+@dataclass(frozen=True)
+class BlockValues:
+    """A block's place in the plan and the values (recording ids) of its tensors."""
+
+    name: str
+    stage: int
+    index: int
+    projection: bool
+    input: int
+    branch: int  # F(x) as it enters the sum
+    shortcut: int  # x, or its projection, as it enters the sum
+    output: int
+    rectified: bool  # its output is after a ReLU (>= 0); not so in a pre-activation block
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run of this model at this input will make, and where its blocks' tensors are."""
+
+    model_name: str
+    blocks: tuple[BlockValues, ...]
+    signature: tuple[str, ...]  # every op's function, in order
+
+    def fits(self, rec: Recording) -> bool:
+        return tuple(op.func for op in rec.ops) == self.signature
+
+
+_PLANS: weakref.WeakKeyDictionary[nn.Module, dict[tuple, Plan]] = weakref.WeakKeyDictionary()
+
+
+def plan_of(model: nn.Module, layout: Layout, x: Tensor) -> Plan:
+    """A plan from a layout (the records give the model's name)."""
+    t = build_trace(model, layout, tuple(x.shape[1:]), int(x.shape[0]), "meta")
+    rec = layout.recording
+    blocks = tuple(BlockValues(b.name, b.stage_index, b.index, b.projection, b.input, b.residual.branch,
+                               b.residual.shortcut, b.output,
+                               any(rec.ops[i].func.startswith("relu") for i in b.residual.after_ops))
+                   for b in layout.blocks)
+    return Plan(t.model_name, blocks, tuple(op.func for op in layout.recording.ops))
+
+
+def plan_for(model: nn.Module, x: Tensor) -> Plan:
+    """The plan of ``model`` for inputs shaped like ``x`` (recognised on the meta device, cached per model)."""
+    key = (tuple(x.shape), x.dtype, x.is_contiguous())
+    plans = _PLANS.setdefault(model, {})
+    if key not in plans:
+        layout = recognise(run_recorded(model, x, torch.device("meta")))
+        if isinstance(layout, str):
+            raise refusal(type(model).__name__, layout)
+        plans[key] = plan_of(model, layout, x)
+    return plans[key]
+
+
+def watched_run(model: nn.Module, x: Tensor, watch: Callable[[Plan], Watch], plan: Plan | None = None,
+                replan: Callable[[], None] | None = None) -> tuple[Plan, Any]:
+    """``model(x)`` with ``watch(plan)``'s callbacks on the plan's values; returns the plan that held and the
+    output. Where the run's ops are not the plan's, ``replan`` resets what the callbacks kept and the run is
+    repeated with a plan made from its own recording."""
+    plan = plan or plan_for(model, x)
+    rec = record(model, (x,), watch=watch(plan))
+    if plan.fits(rec):
+        return plan, rec.output
+    layout = recognise(rec)
+    if isinstance(layout, str):
+        raise refusal(type(model).__name__, layout)
+    fresh = replace(plan_of(model, layout, x), model_name=plan.model_name)
+    _PLANS.setdefault(model, {})[(tuple(x.shape), x.dtype, x.is_contiguous())] = fresh
+    if replan is not None:
+        replan()
+    rec = record(model, (x,), watch=watch(fresh))
+    return fresh, rec.output
+
+
+def logits_of(output: Any) -> Tensor | None:
+    """The class scores in a model's output (a tensor, Hugging Face's ``.logits``, a dict's ``logits`` or
+    ``out``), when it is N×K; None for a backbone's feature maps."""
+    if hasattr(output, "logits"):
+        output = output.logits
+    elif isinstance(output, dict):
+        output = output.get("logits", output.get("out"))
+    if isinstance(output, Tensor) and output.dim() == 2:
+        return output
+    return None
+
+
+__all__ = ["BlockValues", "Plan", "logits_of", "plan_for", "plan_of", "watched_run"]
