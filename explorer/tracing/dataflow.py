@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import math
 import weakref
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_leaves
 
 Shape = tuple[int, ...]
 ADDS = frozenset({"add", "add_", "__add__", "__iadd__", "__radd__"})
@@ -132,10 +131,49 @@ class Recording:
             c = self.calls[c].parent
 
 
+def _is_param(t: Tensor) -> bool:
+    cls = type(t)
+    return cls is nn.Parameter or (cls is not Tensor and isinstance(t, nn.Parameter))
+
+
+def _flat(obj: Any, out: list) -> list:
+    """The tensors in ``obj`` (nested tuples, lists and dicts), in order: pytree's generality costs most of a
+    recording's time, and a forward's arguments are never more than this."""
+    if isinstance(obj, Tensor):
+        out.append(obj)
+    elif isinstance(obj, (tuple, list)):
+        for o in obj:
+            _flat(o, out)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            _flat(o, out)
+    return out
+
+
+_NAMES: dict[Any, str] = {}
+
+
+def _produced(out: Any) -> list[Tensor]:
+    """The tensors an op returned: an op is what returns at least one (``dim()`` and ``.shape`` are not)."""
+    if isinstance(out, Tensor):
+        return [out]
+    if isinstance(out, (tuple, list, dict)):
+        return _flat(out, [])
+    return []
+
+
 def _name(func: Any) -> str:
     """``conv2d`` for ``F.conv2d``, ``torch.conv2d`` and ``aten.conv2d.default`` alike."""
-    name = getattr(func, "_opname", None) or getattr(func, "__name__", None) or str(func)
-    return name.split(".")[0]
+    try:
+        return _NAMES[func]
+    except (KeyError, TypeError):
+        pass
+    name = (getattr(func, "_opname", None) or getattr(func, "__name__", None) or str(func)).split(".")[0]
+    try:
+        _NAMES[func] = name
+    except TypeError:
+        pass
+    return name
 
 
 def _first(v: Any, default: int = 1) -> int:
@@ -149,6 +187,8 @@ def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) 
 
 
 def _spatial(name: str, args: tuple, kwargs: dict) -> Spatial | None:
+    if name not in CONVS and name not in POOLS:
+        return None
     if name in CONVS:
         weight = _arg(args, kwargs, 1, "weight")
         transposed = name in ("convolution", "_convolution") and bool(_arg(args, kwargs, 6, "transposed", False))
@@ -198,6 +238,7 @@ class Recorder(TorchFunctionMode):
         self._ordinals: dict[int, int] = {}
         self.from_params: set[int] = set()  # values computed from parameters alone (a standardised weight)
         self._lineage: dict[int, tuple[tuple[int, int], ...]] = {}  # such a value -> the parameters behind it
+        self._owners: dict[int, tuple[str, nn.Module]] = {}  # parameter id -> its leaf module (not hooked)
 
     # values ---------------------------------------------------------------------------------------------------
     def value(self, t: Tensor) -> int | None:
@@ -223,37 +264,38 @@ class Recorder(TorchFunctionMode):
 
     def values(self, obj: Any, create: bool = False) -> tuple[int, ...]:
         out = []
-        for t in tree_leaves(obj):
-            if isinstance(t, Tensor) and not isinstance(t, nn.Parameter):
-                v = self.value(t)
-                if v is None and create:
-                    v = self.new_value(t)
-                if v is not None:
-                    out.append(v)
+        ids = self._ids
+        for t in (obj if isinstance(obj, list) else _flat(obj, [])):
+            entry = ids.get(id(t))
+            if entry is not None and entry[0]() is t:
+                out.append(entry[1])
+            elif create and not _is_param(t):
+                out.append(self.new_value(t))
         return tuple(out)
 
     # ops ------------------------------------------------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        produced = [t for t in tree_leaves(out) if isinstance(t, Tensor)]
+        produced = _produced(out)
         if not produced:
             return out
         name = _name(func)
-        leaves = tree_leaves((args, kwargs))
+        leaves = _flat(kwargs, _flat(args, [])) if kwargs else _flat(args, [])
         read = self.values(leaves)
         inputs = tuple(v for v in read if v not in self.from_params)
         index = len(self.ops)
         outputs = tuple(self.new_value(t, index) for t in produced)
-        direct = tuple((id(t), t.numel()) for t in leaves if isinstance(t, nn.Parameter))
+        direct = tuple((id(t), t.numel()) for t in leaves if _is_param(t))
         params = tuple(dict.fromkeys(direct + tuple(p for v in read if v in self.from_params for p in self._lineage[v])))
+        scope = self._scope(index, params, inputs, outputs)
         if not inputs and (read or direct):
             self.from_params.update(outputs)
             for v in outputs:
                 self._lineage[v] = params
             params = ()  # computing a weight is not work on the data: its MACs go to the op that uses it
         spatial = _spatial(name, args, kwargs)
-        self.ops.append(Op(index, name, inputs, outputs, self._stack[-1] if self._stack else None, spatial,
+        self.ops.append(Op(index, name, inputs, outputs, scope, spatial,
                            self._conv(name, args, kwargs) if spatial is not None and name in CONVS else None,
                            name in GLOBAL and _over_space(name, args, kwargs), params))
         return out
@@ -261,10 +303,30 @@ class Recorder(TorchFunctionMode):
     def _conv(self, name: str, args: tuple, kwargs: dict) -> Conv:
         weight = _arg(args, kwargs, 1, "weight")
         groups = int(_arg(args, kwargs, 8 if name in ("convolution", "_convolution") else 6, "groups", 1) or 1)
-        learned = isinstance(weight, nn.Parameter) or self.value(weight) in self.from_params
+        learned = _is_param(weight) or self.value(weight) in self.from_params
         return Conv(int(weight.shape[1]) * groups, int(weight.shape[0]), groups, learned)
 
     # module calls ---------------------------------------------------------------------------------------------
+    def _scope(self, index: int, params: tuple[tuple[int, int], ...], inputs: tuple[int, ...],
+               outputs: tuple[int, ...]) -> int | None:
+        """The call an op runs in. A leaf module with parameters is not hooked (a hook on every module slows a
+        forward by a tenth): its call is made here, from the parameters its ops read."""
+        parent = self._stack[-1] if self._stack else None
+        owner = next((self._owners[pid] for pid, _ in params if pid in self._owners), None)
+        if owner is None:
+            return parent
+        path, module = owner
+        last = self.calls[-1] if self.calls else None
+        if last is not None and last.module is module and last.end_op == index and last.parent == parent:
+            last.end_op, last.outputs = index + 1, outputs  # the same module's next op (a standardised weight, then
+            return last.index                               # its convolution)
+        key = id(module)
+        ordinal = self._ordinals.get(key, 0)
+        self._ordinals[key] = ordinal + 1
+        call = Call(len(self.calls), path, module, parent, inputs, ordinal, index, outputs, index + 1)
+        self.calls.append(call)
+        return call.index
+
     def _enter(self, path: str, module: nn.Module, args: tuple, kwargs: dict) -> None:
         key = id(module)
         ordinal = self._ordinals.get(key, 0)
@@ -274,7 +336,7 @@ class Recorder(TorchFunctionMode):
         self.calls.append(call)
         self._stack.append(call.index)
 
-    def _exit(self, module: nn.Module, output: Any) -> None:
+    def _exit(self, module: nn.Module, args: Any, output: Any) -> None:
         if not self._stack:
             return
         call = self.calls[self._stack.pop()]
@@ -284,19 +346,56 @@ class Recorder(TorchFunctionMode):
     @contextmanager
     def hooks(self, model: nn.Module, prefix: str = "") -> Iterator[None]:
         """Hooks on every module of ``model`` (named from ``prefix``), removed on the way out."""
-        with ExitStack() as stack:
+        handles = []
+        try:
             for name, m in model.named_modules():
                 path = f"{prefix}.{name}" if prefix and name else (name or prefix)
-                pre = m.register_forward_pre_hook(
-                    lambda mod, a, kw, path=path: self._enter(path, mod, a, kw), with_kwargs=True)
-                post = m.register_forward_hook(lambda mod, a, o: self._exit(mod, o), always_call=True)
-                stack.callback(pre.remove)
-                stack.callback(post.remove)
+                own = [t for t in m._parameters.values() if t is not None]
+                if own and not m._modules and name:
+                    for t in own:
+                        self._owners[id(t)] = (path, m)
+                    continue
+                handles.append(m.register_forward_pre_hook(
+                    lambda mod, a, kw, path=path: self._enter(path, mod, a, kw), with_kwargs=True))
+                handles.append(m.register_forward_hook(self._exit, always_call=True))
             yield
+        finally:
+            for h in handles:
+                h.remove()
 
     def recording(self, inputs: tuple[int, ...], output: Any) -> Recording:
         return Recording(self.ops, self.calls, self.shapes, self.producer, inputs, self.values(output), output,
                          frozenset(self.from_params))
+
+
+OpWatch = dict[int, list[tuple[int, Callable[[Tensor], None]]]]  # op index -> (output position, callback)
+
+
+class LightRun(TorchFunctionMode):
+    """A forward that numbers its ops as ``Recorder`` does, and nothing more: it hands chosen op outputs to
+    callbacks and keeps the sequence of functions, so a run can be checked against a recording of the same
+    model. It costs about as much as an empty mode (a few % of a forward), where a recording costs a tenth."""
+
+    def __init__(self, watch: OpWatch) -> None:
+        super().__init__()
+        self.watch, self.funcs, self.count = watch, [], 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
+        out = func(*args, **(kwargs or {}))
+        if not isinstance(out, Tensor):
+            produced = _produced(out)
+            if not produced:
+                return out
+        else:
+            produced = (out,)
+        self.funcs.append(func)
+        for pos, fn in self.watch.get(self.count, ()):
+            fn(produced[pos])
+        self.count += 1
+        return out
+
+    def signature(self) -> tuple[str, ...]:
+        return tuple(_name(f) for f in self.funcs)
 
 
 def record(model: nn.Module, args: tuple, kwargs: dict | None = None,
@@ -305,6 +404,13 @@ def record(model: nn.Module, args: tuple, kwargs: dict | None = None,
     ``torch.func.functional_call``) and return what it did; ``watch``: see ``Recorder``."""
     rec = Recorder(watch)
     kwargs = kwargs or {}
+    if state is not None:  # the stand-ins are what the ops will read: their leaf modules own them
+        leaves = {id(m): (n, m) for n, m in model.named_modules()}
+        modules = dict(model.named_modules())
+        for key, t in state.items():
+            owner = modules.get(key.rsplit(".", 1)[0] if "." in key else "")
+            if owner is not None and not owner._modules and key.rsplit(".", 1)[-1] in owner._parameters:
+                rec._owners[id(t)] = leaves[id(owner)]
     with rec.hooks(model):
         inputs = rec.values((args, kwargs), create=True)
         with rec:
@@ -315,5 +421,5 @@ def record(model: nn.Module, args: tuple, kwargs: dict | None = None,
     return rec.recording(inputs, out)
 
 
-__all__ = ["ADDS", "CONVS", "Call", "Conv", "GLOBAL", "Op", "POOLS", "Recorder", "Recording", "Spatial", "Watch",
-           "record"]
+__all__ = ["ADDS", "CONVS", "Call", "Conv", "GLOBAL", "LightRun", "Op", "OpWatch", "POOLS", "Recorder", "Recording",
+           "Spatial", "Watch", "record"]

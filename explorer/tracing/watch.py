@@ -11,7 +11,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from .dataflow import Recording, Watch, record
+from .dataflow import LightRun, OpWatch, Watch, record
 from .layout import Layout, recognise, refusal
 from .tracer import build_trace, run_recorded
 
@@ -38,9 +38,19 @@ class Plan:
     model_name: str
     blocks: tuple[BlockValues, ...]
     signature: tuple[str, ...]  # every op's function, in order
+    made_by: dict[int, tuple[int, int]]  # value -> (the op that makes it, which of its outputs); the input: absent
 
-    def fits(self, rec: Recording) -> bool:
-        return tuple(op.func for op in rec.ops) == self.signature
+    def op_watch(self, watch: Watch, x: Tensor) -> OpWatch:
+        """``watch`` by op; what watches the model's input itself is called at once."""
+        out: OpWatch = {}
+        for value, fns in watch.items():
+            where = self.made_by.get(value)
+            for fn in fns:
+                if where is None:
+                    fn(x)
+                else:
+                    out.setdefault(where[0], []).append((where[1], fn))
+        return out
 
 
 _PLANS: weakref.WeakKeyDictionary[nn.Module, dict[tuple, Plan]] = weakref.WeakKeyDictionary()
@@ -50,11 +60,12 @@ def plan_of(model: nn.Module, layout: Layout, x: Tensor) -> Plan:
     """A plan from a layout (the records give the model's name)."""
     t = build_trace(model, layout, tuple(x.shape[1:]), int(x.shape[0]), "meta")
     rec = layout.recording
+    made_by = {v: (op.index, k) for op in rec.ops for k, v in enumerate(op.outputs)}
     blocks = tuple(BlockValues(b.name, b.stage_index, b.index, b.projection, b.input, b.residual.branch,
                                b.residual.shortcut, b.output,
                                any(rec.ops[i].func.startswith("relu") for i in b.residual.after_ops))
                    for b in layout.blocks)
-    return Plan(t.model_name, blocks, tuple(op.func for op in layout.recording.ops))
+    return Plan(t.model_name, blocks, tuple(op.func for op in rec.ops), made_by)
 
 
 def plan_for(model: nn.Module, x: Tensor) -> Plan:
@@ -71,22 +82,27 @@ def plan_for(model: nn.Module, x: Tensor) -> Plan:
 
 def watched_run(model: nn.Module, x: Tensor, watch: Callable[[Plan], Watch], plan: Plan | None = None,
                 replan: Callable[[], None] | None = None) -> tuple[Plan, Any]:
-    """``model(x)`` with ``watch(plan)``'s callbacks on the plan's values; returns the plan that held and the
-    output. Where the run's ops are not the plan's, ``replan`` resets what the callbacks kept and the run is
-    repeated with a plan made from its own recording."""
+    """``model(x)`` with ``watch(plan)``'s callbacks on the plan's values (a light run: ops numbered, nothing
+    recorded); returns the plan that held and the output. Where the run's ops are not the plan's, ``replan``
+    resets what the callbacks kept and the run is repeated under a full recording, planned from itself."""
     plan = plan or plan_for(model, x)
-    rec = record(model, (x,), watch=watch(plan))
-    if plan.fits(rec):
-        return plan, rec.output
+    light = LightRun(plan.op_watch(watch(plan), x))
+    with light:
+        out = model(x)
+    if light.signature() == plan.signature:
+        return plan, out
+    if replan is not None:
+        replan()
+    rec = record(model, (x,))
     layout = recognise(rec)
     if isinstance(layout, str):
         raise refusal(type(model).__name__, layout)
     fresh = replace(plan_of(model, layout, x), model_name=plan.model_name)
     _PLANS.setdefault(model, {})[(tuple(x.shape), x.dtype, x.is_contiguous())] = fresh
-    if replan is not None:
-        replan()
-    rec = record(model, (x,), watch=watch(fresh))
-    return fresh, rec.output
+    light = LightRun(fresh.op_watch(watch(fresh), x))
+    with light:
+        out = model(x)
+    return fresh, out
 
 
 def logits_of(output: Any) -> Tensor | None:
