@@ -90,7 +90,7 @@ def _fingerprint(model: nn.Module) -> int:
     parts = []
     for name, m in model.named_modules():
         d = m.__dict__
-        conf = (d.get("kernel_size"), d.get("stride"), d.get("padding"), d.get("dilation"), d.get("groups"))
+        conf = repr((d.get("kernel_size"), d.get("stride"), d.get("padding"), d.get("dilation"), d.get("groups")))
         tensors = tuple((n, tuple(t.shape), t.dtype) for n, t in (*m._parameters.items(), *m._buffers.items())
                         if t is not None)
         parts.append((name, type(m), conf, tensors))
