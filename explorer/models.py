@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Mapping, Union
 
 from resnet import ResNetConfig, parse_spec
 
+from .sources import KINDS, FileModel, opened
+
 if TYPE_CHECKING:  # torch and what needs it are imported where models are built or checkpoints read, so that
     import torch  # naming a model (parsing specs, the app's controls) needs no torch
     from torch import nn
@@ -51,7 +53,8 @@ class TimmModel:
             return timm.create_model(self.name, pretrained=False, num_classes=self.num_classes).eval()
 
 
-Model = Union[ResNetConfig, TimmModel]
+Model = Union[ResNetConfig, TimmModel, FileModel]
+FILE_PREFIXES = tuple(f"{k}:" for k in KINDS)  # onnx:, export:, hf: name a file opened in this process
 
 
 def timm_installed() -> bool:
@@ -76,6 +79,8 @@ def timm_architectures() -> tuple[str, ...]:
 
 def parse_model(spec: str) -> Model:
     """The model a spec names; ValueError with one line saying what is wrong."""
+    if isinstance(spec, str) and spec.strip().lower().startswith(FILE_PREFIXES):
+        return opened(spec.strip()[:200])
     if isinstance(spec, str) and spec.strip().lower().startswith(TIMM_PREFIX):
         m = _TIMM_SPEC.match(spec.strip().lower())
         if not m:
@@ -98,8 +103,8 @@ def meta_model(model: Model) -> nn.Module:
     """``model`` on the meta device: structure without memory, whatever its size."""
     from resnet import build
 
-    if isinstance(model, TimmModel):
-        return model.build("meta")
+    if isinstance(model, (TimmModel, FileModel)):
+        return model.build("meta")  # a file's model keeps its weights: it is traced with meta stand-ins
     return build(model, device="meta", init_weights=False)
 
 
@@ -107,7 +112,7 @@ def real_model(model: Model, init: bool = True) -> nn.Module:
     """``model`` on the CPU; ``init=False`` skips the random initialisation (weights are about to be loaded)."""
     from resnet import build
 
-    if isinstance(model, TimmModel):
+    if isinstance(model, (TimmModel, FileModel)):
         return model.build()
     return build(model, init_weights=init)
 
@@ -176,5 +181,5 @@ def open_checkpoint(path: str | Path, max_bytes: int | None = None) -> OpenedChe
     return OpenedCheckpoint(model, arch, Path(path))
 
 
-__all__ = ["CHECKPOINT_SUFFIXES", "Model", "OpenedCheckpoint", "TimmModel", "is_checkpoint_path", "meta_model",
+__all__ = ["CHECKPOINT_SUFFIXES", "FileModel", "Model", "OpenedCheckpoint", "TimmModel", "is_checkpoint_path", "meta_model",
            "model_of_checkpoint", "open_checkpoint", "parse_model", "real_model", "timm_architectures", "timm_installed"]

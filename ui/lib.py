@@ -21,7 +21,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "explorer.structure.figures": ("highlight_block", "memory_figure"),
     "explorer.structure.inspector": ("inspect_block", "inspection_markdown"),
     "explorer.structure.views": ("compare_views", "structure_views", "warm_presets"),
-    "explorer.tracing": ("resolve_device", "structure_trace"),
+    "explorer.tracing": ("ForwardFailed", "NotAResNet", "resolve_device", "structure_trace"),
     "resnet": ("CheckpointError", "find_cached"),
     "resnet.download": ("DownloadError", "download", "state_size"),
 }

@@ -47,14 +47,15 @@ def _table() -> tuple[tuple[type[BaseException], str], ...]:
     return ((ImageError, "Cannot use this image"), (ModelTooLarge, "Model too large to run"),
             (lib.DownloadError, "Download failed"), (lib.CheckpointError, "Cannot load this checkpoint"),
             (LimitError, "Over a limit"), (GraphvizMissing, "Graphviz is not installed"),
-            (lib.Expired, "Run expired"))
+            (lib.Expired, "Run expired"), (lib.NotAResNet, "Not a residual network"),
+            (lib.ForwardFailed, "The model's forward failed"))
 
 
 def refusal(exc: BaseException, default_title: str = DEFAULT_TITLE) -> tuple[str, str] | None:
     """``(title, message)`` when ``exc`` is a refusal the user should read; ``None`` when it is a bug."""
     if isinstance(exc, Refusal):
         return exc.title, str(exc)
-    if isinstance(exc, (ValueError, KeyError, OSError, GraphvizMissing)):
+    if isinstance(exc, (ValueError, KeyError, OSError, GraphvizMissing, lib.NotAResNet, lib.ForwardFailed)):
         title = next((t for cls, t in _table() if isinstance(exc, cls)), default_title)
         if isinstance(exc, KeyError) and not isinstance(exc, lib.Expired):
             return None  # a missing key is ours, not the user's

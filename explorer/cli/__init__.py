@@ -16,6 +16,7 @@ from resnet import CheckpointError
 
 from ..graph.render import GraphvizMissing
 from ..limits import Limits
+from ..tracing.layout import NotAResNet
 from . import images, structure, weights
 from .common import SPEC_HELP, Command, Parser, UsageError
 
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         limits = Limits.from_env()
         print(next(c for c in COMMANDS if c.name == args.command).run(args, limits))
-    except (UsageError, ValueError, CheckpointError) as exc:  # ImageError and LimitError are ValueErrors
+    except (UsageError, ValueError, CheckpointError, NotAResNet) as exc:  # ImageError, LimitError: ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except GraphvizMissing as exc:

@@ -15,10 +15,12 @@ from resnet import ResNetConfig
 
 from ..limits import MIN_INPUT_SIZE, Limits
 from ..models import Model, OpenedCheckpoint, is_checkpoint_path, open_checkpoint, parse_model
+from ..sources import is_source_path, open_model_file
 
 SPEC_HELP = ("a model spec: a preset (resnet50, ...), block:N-N-N-N[:GxWd][:v1][:dilXYZ][:cN] (e.g. "
-             "bottleneck:3-4-6-3:32x4d), timm:NAME[:cN] with timm installed (timm:resnet50d), or a checkpoint file "
-             "(.pth/.safetensors: its architecture is inferred)")
+             "bottleneck:3-4-6-3:32x4d), timm:NAME[:cN] with timm installed (timm:resnet50d), a checkpoint file "
+             "(.pth/.safetensors: its architecture is inferred), or a model file: .onnx, .pt2 (torch.export), a "
+             "Hugging Face folder (config.json + model.safetensors) or its .zip")
 
 
 class UsageError(Exception):
@@ -60,7 +62,10 @@ def model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def model_of(text: str, limits: Limits) -> tuple[Model, OpenedCheckpoint | None]:
-    """The model a spec names, or the one a checkpoint file holds (with the opened checkpoint)."""
+    """The model a spec names, a model file is (.onnx, .pt2, a Hugging Face folder or its .zip), or a checkpoint
+    file holds (with the opened checkpoint)."""
+    if is_source_path(text):
+        return open_model_file(text, limits.checkpoint_bytes), None
     if is_checkpoint_path(text):
         opened = open_checkpoint(text, max_bytes=limits.checkpoint_bytes)
         return opened.model, opened

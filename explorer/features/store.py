@@ -20,7 +20,7 @@ from resnet import Preprocess, ResNetConfig, find_cached, load_weights
 from resnet.presets import WeightsInfo, weights_by_filename
 
 from ..limits import DEFAULT_LIMITS, Limits
-from ..models import Model, real_model
+from ..models import FileModel, Model, real_model
 from ..tracing.cache import check_model_fits
 from ..tracing.device import resolve_device
 from .cam import CamRun, cam_run
@@ -96,7 +96,7 @@ class FeatureStore:
         """A cached model for ``config`` with the chosen weights on ``device``; refused before anything is
         allocated when it needs more than ``limits.max_model_mb``."""
         dev = resolve_device(device)
-        wk = weights_key(config, source, path)
+        wk = WeightsKey("own") if isinstance(config, FileModel) else weights_key(config, source, path)
         key = (config, wk, str(dev))
         with self._models_lock:
             if key in self._models:
@@ -105,7 +105,9 @@ class FeatureStore:
         info = weights_by_filename(Path(wk.path).name) if wk.source == "file" else None
         pre = info.transforms if info else Preprocess()
         check_model_fits(config, pre.crop_size, self.limits)
-        if wk.source == "random":
+        if wk.source == "own":  # a model file carries its weights: they are what runs, whatever was chosen
+            loaded = LoadedModel(config.build(), threading.Lock(), f"{config.name} (its own weights)", True, pre)
+        elif wk.source == "random":
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(RANDOM_SEED)
                 model = real_model(config)
@@ -129,6 +131,7 @@ class FeatureStore:
         with loaded.lock:
             cap = capture(loaded.model, pre.to_tensor(crop), budget_bytes=self.limits.capture_bytes)
         cap.crop = crop
+        cap.model_name = config.spec  # the name every view of this model has (a checkpoint's, a file's)
         cap.request = (config, source, path, device)  # what a class-map run of the same image loads
         if not loaded.trained:
             cap.notices.insert(0, RANDOM_NOTICE)
@@ -153,6 +156,7 @@ class FeatureStore:
         with loaded.lock:
             run = cam_run(loaded.model, loaded.preprocess.to_tensor(cap.crop), target,
                           device=resolve_device(cap.request[3]), budget_bytes=self.limits.capture_bytes)
+        run.model_name = cap.model_name
         with self._captures_lock:
             self._cams[cid] = run
             self._cams.move_to_end(cid)

@@ -29,7 +29,7 @@ def structure_trace(model: Model, input_size: int = 224) -> Trace:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _structure_trace(model: Model, input_size: int) -> Trace:
-    t = trace(meta_model(model), input_size=input_size, memory=True)
+    t = trace(meta_model(model), input_size=input_size, memory=True, device="meta")
     return t if t.model_name == model.spec else replace(t, model_name=model.spec)
 
 

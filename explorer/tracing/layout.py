@@ -134,7 +134,10 @@ def _names(rec: Recording, found: Found, base: Call, relative: Any) -> list[str]
             continue
         scope = next(iter(rec.scopes(r.add)), None)
         own = scope is not None and scope.index != base.index and not scope.module._modules
-        names.append(relative(scope.path) if own else f"add{len(names)}")
+        name = relative(scope.path) if own else f"add{len(names)}"
+        for tail in ("/Add", "_Add", ".Add", "/add", "_add"):  # an ONNX node "/layer1/layer1.0/Add": its block
+            name = name.removesuffix(tail) if name != tail else name
+        names.append(name if name not in names else f"{name}#{len(names)}")
     return names
 
 

@@ -60,7 +60,7 @@ def _nearest_common(rec: Recording, a: int, b: int) -> int | None:
     """The latest value both ``a`` and ``b`` were computed from (values are numbered in creation order, so
     walking back by decreasing number meets it first)."""
     side = {a: 1, b: 2}
-    heap = [-a, -b] if a != b else [-a]
+    heap = sorted({-a, -b})  # a sorted list is a heap
     seen: set[int] = set()
     while heap:
         v = -heapq.heappop(heap)

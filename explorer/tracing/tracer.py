@@ -343,8 +343,11 @@ def _pre_ops(rec: Recording, b: BlockLayout) -> tuple[int, ...]:
     return _path_ops(rec, b.input, r.split)
 
 
+GENERIC = ("InterpreterModule", "GraphModule", "Module", "Sequential")  # classes that say nothing of a block
+
+
 def _block_type(b: BlockLayout, convs: tuple[ConvRecord, ...]) -> str:
-    if b.module is not None:
+    if b.module is not None and type(b.module).__name__ not in GENERIC:
         return type(b.module).__name__
     kernels = [c.kernel_size for c in convs]
     return {(1, 3, 1): "Bottleneck", (3, 3): "BasicBlock"}.get(tuple(kernels), "ResidualBlock")

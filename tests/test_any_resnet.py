@@ -1,0 +1,283 @@
+"""Any ResNet, recognised by what it computes (#21): real models from every source (timm's resnet, resnetv2 and
+BiT, res2net, resnest, sknet; torchvision's classifiers and the backbones of its segmentation and detection
+models; Hugging Face transformers' ResNet, in memory and from a ``save_pretrained`` folder; a
+segmentation_models_pytorch encoder; ONNX files and ``.pt2`` programs exported here; user code with its own
+names, containers and functional calls; headless, half-precision and channels-last models).
+
+For each, checked against what the test measures itself: the block names and count (from the model's own
+modules, or the ONNX graph's Add nodes), which blocks project their shortcut, each block's output shape (the
+test's hooks), parameters (sum of numel), MACs (torchinfo's mult-adds on the same module), and ‖F(x)‖ (the
+norm of the real branch's output, from a hook on the module the test knows ends the branch).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import timm
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+from torchinfo import summary
+
+from explorer.capture import capture
+from explorer.graph.levels import build_graph
+from explorer.structure.analysis import receptive_fields
+from explorer.tracing import ForwardFailed, NotAResNet, trace
+
+SIZE = 64
+
+
+class CifarBlock(nn.Module):
+    """The way much public training code writes a block: an empty Sequential as the identity shortcut, F.relu."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += self.shortcut(x)
+        return F.relu(out)
+
+
+class CifarResNet(nn.Module):
+    """3×3 stem, three stages in attributes of its own naming, a ``linear`` head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.layer1 = nn.Sequential(CifarBlock(16, 16), CifarBlock(16, 16))
+        self.layer2 = nn.Sequential(CifarBlock(16, 32, 2), CifarBlock(32, 32))
+        self.layer3 = nn.Sequential(CifarBlock(32, 64, 2), CifarBlock(64, 64))
+        self.linear = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layer3(self.layer2(self.layer1(out)))
+        return self.linear(F.avg_pool2d(out, out.shape[-1]).flatten(1))
+
+
+class FlatCifar(nn.Module):
+    """All blocks in one list: stages come from where the resolution changes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, 1, 1)
+        self.blocks = nn.ModuleList([CifarBlock(16, 16), CifarBlock(16, 32, 2), CifarBlock(32, 32),
+                                     CifarBlock(32, 64, 2)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for b in self.blocks:  # Python control flow
+            x = b(x)
+        return x
+
+
+@dataclass
+class Case:
+    make: Callable[[], nn.Module]
+    blocks: Callable[[nn.Module], dict[str, nn.Module]]  # the test's own list: name -> block module
+    projection: Callable[[nn.Module], bool]
+    branch_end: Callable[[nn.Module], nn.Module]  # the module whose output is F(x)
+    backbone: Callable[[nn.Module], nn.Module] = field(default=lambda m: m)
+    dtype: torch.dtype = torch.float32
+
+
+def stages_of(prefix: str, names: tuple[str, ...]) -> Callable[[nn.Module], dict[str, nn.Module]]:
+    def blocks(m: nn.Module) -> dict[str, nn.Module]:
+        root = m.get_submodule(prefix) if prefix else m
+        return {f"{s}.{i}": b for s in names for i, b in enumerate(root.get_submodule(s))}
+    return blocks
+
+
+LAYERS = stages_of("", ("layer1", "layer2", "layer3", "layer4"))
+HAS_DOWNSAMPLE = lambda b: getattr(b, "downsample", None) is not None  # noqa: E731
+BN3 = lambda b: b.bn3  # noqa: E731
+BN2 = lambda b: b.bn2  # noqa: E731
+
+
+def _timm(name: str, **kw) -> Callable[[], nn.Module]:
+    return lambda: timm.create_model(name, pretrained=False, **kw).eval()
+
+
+def _hf() -> nn.Module:
+    from transformers import ResNetConfig, ResNetForImageClassification
+
+    torch.manual_seed(0)
+    return ResNetForImageClassification(ResNetConfig(depths=[2, 1, 2, 1], num_labels=7)).eval()
+
+
+HF_BLOCKS = lambda m: {f"encoder.stages.{i}.layers.{j}": b for i, s in enumerate(m.resnet.encoder.stages)  # noqa: E731
+                       for j, b in enumerate(s.layers)}
+RESNETV2 = lambda m: {f"stages.{i}.blocks.{j}": b for i, s in enumerate(m.stages) for j, b in enumerate(s.blocks)}  # noqa: E731
+
+CASES = {
+    "timm:resnet26d": Case(_timm("resnet26d"), LAYERS, HAS_DOWNSAMPLE, BN3),
+    "timm:seresnet18": Case(_timm("seresnet18"), LAYERS, HAS_DOWNSAMPLE, lambda b: b.se),
+    "timm:resnetv2_50": Case(_timm("resnetv2_50"), RESNETV2, HAS_DOWNSAMPLE, lambda b: b.conv3),
+    "timm:resnetv2_50x1_bit": Case(_timm("resnetv2_50x1_bit"), RESNETV2, HAS_DOWNSAMPLE, lambda b: b.conv3),
+    "timm:res2net50_26w_4s": Case(_timm("res2net50_26w_4s"), LAYERS, HAS_DOWNSAMPLE, BN3),
+    "timm:resnest14d": Case(_timm("resnest14d"), LAYERS, HAS_DOWNSAMPLE, BN3),
+    "timm:skresnet18": Case(_timm("skresnet18"), LAYERS, HAS_DOWNSAMPLE, lambda b: b.conv2),
+    "timm:resnet18 features_only": Case(_timm("resnet18", features_only=True), LAYERS, HAS_DOWNSAMPLE, BN2),
+    "torchvision:resnext50_32x4d": Case(lambda: torchvision.models.resnext50_32x4d(num_classes=10).eval(), LAYERS,
+                                        HAS_DOWNSAMPLE, BN3),
+    "torchvision:deeplabv3_resnet50": Case(
+        lambda: torchvision.models.segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None).eval(),
+        lambda m: LAYERS(m.backbone), HAS_DOWNSAMPLE, BN3, backbone=lambda m: m.backbone),
+    "torchvision:fasterrcnn backbone": Case(
+        lambda: torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).backbone.eval(),
+        lambda m: LAYERS(m.body), HAS_DOWNSAMPLE, BN3, backbone=lambda m: m.body),
+    "transformers:ResNetForImageClassification": Case(
+        _hf, HF_BLOCKS, lambda b: not isinstance(b.shortcut, nn.Identity), lambda b: b.layer,
+        backbone=lambda m: m.resnet),
+    "smp:resnet34 encoder": Case(
+        lambda: __import__("segmentation_models_pytorch").encoders.get_encoder("resnet34", weights=None).eval(), LAYERS,
+        HAS_DOWNSAMPLE, BN2),
+    "user: CIFAR-style": Case(lambda: CifarResNet().eval(), stages_of("", ("layer1", "layer2", "layer3")),
+                              lambda b: len(b.shortcut) > 0, BN2),
+    "user: one list of blocks": Case(lambda: FlatCifar().eval(), lambda m: {f"blocks.{i}": b for i, b in enumerate(m.blocks)},
+                                     lambda b: len(b.shortcut) > 0, BN2),
+    "headless Sequential": Case(
+        lambda: nn.Sequential(*list(torchvision.models.resnet50().children())[:-2]).eval(),
+        stages_of("", ("4", "5", "6", "7")), HAS_DOWNSAMPLE, BN3),
+    "half precision": Case(lambda: torchvision.models.resnet18().half().eval(), LAYERS, HAS_DOWNSAMPLE, BN2,
+                           dtype=torch.float16),
+    "channels-last": Case(lambda: torchvision.models.resnet18().to(memory_format=torch.channels_last).eval(), LAYERS,
+                          HAS_DOWNSAMPLE, BN2),
+}
+
+
+def _shapes(model: nn.Module, modules: dict[str, nn.Module], x: torch.Tensor) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    handles = [m.register_forward_hook(lambda _m, _i, o, n=n: shapes.__setitem__(n, tuple(o.shape[1:])))
+               for n, m in modules.items()]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return shapes
+
+
+def _branch_norms(model: nn.Module, ends: dict[str, nn.Module], x: torch.Tensor) -> dict[str, float]:
+    norms: dict[str, float] = {}
+    handles = [m.register_forward_hook(lambda _m, _i, o, n=n: norms.__setitem__(n, float(o.float().norm())))
+               for n, m in ends.items()]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return norms
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_blocks_shortcuts_shapes_params_macs_and_branch_norms(name: str) -> None:
+    case = CASES[name]
+    torch.manual_seed(0)
+    model = case.make()
+    t = trace(model, input_size=SIZE)
+    expected = case.blocks(model)
+    assert [b.name for b in t.blocks] == list(expected)
+    assert [b.name for b in t.blocks if b.downsample] == [n for n, b in expected.items() if case.projection(b)]
+    x = torch.randn(1, 3, SIZE, SIZE).to(case.dtype)
+    assert {b.name: b.out_shape for b in t.blocks} == _shapes(model, expected, x)
+    net = case.backbone(model)
+    assert t.total_params == sum(p.numel() for p in net.parameters())
+    info = summary(net, input_data=x, verbose=0, mode="eval")
+    assert t.total_macs == pytest.approx(info.total_mult_adds, rel=0.01)
+    cap = capture(model, x)
+    measured = _branch_norms(model, {n: case.branch_end(b) for n, b in expected.items()}, x)
+    got = {s.name: s.residual_norm for s in cap.blocks}
+    assert got == pytest.approx(measured, rel=1e-3 if case.dtype == torch.float16 else 1e-5)
+    assert list(build_graph(t, "layers").clusters) == list(expected)  # every view draws the same blocks
+    assert {node.id for node in build_graph(t, "blocks").nodes} >= set(expected)
+
+
+def test_the_cifar_model_is_traced_right() -> None:
+    """The case the name-based recognition got wrong without a word: 3 projections (it found 0), each a 1×1 conv
+    with stride 2 (it listed an extra 1×1 layer with stride 1), F(x) the branch's (it took the shortcut's)."""
+    t = trace(CifarResNet(), input_size=32)
+    projections = [b for b in t.blocks if b.downsample]
+    assert len(t.blocks) == 6 and [b.name for b in projections] == ["layer2.0", "layer3.0"]
+    assert all(b.downsample.kind == "1×1 conv s2 + BN" and b.downsample.name == f"{b.name}.shortcut"
+               for b in projections)
+    assert all(b.stride == 2 and [c.name for c in b.convs] == ["conv1", "conv2"] for b in projections)
+    assert [s.name for s in t.stages] == ["layer1", "layer2", "layer3"] and t.head.layers[-1].kind == "fc"
+    assert [layer.kind for layer in t.block("layer1.0").branch] == ["conv", "bn", "relu", "conv", "bn"]
+    assert [layer.kind for layer in t.block("layer1.0").after] == ["relu"]
+
+
+def test_stages_from_shape_changes_when_one_list_holds_every_block() -> None:
+    t = trace(FlatCifar(), input_size=32)
+    assert [(s.name, s.blocks) for s in t.stages] == [("blocks[0]", 1), ("blocks[1]", 2), ("blocks[2]", 1)]
+
+
+def test_receptive_fields_follow_every_path() -> None:
+    """Res2Net's scales run one after another, a selective kernel's two paths side by side: the walk over the
+    recorded dataflow takes the largest path, which a gradient sees too."""
+    from rf_probe import gradient_rf
+
+    for name, point in (("res2net50_26w_4s", "layer1.0"), ("skresnet18", "layer1.0")):
+        model = timm.create_model(name, pretrained=False).eval()
+        rf = {r.name: r for r in receptive_fields(trace(model, input_size=96))}[point]
+        height = (rf.size + 96) // 32 * 32 + 32
+        if rf.global_context:  # SK attention pools globally: the gradient reaches everything
+            assert gradient_rf(model, point, height=height, width=64) >= height - 2
+        else:
+            assert gradient_rf(model, point, height=height, width=64) == rf.size
+
+
+def test_pre_activation_blocks() -> None:
+    t = trace(timm.create_model("resnetv2_50", pretrained=False).eval(), input_size=SIZE)
+    b = t.block("stages.1.blocks.0")
+    assert b.block_type == "PreActBottleneck" and not b.after  # nothing follows the sum
+    assert [layer.kind for layer in b.branch][:2] == ["bn", "relu"]  # the norm and activation before the split
+    assert t.stem.label == "7×7 conv s2 + 3×3 maxpool s2"
+
+
+def test_refusals_say_what_the_forward_showed() -> None:
+    with pytest.raises(NotAResNet, match="VGG is not a convolutional residual network: its forward has no "
+                                          "residual additions"):
+        trace(torchvision.models.vgg11())
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False).eval()
+    with pytest.raises(NotAResNet, match="residual additions but no convolution in them"):
+        trace(vit)
+    with pytest.raises(ForwardFailed, match="its forward failed on a 1×3×32×32 input .*try another input size"):
+        trace(timm.create_model("resnet18", pretrained=False), input_size=32, backbone="fc")
+
+
+def test_a_repeated_trace_follows_changes_to_the_model() -> None:
+    model = torchvision.models.resnet18().eval()
+    first = trace(model, input_size=SIZE)
+    assert trace(model, input_size=SIZE) is first  # unchanged: recognised once
+    model.layer1[0].conv2 = nn.Conv2d(64, 64, 3, 1, 2, dilation=2, bias=False)
+    changed = trace(model, input_size=SIZE)
+    assert changed is not first and changed.block("layer1.0").dilation == 2
+
+    class Doubled(nn.Module):
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x)
+
+    model.layer4 = nn.Sequential(model.layer4[0])  # one block fewer: another structure
+    assert len(trace(model, input_size=SIZE).blocks) == 7
+    assert len(trace(Doubled(model), input_size=SIZE).blocks) == 7
