@@ -69,8 +69,12 @@ def test_other_libraries_show_their_modules_repr() -> None:
 
     model = timm.create_model("seresnet18", pretrained=False)
     t = explorer.trace(model, input_size=64)
-    i = inspect_block(t, "layer2.0", model.get_submodule("layer2.0"))
-    assert i.code_kind == "repr" and "timm.models.resnet.BasicBlock" in i.code and "(se): SEModule" in i.code
+    import inspect
+
+    block = model.get_submodule("layer2.0")
+    i = inspect_block(t, "layer2.0", block)
+    assert i.code_kind == "source" and "timm.models.resnet.BasicBlock" in i.code and "(se): SEModule" in i.code
+    assert inspect.getsource(type(block)).splitlines()[0] in i.code and "def forward" in i.code  # how it computes
     assert inspect_block(t, "layer2.0").code_kind == "summary"
     torchvision = pytest.importorskip("torchvision")
     t = explorer.trace(torchvision.models.resnet18(), input_size=64)

@@ -187,3 +187,27 @@ def test_the_cli_takes_model_files(onnx_file: Path, pt2_file: Path, hf_folder) -
     r = subprocess.run([sys.executable, "-m", "explorer", "summary", str(ROOT / "README.md").replace("README.md",
                         "assets")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_the_app_opens_model_files(client, onnx_file: Path, hf_folder) -> None:
+    """The checkpoint box takes an ONNX file, the folder box a Hugging Face folder's files; every view then shows
+    the model by its spec, the feature maps run its own weights, the inspector shows its block's code."""
+    from gradio_client import handle_file
+
+    spec, model, weights = client.predict(handle_file(str(onnx_file)), api_name="/open_checkpoint")
+    assert spec == model and spec.startswith("onnx:resnet18.onnx@") and weights == "file"
+    assert str(onnx_file.parent) not in spec  # no server path: the spec names the file by its digest
+    totals, stages, blocks, _ = client.predict(spec, 224, 1, api_name="/summarize")
+    assert f"**{spec}**" in totals and len(blocks["data"]) == 8 and blocks["data"][0][0] == "layer1/layer1/0"
+    run = client.predict(spec, None, "cat", "file", None, "cpu", "", 16, None, api_name="/features")
+    assert "its own weights" in run[0] and len(run[-1]["confidences"]) == 5
+    folder, _ = hf_folder
+    files = [handle_file(str(folder / n)) for n in ("config.json", "model.safetensors")]
+    spec, *_ = client.predict(files, api_name="/open_folder")
+    assert spec.startswith("hf:model folder@")
+    selected, _, facts, code, _ = client.predict(spec, 224, "encoder.stages.1.layers.0", api_name="/select_block")
+    assert "transformers.models.resnet" in code and "def forward" in code and "projection shortcut" in facts
+    run = client.predict(spec, None, "cat", "file", None, "cpu", "", 16, None, api_name="/features")
+    assert {c["label"] for c in run[-1]["confidences"]} == {"cat", "dog", "bird"}  # the folder's own class names
+    with pytest.raises(Exception, match="config.json and model.safetensors together"):
+        client.predict([files[0]], api_name="/open_folder")

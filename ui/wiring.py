@@ -9,7 +9,7 @@ import gradio as gr
 
 from . import events
 from .handlers.features import features as run_image, weights_offer
-from .handlers.model import OpenedModel, open_checkpoint_file, source_notice, spec_from_controls
+from .handlers.model import OpenedModel, open_checkpoint_file, open_model_folder, source_notice, spec_from_controls
 from .handlers.selection import keep_selection, select_block, select_from_page, select_from_table
 from .handlers.structure import totals_text
 from .refusals import refusal
@@ -109,11 +109,13 @@ def wire_selection(page: Page, tabs: list[TabView]) -> None:
 
 
 def wire_checkpoint(page: Page, features: FeaturesView) -> None:
-    """A checkpoint switches every view to the model inside it, then runs the image with its weights."""
+    """A checkpoint or model file (or a Hugging Face folder's files) switches every view to the model inside it,
+    then runs the image with its weights."""
     c = page.controls
-    c.checkpoint.upload(open_checkpoint_file, c.checkpoint,
-                        outputs_of(OpenedModel, spec_box=c.spec_box, model=c.model, weights=features.parts["weights"],
-                                   opened=c.opened),
-                        api_name="open_checkpoint", concurrency_limit=2) \
-        .success(source_notice, [c.model, c.opened], c.source, **events.PRIVATE) \
-        .success(run_image, features.run_inputs, features.run_outputs, **events.private(concurrency_limit=1))
+    outputs = outputs_of(OpenedModel, spec_box=c.spec_box, model=c.model, weights=features.parts["weights"],
+                         opened=c.opened)
+    for box, fn, name in ((c.checkpoint, open_checkpoint_file, "open_checkpoint"),
+                          (c.folder, open_model_folder, "open_folder")):
+        box.upload(fn, box, outputs, api_name=name, concurrency_limit=2) \
+            .success(source_notice, [c.model, c.opened], c.source, **events.PRIVATE) \
+            .success(run_image, features.run_inputs, features.run_outputs, **events.private(concurrency_limit=1))

@@ -7,6 +7,7 @@ your own) shows its module's own ``repr`` when the module is at hand.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from torch import nn
@@ -49,9 +50,9 @@ class Inspection:
 def _torchvision_like(t: Trace) -> bool:
     """Whether torchvision's ``BasicBlock`` / ``Bottleneck`` constructors build this model's blocks: a plain
     config, plain blocks (convs, norms, ReLU) and 1×1-conv projections."""
-    if t.config is None or t.model_name.startswith("timm:"):
+    if t.config is None or t.model_name.startswith(("timm:", "onnx:", "export:", "hf:")):
         return False
-    return all(not b.extras and (b.downsample is None or [x.kind for x in b.downsample.layers] == ["conv", "bn"])
+    return all(b.block_type in ("BasicBlock", "Bottleneck") and not b.extras and (b.downsample is None or [x.kind for x in b.downsample.layers] == ["conv", "bn"])
                for b in t.blocks) and t.stem.label.startswith("7×7 conv s2")
 
 
@@ -147,6 +148,9 @@ def inspect_block(t: Trace, name: str, module: nn.Module | None = None) -> Inspe
         code, kind = block_code(t, b), "constructor"
     elif module is not None:
         code, kind = f"# {b.name}: {type(module).__module__}.{type(module).__qualname__}\n{module!r}", "repr"
+        source = class_source(module)
+        if source:
+            code, kind = f"{code}\n\n# how it computes: its class, {source[0]}\n{source[1]}", "source"
     else:
         code, kind = f"# {b.name}: {b.block_type} (open the model as a module to see its code)", "summary"
     rf = next(r for r in receptive_fields(t) if r.name == name)
@@ -158,6 +162,26 @@ def inspect_block(t: Trace, name: str, module: nn.Module | None = None) -> Inspe
         receptive_field=rf.size, output_stride=rf.output_stride, global_context=rf.global_context)
 
 
+def class_source(module: nn.Module) -> tuple[str, str] | None:
+    """(where, text) of the class of ``module`` when Python has its source (not for ours or torchvision's,
+    whose constructor says it all, nor for classes made at run time, such as an exported program's)."""
+    import inspect
+
+    cls = type(module)
+    if cls.__module__.split(".")[0] in ("resnet", "torchvision", "torch"):
+        return None
+    try:
+        where = Path(inspect.getsourcefile(cls) or "").name
+        header = inspect.getsource(cls).splitlines()[0]
+        forward = inspect.getsource(cls.forward) if "forward" in cls.__dict__ else ""
+    except (OSError, TypeError):
+        return None
+    lines = forward.splitlines()
+    if len(lines) > 80:
+        lines = lines[:80] + [f"    # … {len(lines) - 80} more lines"]
+    return f"{cls.__module__} ({where})", "\n".join([header, "    ...", *lines])
+
+
 def inspection_markdown(i: Inspection, trace: Trace) -> str:
     """The inspector's text (the code goes in its own code view)."""
     b = trace.block(i.block)
@@ -166,7 +190,8 @@ def inspection_markdown(i: Inspection, trace: Trace) -> str:
                                       if i.global_context else "")
     lines = [
         f"## {i.title}",
-        f"**Path:** {path}, + shortcut → ReLU → {format_shape(b.out_shape)}",
+        f"**Path:** {path}, + shortcut{''.join(f' → {a.label}' for a in b.after) if b.after or not b.branch else ''}"
+        f" → {format_shape(b.out_shape)}",
         f"**Width {i.width:,} → output {i.out_channels:,} channels:** {i.ratio_text}",
         f"**Shortcut:** {i.shortcut}",
         f"**Cost:** {i.params:,} parameters ({100 * i.params_share:.2f} % of the model) · {i.macs:,} MACs "

@@ -169,6 +169,7 @@ class Trace:
     total_macs: int
     stages: tuple[StageRecord, ...] = field(default=())
     memory: MemoryProfile | None = None  # what the model needs in memory, per sample (``trace(memory=True)``)
+    backbone: str = ""  # where the traced backbone sits in the model ("": the model itself; block names are under it)
 
     def _repr_html_(self) -> str:
         """Jupyter shows a trace as its block table and totals (the IPython display protocol)."""

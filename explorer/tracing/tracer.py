@@ -416,6 +416,7 @@ def build_trace(model: nn.Module, layout: Layout, input_shape: Shape, batch: int
         device=device, stem=stem, blocks=tuple(blocks), head=head,
         output_shape=_per_sample(rec.shapes[out_value]), total_params=builder.params[""],
         total_macs=stem.macs + head.macs + sum(b.macs for b in blocks), stages=tuple(stages), memory=memory,
+        backbone=layout.path,
     )
 
 

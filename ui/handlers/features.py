@@ -10,7 +10,8 @@ import gradio as gr
 from PIL import Image, PngImagePlugin
 
 from explorer.files import fresh_folder
-from explorer.models import parse_model
+from explorer.models import FileModel, parse_model
+from explorer.sources import hf_labels
 from explorer.tracing.records import format_shape
 from resnet import PRESETS, ResNetConfig, WeightsInfo
 
@@ -145,13 +146,18 @@ def features(spec: str, upload: str | None, example: str, weights: str, checkpoi
     views = block_views(cid, chosen, k, -1)
     notice = [f"Ran on **{cap.device}** · weights: {loaded.weights_label}", *cap.notices]
     try:
-        predictions = lib.top5(cap, lib.read_labels(labels)) if loaded.trained else {}
+        predictions = lib.top5(cap, lib.read_labels(labels) or hf_labels_of(config)) if loaded.trained else {}
     except ValueError as exc:
         predictions, notice = {}, [*notice, str(exc)]
     choices = [(f"{b.name} · {format_shape(cap.maps[b.name].shape)}{' · projection' if b.projection else ''}", b.name)
                for b in cap.blocks]
     return FeatureRun(cid, "  \n".join(notice), png_file(cap.crop, "crop", cid), gr.update(choices=choices, value=chosen),
                       *views, predictions)
+
+
+def hf_labels_of(config: Any) -> tuple[str, ...] | None:
+    """A Hugging Face folder's own class names, when a model has them."""
+    return hf_labels(config) if isinstance(config, FileModel) else None
 
 
 def features_on_open(cid: str, *inputs: Any) -> FeatureRun:
@@ -167,6 +173,8 @@ def _offer(spec: str) -> tuple[WeightsInfo | None, bool, str]:
         return None, False, ""
     preset = config.preset if isinstance(config, ResNetConfig) else None
     info = PRESETS[preset].best_weights() if preset else None
+    if isinstance(config, FileModel):
+        return None, False, f"Weights: the file's own ({config.name})."
     if info is None:
         return None, False, "No published ImageNet weights for this model (open a checkpoint of your own above)."
     cached = lib.find_cached(info.arch, info.tag) is not None

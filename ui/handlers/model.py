@@ -6,12 +6,18 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
+import shutil
+from pathlib import Path
+
+from explorer.files import fresh_folder
 from explorer.models import open_checkpoint, timm_architectures
+from explorer.sources import HF_FILES, SUFFIXES, open_model_file
 from resnet import ResNetConfig, get_preset, parse_spec
 from resnet.presets import preset_of
 
 from ..context import APP
 from ..refusals import Refusal, titled
+from ..settings import OUTPUT_ROOT
 from .checks import model_config, skipped, whole
 
 MODES = ("Preset", "Custom")
@@ -110,13 +116,36 @@ def timm_choices() -> Any:
 
 @titled("Cannot open this checkpoint")
 def open_checkpoint_file(path: str | None) -> OpenedModel:
-    """An uploaded checkpoint switches the whole UI to the model it holds (architecture inferred from the
-    tensors) with its weights."""
+    """An uploaded file switches the whole UI to the model it holds, with its weights: a checkpoint (its
+    architecture inferred from the tensors), an ONNX graph, a torch.export program, a zipped Hugging Face
+    folder."""
     if not path:
         raise Refusal("choose a checkpoint file", "No checkpoint")
-    opened = open_checkpoint(path, max_bytes=APP.settings.limits.checkpoint_bytes)
-    spec = opened.model.spec
-    return OpenedModel(spec, spec, "file", [spec, f"**Model {opened.notice}**; its weights run in the Feature maps tab."])
+    limit = APP.settings.limits.checkpoint_bytes
+    if Path(path).suffix.lower() in SUFFIXES:
+        model = open_model_file(path, limit)
+        return _opened(model.spec, f"from {model.title}")
+    opened = open_checkpoint(path, max_bytes=limit)
+    return _opened(opened.model.spec, opened.notice)
+
+
+@titled("Cannot open this model folder")
+def open_model_folder(paths: list[str] | None) -> OpenedModel:
+    """A Hugging Face folder uploaded as its files (config.json and model.safetensors at once)."""
+    files = [Path(p) for p in paths or []]
+    names = {f.name for f in files}
+    if not {"config.json", "model.safetensors"} <= names:
+        raise Refusal("choose a Hugging Face model's config.json and model.safetensors together", "Missing files")
+    folder = fresh_folder(OUTPUT_ROOT)  # the files under their own names, in a folder the server picks
+    for f in files:
+        if f.name in HF_FILES:
+            shutil.copyfile(f, folder / f.name)
+    model = open_model_file(folder, APP.settings.limits.checkpoint_bytes, display_name="model folder")
+    return _opened(model.spec, f"from {model.title}")
+
+
+def _opened(spec: str, notice: str) -> OpenedModel:
+    return OpenedModel(spec, spec, "file", [spec, f"**Model {notice}**; its weights run in the Feature maps tab."])
 
 
 def custom_from_preset(preset: str) -> CustomFields:
@@ -135,5 +164,5 @@ def source_notice(spec: str, opened: list[str] | None) -> str:
 
 
 __all__ = ["AppliedSpec", "CustomFields", "MODES", "OpenedModel", "Spec", "apply_spec", "custom_from_preset",
-           "open_checkpoint_file", "pick_timm", "show_custom", "source_notice", "spec_from_controls",
+           "open_checkpoint_file", "open_model_folder", "pick_timm", "show_custom", "source_notice", "spec_from_controls",
            "timm_choices"]

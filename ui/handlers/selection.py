@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from explorer.models import Model, TimmModel
+from explorer.models import FileModel, Model, TimmModel
 
 from .. import lib
 from ..context import APP
@@ -31,9 +31,17 @@ def _meta_timm(config: TimmModel) -> Any:
     return lib.meta_model(config)
 
 
-def _module_of(config: Model, name: str) -> Any:
-    """The block as a module (meta device), for models whose code we show as their repr."""
-    return _meta_timm(config).get_submodule(name) if isinstance(config, TimmModel) else None
+def _module_of(config: Model, name: str, backbone: str = "") -> Any:
+    """The block as a module, for models whose code we show as their own (a timm model on the meta device, a
+    file's model as it was loaded); None for a block without a module (an ONNX graph's)."""
+    if isinstance(config, TimmModel):
+        return _meta_timm(config).get_submodule(name)
+    if isinstance(config, FileModel):
+        try:
+            return config.build().get_submodule(f"{backbone}.{name}" if backbone else name)
+        except AttributeError:
+            return None
+    return None
 
 
 def _capture(cid: str) -> Any:
@@ -52,7 +60,7 @@ def select_block(spec: str, input_size: float, name: str, cid: str = "") -> Sele
     if name not in blocks:
         raise Refusal(f"no block named {name!r} in {trace.model_name}; its blocks are {blocks[0]} … {blocks[-1]}",
                       "Unknown block")
-    inspection = lib.inspect_block(trace, name, _module_of(config, name))
+    inspection = lib.inspect_block(trace, name, _module_of(config, name, trace.backbone))
     cap = _capture(cid)
     if cap is not None and cap.model_name == trace.model_name and name in cap.maps:
         inspection = replace(inspection, activations=lib.block_facts(cap, name))

@@ -41,6 +41,7 @@ class Controls:
     timm_arch: gr.Dropdown | None
     load_preset: gr.Button
     custom: gr.Group
+    folder: gr.File  # a Hugging Face folder's files
 
     @property
     def all(self) -> list[Any]:

@@ -6,6 +6,7 @@ import gradio as gr
 
 from explorer.limits import MIN_INPUT_SIZE
 from explorer.models import CHECKPOINT_SUFFIXES, timm_installed
+from explorer.sources import SUFFIXES
 from explorer.structure.memory import MAX_BATCH
 from resnet import PRESETS, get_preset
 from resnet.config import MAX_GROUPS, MAX_WIDTH_PER_GROUP
@@ -17,18 +18,23 @@ from ..settings import ASSETS, DEFAULT_SPEC, AppSettings
 from . import Controls, Inspector, Page, outputs_of
 
 
-def _sources(settings: AppSettings) -> tuple[gr.File, gr.Dropdown | None]:
-    """A checkpoint to open, and (with timm installed) timm's architectures."""
+def _sources(settings: AppSettings) -> tuple[gr.File, gr.File, gr.Dropdown | None]:
+    """A checkpoint or model file to open, a Hugging Face folder's files, and (with timm installed) timm's
+    architectures."""
     with gr.Row():
-        checkpoint = gr.File(label=f"…or open a checkpoint (.pth state dict or .safetensors, up to "
-                                   f"{settings.limits.max_checkpoint_mb:g} MiB): the page switches to the model "
-                                   "inside, its architecture read from the weights",
-                             file_types=list(CHECKPOINT_SUFFIXES), type="filepath", elem_id="checkpoint", scale=2,
-                             height=90)
+        checkpoint = gr.File(label=f"…or open a model file, up to {settings.limits.max_checkpoint_mb:g} MiB: a "
+                                   "checkpoint (.pth state dict or .safetensors: its architecture read from the "
+                                   "weights), an ONNX graph (.onnx), a torch.export program (.pt2) or a zipped "
+                                   "Hugging Face folder (.zip)",
+                             file_types=[*CHECKPOINT_SUFFIXES, *SUFFIXES], type="filepath", elem_id="checkpoint",
+                             scale=2, height=90)
+        folder = gr.File(label="…or a Hugging Face model folder: its config.json and model.safetensors together",
+                         file_types=[".json", ".safetensors"], file_count="multiple", type="filepath",
+                         elem_id="model-folder", scale=1, height=90)
         # timm takes ~1.7 s to import: its list is read when the picker is first opened, not at start-up.
         timm_arch = gr.Dropdown([], value=None, label="…or a timm architecture", elem_id="timm-arch", scale=1,
                                 allow_custom_value=True) if timm_installed() else None
-    return checkpoint, timm_arch
+    return checkpoint, folder, timm_arch
 
 
 def _custom_fields(settings: AppSettings) -> tuple[gr.Group, list[gr.components.Component], gr.Button]:
@@ -66,13 +72,13 @@ def build_controls(settings: AppSettings) -> Controls:
                                label=f"Input size (px, up to {limits.max_input_size})", elem_id="input-size", scale=1)
         batch = gr.Number(1, precision=0, minimum=1, maximum=MAX_BATCH, label="Batch size (memory figures)",
                           elem_id="batch-size", scale=1)
-    checkpoint, timm_arch = _sources(settings)
+    checkpoint, folder, timm_arch = _sources(settings)
     source = gr.Markdown(elem_id="model-source")
     opened = gr.State(None)
     custom, fields, load_preset = _custom_fields(settings)
     model = gr.Textbox(DEFAULT_SPEC, visible=False, elem_id="model")
     return Controls(model, input_size, batch, spec_box, checkpoint, opened, source, mode, preset, fields, timm_arch,
-                    load_preset, custom)
+                    load_preset, custom, folder)
 
 
 def build_inspector() -> Inspector:
