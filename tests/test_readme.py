@@ -49,7 +49,7 @@ def _commands() -> list[tuple[str, str | None]]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with the files the README names: a checkpoint under torchvision's file name, a fine-tuned
-    10-class one with its class names, and cat.jpg."""
+    10-class one with its class names, an ONNX export of a 10-class ResNet-18, and cat.jpg."""
     from resnet import resnet18, resnet50
 
     folder = tmp_path_factory.mktemp("readme")
@@ -58,6 +58,12 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.save({"epoch": 1, "state_dict": resnet18(num_classes=10).state_dict()}, folder / "finetuned.pth")
     (folder / "classes.txt").write_text("\n".join(f"class {i}" for i in range(10)))
     shutil.copy(ROOT / "assets" / "examples" / "cat.jpg", folder / "cat.jpg")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(resnet18(num_classes=10).eval(), (torch.randn(1, 3, 224, 224),), str(folder / "resnet18.onnx"),
+                          dynamo=False, opset_version=17)
     return folder
 
 
