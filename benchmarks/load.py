@@ -1,9 +1,9 @@
 """Load: concurrent gradio_client users against a real server process, a bounded number of rounds each.
 
-Each user, every round: a config toggle (/summarize on a random preset), a structure view, a graph export
-(SVG or PNG) and a feature-map run on an example image, then a block switch. Reports latency p50/p95 per
-endpoint and overall, failures, and the server's RSS after each round (a plateau means the caches are
-bounded) and its peak.
+Each user, every round: a config toggle (/summarize on a random preset), a graph (/graph; every fourth user the
+ops level, which torchview draws with torch patched for the process), a feature-map run on an example image,
+the class maps of it (/cam), then a block switch. Reports latency p50/p95 per endpoint and overall, failures,
+and the server's RSS after each round (a plateau means the caches are bounded) and its peak.
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Pop
     raise RuntimeError("the app did not start within 120 s")
 
 
-def run(users: int = 8, rounds: int = 5, repeats: int = 0, seed: int = 0) -> list[dict]:  # noqa: ARG001
+def run(users: int = 32, rounds: int = 2, repeats: int = 0, seed: int = 0) -> list[dict]:  # noqa: ARG001
     from gradio_client import Client
 
     port = _free_port()
@@ -85,12 +85,13 @@ def run(users: int = 8, rounds: int = 5, repeats: int = 0, seed: int = 0) -> lis
         try:
             for r in range(rounds):
                 spec = rng.choice(PRESETS)
-                timed("toggle", client.predict, spec, 224, api_name="/summarize")
-                timed("structure", client.predict, spec, 224, api_name="/structure")
-                fmt = rng.choice(["svg", "png"])
-                timed(f"export_{fmt}", client.predict, spec, 224, "blocks", "TB", False, 96, api_name=f"/export_{fmt}")
+                timed("summarize", client.predict, spec, 224, api_name="/summarize")
+                level = "ops" if i % 4 == 0 else rng.choice(["stages", "blocks", "layers"])
+                timed(f"graph ({'ops' if level == 'ops' else 'other levels'})", client.predict, spec, 224, level,
+                      "TB", False, api_name="/graph")
                 timed("features", client.predict, rng.choice(PRESETS[:3]), None, rng.choice(EXAMPLES),
                       "random", None, "cpu", "", 16, api_name="/features")
+                timed("cam", client.predict, "", "", "gradcam", 0.5, None, api_name="/cam")
                 timed("block_view", client.predict, "layer3.0", 9, -1, api_name="/block_view")
                 barrier.wait(timeout=600)
                 if i == 0:

@@ -5,6 +5,7 @@ Only the standard library here, so ``app.py --help`` and ``python -m explorer --
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
@@ -57,14 +58,19 @@ class Limits:
     capture_mb: float = 512  # what one feature-map capture keeps
     model_cache: int = 2  # models with weights kept in memory (least recently used goes first)
     capture_store: int = 32  # captures kept for block switching (also capped at capture_mb in total)
+    max_checkpoint_keys: int = 20_000  # tensors in one checkpoint (a ResNet has under 2,000)
+    output_cache_mb: float = 1024  # files the server has written for answers and Gradio's copies of them
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             whole = f.type in ("int", int)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and value != int(value)):
-                kind = "a whole number" if whole else "a number"
-                raise LimitError(f.name, f"must be {kind}, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise LimitError(f.name, f"must be {'a whole number' if whole else 'a number'}, got {value!r}")
+            if not math.isfinite(value):
+                raise LimitError(f.name, f"must be a finite number, got {value!r}")
+            if whole and value != int(value):
+                raise LimitError(f.name, f"must be a whole number, got {value!r}")
             if whole:
                 object.__setattr__(self, f.name, int(value))
             if not value > 0:
@@ -112,8 +118,14 @@ class Limits:
     def capture_bytes(self) -> int:
         return int(self.capture_mb * 2**20)
 
+    @property
+    def output_cache_bytes(self) -> int:
+        return int(self.output_cache_mb * 2**20)
+
     def check_input_size(self, size: Any) -> int:
         """A whole number of pixels within [MIN_INPUT_SIZE, max_input_size]; ValueError naming the field."""
+        if isinstance(size, float) and not math.isfinite(size):
+            raise ValueError(f"input size must be a whole number of pixels, got {size!r}")
         if isinstance(size, float) and size == int(size):
             size = int(size)  # UI numbers arrive as floats
         if isinstance(size, bool) or not isinstance(size, int):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Mapping, Union
 
 from resnet import ResNetConfig, parse_spec
 
+from .files import display_name
 from .sources import KINDS, FileModel, opened
 
 if TYPE_CHECKING:  # torch and what needs it are imported where models are built or checkpoints read, so that
@@ -165,7 +166,7 @@ class OpenedCheckpoint:
     @property
     def notice(self) -> str:
         """``from checkpoint ft.pth: Bottleneck 3-4-6-3, 10 classes (resnet50:c10)``."""
-        return f"from checkpoint {self.path.name}: {self.architecture.description} ({self.model.spec})"
+        return f"from checkpoint {display_name(self.path.name)}: {self.architecture.description} ({self.model.spec})"
 
 
 def is_checkpoint_path(text: str) -> bool:
@@ -173,11 +174,11 @@ def is_checkpoint_path(text: str) -> bool:
     return isinstance(text, str) and (text.lower().endswith(CHECKPOINT_SUFFIXES) or "/" in text) and Path(text).exists()
 
 
-def open_checkpoint(path: str | Path, max_bytes: int | None = None) -> OpenedCheckpoint:
+def open_checkpoint(path: str | Path, max_bytes: int | None = None, max_keys: int = 20_000) -> OpenedCheckpoint:
     """Read a state dict (weights only), infer its architecture, and find the model it loads into."""
     from resnet import read_state_dict
 
-    model, arch = model_of_checkpoint(read_state_dict(path, max_bytes=max_bytes))
+    model, arch = model_of_checkpoint(read_state_dict(path, max_bytes=max_bytes, max_keys=max_keys))
     return OpenedCheckpoint(model, arch, Path(path))
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .files import display_name as display
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -101,7 +103,7 @@ def open_model_file(path: str | Path, max_bytes: int, display_name: str | None =
                           "(raise it with RESNET_EXPLORER_MAX_CHECKPOINT_MB, or --max-checkpoint-mb for app.py)")
     if path.suffix.lower() == ".zip":
         path = unpack_hf_zip(path, max_bytes)
-    model = FileModel(kind, display_name or path.name, _digest(path), str(path))
+    model = FileModel(kind, display(display_name or path.name), _digest(path), str(path))
     _load(model)  # checked and loaded now: a file that cannot be used is refused when it is opened
     with _LOCK:
         _OPENED[model.digest] = model

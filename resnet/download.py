@@ -42,10 +42,26 @@ def expected_hash_prefix(filename: str) -> str | None:
     return m.group(1) if m else None
 
 
+class _SameHost(urllib.request.HTTPRedirectHandler):
+    """Redirects are followed on the weights host only: a mirror cannot send the client to another machine
+    (127.0.0.1, say)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201 - urllib's signature
+        if _host(newurl) != _host(req.full_url):
+            raise DownloadError(f"{_host(req.full_url)} redirected to another host ({_host(newurl)}); not followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SameHost)
+SLACK = 1 << 20  # a checkpoint's pickle and zip index beyond its tensors' bytes (a few KiB; a MiB of margin)
+
+
 def download(info: WeightsInfo, progress: Progress | None = None, timeout: float = TIMEOUT_S,
              folder: Path | None = None, url: str | None = None) -> Path:
     """Fetch ``info``'s file into the hub cache (or ``folder``) and return its path; DownloadError otherwise.
-    A file already there is returned as it is."""
+    A file already there is returned as it is. No more than the file's expected size is read."""
+    if not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
+        raise DownloadError(f"the timeout must be a positive number of seconds, got {timeout!r}")
     folder = hub_checkpoint_dir() if folder is None else Path(folder)
     target = folder / info.filename
     if target.is_file():
@@ -55,10 +71,17 @@ def download(info: WeightsInfo, progress: Progress | None = None, timeout: float
     part = folder / f".{info.filename}.{uuid.uuid4().hex[:8]}.part"
     digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, part.open("wb") as out:  # noqa: S310
+        limit = state_size(info.arch) + SLACK
+        with _OPENER.open(url, timeout=timeout) as response, part.open("wb") as out:  # noqa: S310
             total = int(response.headers.get("Content-Length") or 0) or None
+            if total is not None and total > limit:
+                raise DownloadError(f"{_host(url)} announced {total:,} bytes for {info.filename}, more than it can be "
+                                    f"({limit:,}); nothing was kept")
             done = 0
-            while chunk := response.read(CHUNK):
+            while chunk := response.read(min(CHUNK, limit + 1 - done)):
+                if done + len(chunk) > limit:
+                    raise DownloadError(f"{_host(url)} sent more than {info.filename} can be ({limit:,} bytes); "
+                                        "nothing was kept")
                 out.write(chunk)
                 digest.update(chunk)
                 done += len(chunk)

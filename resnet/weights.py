@@ -4,10 +4,12 @@ Nothing here downloads unless ``download_weights`` is called explicitly.
 """
 from __future__ import annotations
 
+import json
 import os
 import pickletools
 import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Mapping
 
@@ -18,6 +20,11 @@ from .presets import WeightsInfo, weights_for
 
 # 1 GiB: the largest preset (wide_resnet101_2) is ~510 MB. Callers pass their own limit (explorer.limits).
 DEFAULT_MAX_CHECKPOINT_BYTES = 1024 * 2**20
+# A ResNet has under 2,000 tensors: far more keys are not a ResNet's, and cost seconds to read.
+DEFAULT_MAX_KEYS = 20_000
+MAX_PICKLE_BYTES = 64 * 2**20  # a state dict's pickle is a few hundred KiB
+STORAGE_BYTES = {"Double": 8, "Float": 4, "Half": 2, "BFloat16": 2, "Long": 8, "Int": 4, "Short": 2, "Char": 1,
+                 "Byte": 1, "Bool": 1, "ComplexFloat": 8, "ComplexDouble": 16, "Untyped": 1}
 
 
 class CheckpointError(ValueError):
@@ -56,16 +63,20 @@ def download_weights(arch: str, tag: str | None = None, progress: bool = True) -
     return download(candidates[0], progress=report if progress else None)
 
 
-def read_state_dict(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, torch.Tensor]:
-    """Read a state dict without executing code from the file.
+def read_state_dict(path: str | os.PathLike[str], max_bytes: int | None = None,
+                    max_keys: int = DEFAULT_MAX_KEYS) -> dict[str, torch.Tensor]:
+    """Read a state dict without executing code from the file, and without inflating more than it may.
 
-    ``.safetensors`` files go through safetensors; everything else through ``torch.load(weights_only=True)``.
-    Training checkpoints that wrap the weights (``{"state_dict": ...}`` or ``{"model": ...}``) and
-    DataParallel's ``module.`` prefix are unwrapped.
+    What a file would become is measured first, from its index alone (``measure_checkpoint``). ``.safetensors``
+    files are then memory-mapped by safetensors; torch files are read by ``torch.load(weights_only=True)``,
+    memory-mapped where they are zips. Training checkpoints that wrap the weights (``{"state_dict": ...}`` or
+    ``{"model": ...}``) and DataParallel's ``module.`` prefix are unwrapped.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path.name} is a folder, not a checkpoint file")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(f"no such checkpoint file: {path.name}")
     max_bytes = DEFAULT_MAX_CHECKPOINT_BYTES if max_bytes is None else max_bytes
     size = path.stat().st_size
     if size > max_bytes:
@@ -73,6 +84,8 @@ def read_state_dict(path: str | os.PathLike[str], max_bytes: int | None = None) 
     if size == 0:
         raise CheckpointError("checkpoint file is empty")
     safetensors = path.suffix == ".safetensors" or _is_safetensors(path)
+    zipped = not safetensors and zipfile.is_zipfile(path)
+    measure_checkpoint(path, max_bytes, max_keys, safetensors, zipped)
     try:
         if safetensors:
             from safetensors.torch import load_file
@@ -81,10 +94,86 @@ def read_state_dict(path: str | os.PathLike[str], max_bytes: int | None = None) 
         else:
             with warnings.catch_warnings():  # torch's notes on pickle protocols: not the user's concern
                 warnings.simplefilter("ignore")
-                obj = torch.load(path, map_location="cpu", weights_only=True)
+                obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipped)
     except Exception as exc:  # noqa: BLE001 - every reader failure becomes one clear message
         raise CheckpointError(f"cannot use this checkpoint: {_reason(path, str(exc))}") from None
     return _unwrap(obj)
+
+
+def _too_many(count: int, max_keys: int) -> CheckpointError:
+    return CheckpointError(f"this file holds {count:,} tensors; a ResNet has under 2,000 (the limit is {max_keys:,}: "
+                           "raise it with RESNET_EXPLORER_MAX_CHECKPOINT_KEYS, or --max-checkpoint-keys for app.py)")
+
+
+def _too_big(what: str, n: int, max_bytes: int) -> CheckpointError:
+    return CheckpointError(f"{what} {n / 2**20:,.0f} MiB, over the {max_bytes / 2**20:,.0f} MiB limit (raise it with "
+                           "RESNET_EXPLORER_MAX_CHECKPOINT_MB, or --max-checkpoint-mb for app.py)")
+
+
+def measure_checkpoint(path: Path, max_bytes: int, max_keys: int, safetensors: bool, zipped: bool) -> None:
+    """Refuse, before anything is loaded, a file whose tensors would take more than ``max_bytes`` or that holds
+    more than ``max_keys`` of them: from a safetensors header, or from a torch zip's index (its entries, their
+    declared sizes and compression) and the storages its pickle declares (read by pickletools, not run)."""
+    if safetensors:
+        with path.open("rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if n > min(MAX_PICKLE_BYTES, path.stat().st_size):
+                raise CheckpointError(f"its safetensors header says {n:,} bytes, more than the file can hold")
+            try:
+                header = json.loads(f.read(n))
+            except ValueError:
+                raise CheckpointError("its safetensors header is not readable JSON") from None
+        keys = [k for k in header if k != "__metadata__"] if isinstance(header, dict) else []
+        if len(keys) > max_keys:
+            raise _too_many(len(keys), max_keys)
+        return
+    if not zipped:
+        return  # the legacy format reads tensors from the file as they come: no larger than the file
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            if len(infos) > max_keys + 16:
+                raise _too_many(sum(1 for i in infos if "/data/" in i.filename), max_keys)
+            if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
+                raise CheckpointError("its tensors are compressed (torch.save never does that), so what they inflate to "
+                                      "cannot be known before reading them: refused")
+            held = sum(i.file_size for i in infos)
+            if held > max_bytes:
+                raise _too_big("its tensors take", held, max_bytes)
+            pickles = [i for i in infos if i.filename.endswith("data.pkl")]
+            if len(pickles) != 1 or pickles[0].file_size > MAX_PICKLE_BYTES:
+                return  # not a torch.save archive: torch.load says what it is
+            count, declared = _declared_storages(z.read(pickles[0]))
+    except zipfile.BadZipFile:
+        return  # torch.load says the archive is truncated
+    if count > max_keys:
+        raise _too_many(count, max_keys)
+    if declared > max_bytes:
+        raise _too_big("its tensors would take", declared, max_bytes)
+    if declared > held + 4096 * (count + 1):
+        raise CheckpointError(f"its pickle declares {declared / 2**20:,.0f} MiB of tensors but the file holds "
+                              f"{held / 2**20:,.0f} MiB: refused")
+
+
+def _declared_storages(pickle: bytes) -> tuple[int, int]:
+    """(count, bytes) of the storages a torch.save pickle declares: each persistent id is
+    ('storage', torch.<Type>Storage, key, location, numel)."""
+    count = declared = 0
+    kind, last_int = "Float", 0
+    try:
+        for op, arg, _ in pickletools.genops(pickle):
+            if op.name in ("GLOBAL", "STACK_GLOBAL") and isinstance(arg, str) and "Storage" in arg:
+                kind = arg.split()[-1].replace("Storage", "")
+            elif op.name == "SHORT_BINUNICODE" and isinstance(arg, str) and arg.endswith("Storage"):
+                kind = arg.replace("Storage", "")
+            elif isinstance(arg, int) and not isinstance(arg, bool):
+                last_int = arg
+            elif op.name == "BINPERSID":
+                count += 1
+                declared += last_int * STORAGE_BYTES.get(kind, 8)
+    except Exception:  # noqa: BLE001 - a malformed pickle: torch.load refuses it
+        return count, declared
+    return count, declared
 
 
 _GLOBAL = re.compile(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)")
@@ -180,9 +269,10 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) -> Non
         raise CheckpointError("checkpoint does not fit this model: " + "; ".join(problems))
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike[str], max_bytes: int | None = None) -> nn.Module:
+def load_weights(model: nn.Module, path: str | os.PathLike[str], max_bytes: int | None = None,
+                 max_keys: int = DEFAULT_MAX_KEYS) -> nn.Module:
     """Load a checkpoint into ``model`` with strict keys; the model is untouched if it does not fit."""
-    state = read_state_dict(path, max_bytes=max_bytes)
+    state = read_state_dict(path, max_bytes=max_bytes, max_keys=max_keys)
     check_state_dict(model, state)
     model.load_state_dict(state, strict=True)
     return model

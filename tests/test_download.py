@@ -47,6 +47,21 @@ class _Handler(BaseHTTPRequestHandler):
         if name.startswith("stall"):
             time.sleep(30)
             return
+        if name.startswith("redirect"):  # to another host: this machine under another name
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{self.server.server_address[1]}/models/{GOOD}")
+            self.end_headers()
+            return
+        if name.startswith("endless"):  # no length said, and far more than any resnet18 checkpoint
+            self.send_response(200)
+            self.end_headers()
+            try:
+                for _ in range(400):
+                    self.wfile.write(b"\0" * (1 << 20))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.server.endless_stopped = True
+            return
         body = CONTENT if name == GOOD else CONTENT[:-1] + b"!"  # any other name: bytes that do not match it
         self.send_response(200)
         self.send_header("Content-Length", str(len(body) + (1000 if name.startswith("short") else 0)))
@@ -64,6 +79,21 @@ def server():
         yield f"http://127.0.0.1:{httpd.server_address[1]}/models/"
     finally:
         httpd.shutdown()
+
+
+def test_a_mirror_that_sends_too_much_or_redirects_elsewhere_is_refused(server: str, tmp_path: Path) -> None:
+    """At most the file's expected size is read (resnet18's state dict plus 1 MiB), and no redirect is followed
+    off the weights host; nothing is kept."""
+    from resnet.download import SLACK, state_size
+
+    name = f"endless-{SHA8}.pth"
+    with pytest.raises(DownloadError, match=f"sent more than {name} can be \\({state_size('resnet18') + SLACK:,} bytes"):
+        download(_info(name), folder=tmp_path, url=server + name, timeout=5)
+    with pytest.raises(DownloadError, match="redirected to another host \\(localhost:\\d+\\); not followed"):
+        download(_info(GOOD), folder=tmp_path, url=server + "redirect-" + GOOD, timeout=5)
+    with pytest.raises(DownloadError, match="the timeout must be a positive number of seconds, got 0"):
+        download(_info(GOOD), folder=tmp_path, url=server + GOOD, timeout=0)
+    assert list(tmp_path.iterdir()) == []
 
 
 def _info(filename: str) -> WeightsInfo:

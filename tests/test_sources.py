@@ -204,7 +204,7 @@ def test_the_app_opens_model_files(client, onnx_file: Path, hf_folder) -> None:
     folder, _ = hf_folder
     files = [handle_file(str(folder / n)) for n in ("config.json", "model.safetensors")]
     spec, *_ = client.predict(files, api_name="/open_folder")
-    assert spec.startswith("hf:model folder@")
+    assert spec.startswith("hf:model_folder@")
     selected, _, facts, code, _ = client.predict(spec, 224, "encoder.stages.1.layers.0", api_name="/select_block")
     assert "transformers.models.resnet" in code and "def forward" in code and "projection shortcut" in facts
     run = client.predict(spec, None, "cat", "file", None, "cpu", "", 16, None, api_name="/features")

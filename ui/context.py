@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from explorer.files import prune_to
+
 from . import lib
-from .settings import AppSettings
+from .settings import OUTPUT_ROOT, AppSettings, gradio_cache
 
 if TYPE_CHECKING:
     from explorer.features.store import FeatureStore
@@ -18,6 +21,7 @@ class AppContext:
     settings: AppSettings = field(default_factory=AppSettings)
     _store: FeatureStore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _tidied: float = -1e9
 
     @property
     def store(self) -> FeatureStore:
@@ -26,6 +30,18 @@ class AppContext:
             if self._store is None:
                 self._store = lib.FeatureStore(self.settings.limits)
             return self._store
+
+    def tidy_disk(self) -> None:
+        """Keep what answers leave on disk (our files, Gradio's copies, cut-off uploads) under the output cache
+        limit, oldest first; run after an answer writes files, at most once a second."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._tidied < 1.0:
+                return
+            self._tidied = now
+        half = self.settings.limits.output_cache_bytes // 2
+        prune_to(OUTPUT_ROOT, half)
+        prune_to(gradio_cache(), half)
 
     def configure(self, settings: AppSettings) -> None:
         """Use ``settings`` from now on (flags at start-up; tests); the store is remade for their limits."""

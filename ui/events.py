@@ -1,24 +1,59 @@
 """Named event presets: how each kind of event runs, and why. Every listener takes one of these.
 
-- ``VIEW``: the queued view bundle. At most two at a time (a view is CPU work and the machine may have two
-  cores), the latest request wins while one is running, and a small progress mark.
+One bound for the whole app: every queued event is in one concurrency group (``WORK_ID``, set in
+``page.build_demo``), which runs at most ``WORK_SLOTS`` events at once, and the off-queue redraw takes the same
+slots (``work()``), so no mix of endpoints runs more heavy work at once than the machine has cores for. A
+forward pass (feature maps, class maps) is one at a time besides (``FeatureStore``'s own bound).
+
+- ``VIEW``: the queued view bundle: the latest request wins while one is running, and a small progress mark.
 - ``QUICK``: the redraw of a new model, off the queue: one HTTP request instead of a join and a stream (~30 ms
   of a ~130 ms redraw) and no progress overlay (painting one over ~20 outputs costs more than the update).
-  Off the queue nothing bounds it, so ``REDRAW_SLOTS`` keeps it to two at a time, as the queue would; and an
-  error raised there shows no toast, so its handler shows refusals in the totals instead.
-- ``RUN``: a real forward (and backward) pass: one at a time, since one pass already uses every core.
+  It waits a little for a work slot (``quick_work()``), and a flood of it gets "busy" at once rather than a
+  thread each; an error raised there shows no toast, so its handler shows refusals in the totals instead.
+- ``RUN``: a real forward (and backward) pass.
 - ``PRIVATE``: UI glue the API does not list.
 - ``INSTANT``: client-side echoes (a picker copied into another), which need neither queue nor progress.
 """
 from __future__ import annotations
 
 import threading
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
-VIEW: dict[str, Any] = dict(concurrency_limit=2, show_progress="minimal", trigger_mode="always_last")
+WORK_ID = "work"
+WORK_SLOTS = 2  # heavy events at once, queued and off-queue together
+_WORK = threading.BoundedSemaphore(WORK_SLOTS)
+_QUICK_WAITERS = threading.BoundedSemaphore(2 * WORK_SLOTS)  # off-queue requests that may wait for a slot
+QUICK_WAIT_S = 5.0
+VIEW: dict[str, Any] = dict(show_progress="minimal", trigger_mode="always_last")
 QUICK: dict[str, Any] = dict(show_progress="hidden", queue=False, trigger_mode="always_last")
-REDRAW_SLOTS = threading.BoundedSemaphore(2)
-RUN: dict[str, Any] = dict(concurrency_limit=1, trigger_mode="always_last")
+RUN: dict[str, Any] = dict(trigger_mode="always_last")
+DOWNLOAD: dict[str, Any] = dict(concurrency_id="download", concurrency_limit=1)  # the network, not the CPU
+
+
+class Busy(RuntimeError):
+    """Every work slot stayed taken: an off-queue request is told so instead of waiting longer."""
+
+
+def work() -> threading.BoundedSemaphore:
+    """The app's work slots, for a queued event's handler (the queue lets at most ``WORK_SLOTS`` in)."""
+    return _WORK
+
+
+@contextmanager
+def quick_work() -> Iterator[None]:
+    """A work slot for the off-queue redraw: a few may wait a few seconds for one; beyond that, ``Busy``."""
+    if not _QUICK_WAITERS.acquire(blocking=False):
+        raise Busy("the server is busy; try again in a moment")
+    try:
+        if not _WORK.acquire(timeout=QUICK_WAIT_S):
+            raise Busy("the server is busy; try again in a moment")
+        try:
+            yield
+        finally:
+            _WORK.release()
+    finally:
+        _QUICK_WAITERS.release()
 PRIVATE: dict[str, Any] = dict(api_visibility="private")
 INSTANT: dict[str, Any] = dict(api_visibility="private", queue=False)
 

@@ -11,6 +11,15 @@ if TYPE_CHECKING:
     from explorer.tracing.records import Trace
 
 
+# Characters that reorder or hide text (bidirectional overrides, zero-width joiners): a file name can carry them.
+_INVISIBLE = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200B, 0x200E, 0x200F, 0xFEFF])
+
+
+def safe_text(text: str) -> str:
+    """User text for a toast or Markdown: HTML-escaped, without characters that reorder or hide text."""
+    return html.escape(text.translate(_INVISIBLE), quote=False)
+
+
 def selection_html(block: str, blocks: list[str]) -> str:
     """What the selection component shows; its data attributes drive the highlighting (assets/selection.js)."""
     return (f'<div class="rx-selection" data-block="{html.escape(block)}" data-blocks="{html.escape(" ".join(blocks))}">'

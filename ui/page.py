@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from . import wiring
+from . import events, wiring
 from .context import APP
 from .refusals import refusing
 from .settings import ASSETS
@@ -34,8 +34,12 @@ def build_demo() -> gr.Blocks:
         wiring.wire_selection(page, views)
         wiring.wire_checkpoint(page, feats)
     for block_fn in demo.fns.values():
-        if block_fn.fn is not None:
-            block_fn.fn = refusing(block_fn.fn)
+        if block_fn.fn is None:
+            continue
+        heavy = block_fn.queue and block_fn.concurrency_id == str(id(block_fn.fn))  # not set otherwise
+        if heavy:  # one group for all of them: the app's bound (events.py)
+            block_fn.concurrency_id, block_fn.concurrency_limit = events.WORK_ID, events.WORK_SLOTS
+        block_fn.fn = refusing(block_fn.fn, slots=events.work() if heavy else None)
     return demo
 
 

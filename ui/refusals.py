@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from contextlib import nullcontext
 from typing import Any, Callable
 
 import gradio as gr
@@ -17,8 +18,12 @@ import gradio as gr
 from explorer.features.images import ImageError
 from explorer.graph.render import GraphvizMissing
 from explorer.limits import LimitError, ModelTooLarge
+from explorer.tracing.patching import forwards
+
+from .events import Busy
 
 from . import lib
+from .html import safe_text
 
 log = logging.getLogger("resnet-explorer")
 DEFAULT_TITLE = "Cannot do that"
@@ -51,10 +56,23 @@ def _table() -> tuple[tuple[type[BaseException], str], ...]:
             (lib.ForwardFailed, "The model's forward failed"))
 
 
+MAX_TEXT = 65_536  # characters: far more than any spec, block, class name or option the page sends
+
+
+def check_lengths(args: tuple) -> None:
+    """A text argument longer than any real one is refused before it reaches a handler (or the log)."""
+    for a in args:
+        if isinstance(a, str) and len(a) > MAX_TEXT:
+            raise Refusal(f"a value of {len(a):,} characters is longer than any model spec, block or class name "
+                          f"(at most {MAX_TEXT:,})", "Value too long")
+
+
 def refusal(exc: BaseException, default_title: str = DEFAULT_TITLE) -> tuple[str, str] | None:
     """``(title, message)`` when ``exc`` is a refusal the user should read; ``None`` when it is a bug."""
     if isinstance(exc, Refusal):
         return exc.title, str(exc)
+    if isinstance(exc, Busy):
+        return "Busy", str(exc)
     if isinstance(exc, (ValueError, KeyError, OSError, GraphvizMissing, lib.NotAResNet, lib.ForwardFailed)):
         title = next((t for cls, t in _table() if isinstance(exc, cls)), default_title)
         if isinstance(exc, KeyError) and not isinstance(exc, lib.Expired):
@@ -65,9 +83,9 @@ def refusal(exc: BaseException, default_title: str = DEFAULT_TITLE) -> tuple[str
     return None
 
 
-def refusing(fn: Callable[..., Any]) -> Callable[..., Any]:
+def refusing(fn: Callable[..., Any], slots: Any = None) -> Callable[..., Any]:
     """``fn`` with its refusals shown as one-line toasts (its signature kept: Gradio reads it for event data,
-    progress and the API's parameter names)."""
+    progress and the API's parameter names), run in one of ``slots`` when given (the app's work bound)."""
     if getattr(fn, "__wrapped_refusals__", False):
         return fn
     default_title = getattr(fn, "refusal_title", DEFAULT_TITLE)
@@ -75,7 +93,9 @@ def refusing(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def handler(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            check_lengths(args)
+            with slots or nullcontext(), forwards():  # no torch work while torchview patches torch (patching.py)
+                return fn(*args, **kwargs)
         except gr.Error:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure leaves here as one line
@@ -85,7 +105,7 @@ def refusing(fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise gr.Error(f"something went wrong on the server ({type(exc).__name__}); the server log has the "
                                "details", title="Internal error") from None
             title, message = shown
-            raise gr.Error(message, title=title) from None
+            raise gr.Error(safe_text(message), title=title) from None
 
     handler.__wrapped_refusals__ = True  # type: ignore[attr-defined]
     return handler

@@ -6,6 +6,8 @@ import argparse
 import gc
 from pathlib import Path
 
+from explorer.tracing.patching import forwards
+
 from . import lib
 from .context import APP
 from .page import build_demo, launch_options
@@ -33,5 +35,6 @@ def serve(args: argparse.Namespace) -> None:
         server_name=args.host, server_port=args.port, inbrowser=args.inbrowser, prevent_thread_lock=True,
         **launch_options())
     lib.load()
-    lib.warm_presets()
+    with forwards():
+        lib.warm_presets()
     demo.block_thread()

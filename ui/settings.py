@@ -17,6 +17,11 @@ EXAMPLES = {p.stem: p for p in sorted((ASSETS / "examples").glob("*")) if p.suff
 DEFAULT_SPEC = "resnet50"
 
 
+def gradio_cache() -> Path:
+    """Where Gradio keeps uploads and its copies of the files answers name."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
 @dataclass
 class AppSettings:
     """What the flags set for the handlers: the default device and checkpoint, and every limit."""
@@ -36,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = _Parser(prog="app.py", description="ResNet Explorer web app")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                    help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--port", type=_port, default=None, help="port to serve on (default 7860; env GRADIO_SERVER_PORT)")
     p.add_argument("--device", default="auto", help="where activations run: auto, cpu, cuda, mps")
     p.add_argument("--weights", default=None, help="checkpoint for the feature maps (torchvision .pth or .safetensors)")
     p.add_argument("--inbrowser", action="store_true", help="open a browser tab")
@@ -44,12 +49,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.add_argument(flag_name(f.name), type=float, default=None, metavar="N",
                        help=f"limit (default {f.default}; env {env_name(f.name)})")
     args = p.parse_args(argv)
+    if args.port is None:
+        raw = os.environ.get("GRADIO_SERVER_PORT", "7860")
+        try:
+            args.port = _port(raw)
+        except argparse.ArgumentTypeError as exc:
+            p.error(f"GRADIO_SERVER_PORT {exc}")
     given = {f.name: getattr(args, f.name) for f in fields(Limits) if getattr(args, f.name) is not None}
     try:
         args.limits = Limits.from_env(**given)
     except LimitError as exc:
         p.error(str(exc) if str(exc).startswith("RESNET_EXPLORER_") else f"{flag_name(exc.field)} {exc}")
     return args
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {port}")
+    return port
 
 
 def limit_malloc_arenas(arenas: int = 2) -> bool:

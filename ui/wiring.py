@@ -37,35 +37,45 @@ class Redraw:
         """What ``views`` reads after the open tab's name."""
         return [*self.common, self.drawn, *self.extras]
 
-    def views(self, which: str, spec: str, size: float, n: float, selected: str, cid: str, opened: Any, shown: Any,
-              *extra: Any) -> tuple[Any, ...]:
+    def views(self, *args: Any) -> tuple[Any, ...]:
+        """The off-queue redraw: ``draw`` in one of the app's work slots; the totals say so when none comes."""
+        try:
+            with events.quick_work():
+                return self.draw(*args)
+        except events.Busy as exc:
+            skip = (gr.skip(),) * (1 + len(self.outputs))
+            return (skip[0], f"**{exc}**", *skip[2:])
+
+    def draw(self, which: str, spec: str, size: float, n: float, selected: str, cid: str, opened: Any, shown: Any,
+             *extra: Any) -> tuple[Any, ...]:
         """``drawn`` and every output: the open tab ``which`` filled, the other tabs left as they are."""
         key = [spec, size, n, which]
         if shown == key:
             return (gr.skip(),) * (1 + len(self.outputs))
-        with events.REDRAW_SLOTS:
-            out = [key, totals_text(spec, size, n), source_notice(spec, opened), *weights_offer(spec),
-                   *keep_selection(spec, size, selected, cid)]
-            at = 0
-            for t in self.tabs:
-                args, at = extra[at:at + len(t.inputs)], at + len(t.inputs)
-                out += t.fill(spec, size, n, selected, *args) if t.name == which else (gr.skip(),) * len(t.outputs)
-            return tuple(out)
+        out = [key, totals_text(spec, size, n), source_notice(spec, opened), *weights_offer(spec),
+               *keep_selection(spec, size, selected, cid)]
+        at = 0
+        for t in self.tabs:
+            args, at = extra[at:at + len(t.inputs)], at + len(t.inputs)
+            out += t.fill(spec, size, n, selected, *args) if t.name == which else (gr.skip(),) * len(t.outputs)
+        return tuple(out)
 
     def controls_views(self, *args: Any) -> tuple[Any, ...]:
-        """A control moved: the spec it makes applied and its views drawn, in one round trip (the model's change
-        event then finds them drawn). ``args``: the controls, the current model, then what ``views`` reads."""
+        """A control moved (queued: it holds a work slot already): the spec it makes applied and its views drawn,
+        in one round trip (the model's change event then finds them drawn). ``args``: the controls, the current
+        model, then what ``draw`` reads."""
         k = len(self.controls)
         box, spec = spec_from_controls(*args[:k], args[k])
         which, _, *tail = args[k + 1:]
-        return (box, spec, *self.views(which, spec, *tail))
+        return (box, spec, *self.draw(which, spec, *tail))
 
     def preset_views(self, *args: Any) -> tuple[Any, ...]:
         """A preset picked, off the queue, where an error raised would show no message: the refusal, if any (a
-        preset over a lowered blocks limit), takes the totals' place, and nothing else changes."""
+        preset over a lowered blocks limit, a busy server), takes the totals' place, and nothing else changes."""
         try:
-            return self.controls_views(*args)
-        except ValueError as exc:
+            with events.quick_work():
+                return self.controls_views(*args)
+        except (ValueError, events.Busy) as exc:
             _, message = refusal(exc) or ("", str(exc))
             skip = (gr.skip(),) * (3 + len(self.outputs))
             return (*skip[:3], f"**Cannot show this preset:** {message}", *skip[4:])
@@ -116,6 +126,6 @@ def wire_checkpoint(page: Page, features: FeaturesView) -> None:
                          opened=c.opened)
     for box, fn, name in ((c.checkpoint, open_checkpoint_file, "open_checkpoint"),
                           (c.folder, open_model_folder, "open_folder")):
-        box.upload(fn, box, outputs, api_name=name, concurrency_limit=2) \
+        box.upload(fn, box, outputs, api_name=name) \
             .success(source_notice, [c.model, c.opened], c.source, **events.PRIVATE) \
-            .success(run_image, features.run_inputs, features.run_outputs, **events.private(concurrency_limit=1))
+            .success(run_image, features.run_inputs, features.run_outputs, **events.private(**events.RUN))

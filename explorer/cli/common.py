@@ -14,7 +14,7 @@ from PIL import Image
 from resnet import ResNetConfig
 
 from ..limits import MIN_INPUT_SIZE, Limits
-from ..models import Model, OpenedCheckpoint, is_checkpoint_path, open_checkpoint, parse_model
+from ..models import CHECKPOINT_SUFFIXES, Model, OpenedCheckpoint, is_checkpoint_path, open_checkpoint, parse_model
 from ..sources import is_source_path, open_model_file
 
 SPEC_HELP = ("a model spec: a preset (resnet50, ...), block:N-N-N-N[:GxWd][:v1][:dilXYZ][:cN] (e.g. "
@@ -61,13 +61,24 @@ def model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-size", type=int, default=224, help=f"input side in px (from {MIN_INPUT_SIZE})")
 
 
+FORCE_HELP = "replace files that exist already (they are never replaced otherwise)"
+
+
+def _looks_like_a_file(text: str) -> bool:
+    return "/" in text or "\\" in text or Path(text).suffix.lower() in (*CHECKPOINT_SUFFIXES, ".onnx", ".pt2", ".zip")
+
+
 def model_of(text: str, limits: Limits) -> tuple[Model, OpenedCheckpoint | None]:
     """The model a spec names, a model file is (.onnx, .pt2, a Hugging Face folder or its .zip), or a checkpoint
     file holds (with the opened checkpoint)."""
     if is_source_path(text):
         return open_model_file(text, limits.checkpoint_bytes), None
+    if _looks_like_a_file(text) and not Path(text).exists():
+        raise UsageError(f"no such file: {text}")
+    if _looks_like_a_file(text) and Path(text).is_dir():
+        raise UsageError(f"{text} is a folder, not a checkpoint or a Hugging Face folder (no config.json in it)")
     if is_checkpoint_path(text):
-        opened = open_checkpoint(text, max_bytes=limits.checkpoint_bytes)
+        opened = open_checkpoint(text, max_bytes=limits.checkpoint_bytes, max_keys=limits.max_checkpoint_keys)
         return opened.model, opened
     model = parse_model(text)
     if isinstance(model, ResNetConfig):
@@ -126,11 +137,22 @@ def run_image(args: argparse.Namespace, limits: Limits) -> tuple[Any, str, Any, 
 Output = bytes | str | Image.Image | np.ndarray
 
 
-def write_outputs(files: Mapping[Path, Output], folder: Path | None = None) -> list[Path]:
+def check_new(paths: list[Path], force: bool) -> None:
+    """Refuse to replace an existing file (or to write over a folder) unless ``--force`` says so."""
+    for path in paths:
+        if path.is_dir():
+            raise UsageError(f"{path} is a folder; name a file to write")
+        if path.exists() and not force:
+            raise UsageError(f"{path} exists; pass --force to replace it")
+
+
+def write_outputs(files: Mapping[Path, Output], folder: Path | None = None, force: bool = False) -> list[Path]:
     """Write every file (``folder`` made first, when given): bytes as they are, text as UTF-8, images as PNG.
-    One line (UsageError) if the file system refuses."""
+    Nothing is written when one of them exists already and ``force`` is not set; one line (UsageError) if the
+    file system refuses."""
     from ..features.views import PNG_LEVEL
 
+    check_new(list(files), force)
     path = folder
     try:
         if folder is not None:

@@ -14,7 +14,8 @@ from ..features.views import (STAT_COLUMNS, capture_dict, channel_grid, channel_
                               label_names, network_figure, overlay, read_labels, stat_rows, top5)
 from ..limits import Limits
 from ..structure.tables import text_table
-from .common import SPEC_HELP, Command, Output, UsageError, image_arguments, model_arguments, run_image, write_outputs
+from .common import (FORCE_HELP, SPEC_HELP, Command, Output, UsageError, image_arguments, model_arguments, run_image,
+                     write_outputs)
 
 
 def features_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,6 +27,7 @@ def features_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="folder for crop.png, <block>_top<k>.png, <block>_overlay.png and "
                                  "<block>_plots.html (the zoomed channel and the across-network plot, offline)")
     p.add_argument("--json", action="store_true", help="print the statistics (and top-5) as JSON")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def _plots_page(title: str, figures: list) -> str:
@@ -48,6 +50,8 @@ def _views(cap: Capture, block: str, k: int, channel: int | None, out: Path) -> 
 def features(args: argparse.Namespace, limits: Limits) -> str:
     if args.k < 1:
         raise UsageError(f"--k must be at least 1, got {args.k}")
+    if args.out and Path(args.out).is_file():
+        raise UsageError(f"--out {args.out} is a file; name a folder")
     labels = read_labels(args.labels)
     _, _, cap, loaded = run_image(args, limits)
     names = list(cap.maps)
@@ -55,7 +59,8 @@ def features(args: argparse.Namespace, limits: Limits) -> str:
     if block not in cap.maps:
         raise UsageError(f"--view: no block {block!r} in {cap.model_name} (blocks: {names[0]} … {names[-1]})")
     predictions = top5(cap, labels) if loaded.trained else {}
-    written = write_outputs(_views(cap, block, args.k, args.channel, Path(args.out)), Path(args.out)) if args.out else []
+    written = write_outputs(_views(cap, block, args.k, args.channel, Path(args.out)), Path(args.out),
+                            args.force) if args.out else []
     if args.json:
         return json.dumps({**capture_dict(cap), "weights": loaded.weights_label, "top5": predictions,
                            "written": [str(w) for w in written]}, indent=1)
@@ -75,9 +80,12 @@ def cam_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--opacity", type=float, default=0.5, help="of the map over the image (0..1, default 0.5)")
     p.add_argument("--json", action="store_true", help="print model, block, target, method, the map and the top-5")
     p.add_argument("--out", help="folder for <block>_<method>_cam.png (over the crop) and <method>_stages.png")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def cam(args: argparse.Namespace, limits: Limits) -> str:
+    if not 0 <= args.opacity <= 1:  # checked before anything runs or any folder is made
+        raise UsageError(f"--opacity must be from 0 to 1, got {args.opacity:g}")
     labels = read_labels(args.labels)
     store, cid, cap, loaded = run_image(args, limits)
     names = label_names(len(cap.logits), labels)
@@ -90,7 +98,7 @@ def cam(args: argparse.Namespace, limits: Limits) -> str:
         written = write_outputs({out / f"{block}_{args.method}_cam.png": cam_overlay(run, cap.crop, block, args.method,
                                                                                     args.opacity),
                                  out / f"{args.method}_stages.png": cam_strip(run, cap.crop, args.method, args.opacity)},
-                                out)
+                                out, args.force)
     predictions = top5(cap, labels)
     if args.json:
         return json.dumps({"model": run.model_name, "block": block, "target": {"index": run.target,

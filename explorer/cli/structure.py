@@ -22,7 +22,8 @@ from ..structure.compare import compare, format_comparison
 from ..structure.memory import MAX_BATCH, memory_dict
 from ..structure.tables import format_table
 from ..tracing import check_model_fits, resolve_device, structure_trace, trace
-from .common import SPEC_HELP, Command, UsageError, model_arguments, model_from_args, model_of, write_outputs
+from .common import (FORCE_HELP, SPEC_HELP, Command, UsageError, check_new, model_arguments, model_from_args, model_of,
+                     write_outputs)
 
 
 def summary_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,7 +47,7 @@ def summary(args: argparse.Namespace, limits: Limits) -> str:
         check_model_fits(config, size, limits)
         model = real_model(config, init=weights is None)
         if weights:
-            load_weights(model, weights, max_bytes=limits.checkpoint_bytes)
+            load_weights(model, weights, max_bytes=limits.checkpoint_bytes, max_keys=limits.max_checkpoint_keys)
         result = replace(trace(model, input_size=size, device=resolve_device(args.device)), model_name=config.spec)
     source = args.opened.notice if args.opened else None
     if args.json:
@@ -73,6 +74,7 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--collapse", action="store_true", help="blocks level: fold repeated blocks into ×N")
     p.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"PNG resolution ({MIN_DPI}..{MAX_DPI})")
     p.add_argument("-o", "--output", help="output file (default: a descriptive name in the current folder)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def export_format(fmt: str | None, output: str | None) -> str:
@@ -93,14 +95,15 @@ def export(args: argparse.Namespace, limits: Limits) -> str:
     config = model_from_args(args, limits)
     fmt = export_format(args.format, args.output)
     level = args.level or ("blocks" if args.style == "graph" else "stages")
+    out = Path(args.output or export_filename(config, fmt, level, args.style, args.theme, args.size))
+    check_new([out], args.force)
     try:
         data = export_bytes(config, fmt, input_size=limits.check_input_size(args.input_size), level=level,
                             direction=args.direction, collapse=args.collapse, dpi=args.dpi, style=args.style,
                             theme=args.theme, size=args.size)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    out = Path(args.output or export_filename(config, fmt, level, args.style, args.theme, args.size))
-    write_outputs({out: data})
+    write_outputs({out: data}, force=args.force)
     return f"wrote {out} ({len(data):,} bytes)"
 
 

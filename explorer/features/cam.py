@@ -77,6 +77,8 @@ def parse_target(value: object, names: tuple[str, ...]) -> int | None:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value)
     text = str(value).strip()
+    if len(text) > 200:
+        raise ValueError(f"a class is a name or an index of at most 200 characters, got {len(text):,}")
     if text.lstrip("-").isdigit():
         return int(text)
     lowered = [n.lower() for n in names]

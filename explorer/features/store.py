@@ -19,6 +19,7 @@ from torch import nn
 from resnet import Preprocess, ResNetConfig, find_cached, load_weights
 from resnet.presets import WeightsInfo, weights_by_filename
 
+from ..files import display_name
 from ..limits import DEFAULT_LIMITS, Limits
 from ..models import FileModel, Model, real_model
 from ..tracing.cache import check_model_fits
@@ -63,8 +64,8 @@ def weights_key(config: Model, source: str, path: str | None) -> WeightsKey:
     if source == "hub":
         found = find_cached(config.preset) if isinstance(config, ResNetConfig) and config.preset else None
         if found is None:
-            raise ValueError(f"no checkpoint for {config.title} in the torch hub cache "
-                             f"({Path(torch.hub.get_dir()) / 'checkpoints'}); upload one or use random weights")
+            raise ValueError(f"no checkpoint for {config.title} in the torch hub cache; download it (the button "
+                             "above, or python -m explorer weights download), upload one, or use random weights")
         path = str(found[0])
     if source in ("hub", "file"):
         if not path:
@@ -75,7 +76,7 @@ def weights_key(config: Model, source: str, path: str | None) -> WeightsKey:
 
 
 def _label(path: str, info: WeightsInfo | None, pre: Preprocess) -> str:
-    return (Path(path).name + (f" ({info.description})" if info else "")
+    return (display_name(Path(path).name) + (f" ({info.description})" if info else "")
             + f"; preprocessing: resize {pre.resize_size}, centre crop {pre.crop_size}")
 
 
@@ -90,6 +91,9 @@ class FeatureStore:
         self._captures: OrderedDict[str, Capture] = OrderedDict()
         self._cams: OrderedDict[str, CamRun] = OrderedDict()
         self._captures_lock = threading.Lock()
+        # One real pass at a time, whatever the model: a pass already uses every core, and two would need two
+        # passes' activations at once.
+        self._passes = threading.BoundedSemaphore(1)
 
     def model(self, config: Model, source: str = "random", path: str | None = None,
               device: str | torch.device | None = "cpu") -> LoadedModel:
@@ -113,7 +117,8 @@ class FeatureStore:
                 model = real_model(config)
             loaded = LoadedModel(model, threading.Lock(), f"random (seed {RANDOM_SEED})", False, pre)
         else:
-            model = load_weights(real_model(config, init=False), wk.path, max_bytes=self.limits.checkpoint_bytes)
+            model = load_weights(real_model(config, init=False), wk.path, max_bytes=self.limits.checkpoint_bytes,
+                                 max_keys=self.limits.max_checkpoint_keys)
             loaded = LoadedModel(model, threading.Lock(), _label(wk.path, info, pre), True, pre)
         loaded.model = loaded.model.to(dev).eval()
         with self._models_lock:
@@ -128,7 +133,7 @@ class FeatureStore:
         loaded = self.model(config, source, path, device)
         pre = loaded.preprocess
         crop = pre.crop(load_image(image, need_short_side=pre.resize_size, limits=self.limits))
-        with loaded.lock:
+        with self._passes, loaded.lock:
             cap = capture(loaded.model, pre.to_tensor(crop), budget_bytes=self.limits.capture_bytes)
         cap.crop = crop
         cap.model_name = config.spec  # the name every view of this model has (a checkpoint's, a file's)
@@ -153,7 +158,7 @@ class FeatureStore:
         switching block, method or class. ``target`` defaults to the top-1 class."""
         cap = self.capture(cid)
         loaded = self.model(*cap.request)
-        with loaded.lock:
+        with self._passes, loaded.lock:
             run = cam_run(loaded.model, loaded.preprocess.to_tensor(cap.crop), target,
                           device=resolve_device(cap.request[3]), budget_bytes=self.limits.capture_bytes)
         run.model_name = cap.model_name

@@ -6,6 +6,8 @@ import re
 
 from torch import nn
 
+from ..tracing.patching import patching
+
 _NAME_CELL = re.compile(r'(<TD ROWSPAN="2">)(\w+)(<BR/>)')
 
 
@@ -17,9 +19,11 @@ def ops_dot(model: nn.Module, input_size: int, direction: str = "TB", title: str
     """
     from torchview import draw_graph  # imported here: only this level needs it
 
-    twin = copy.deepcopy(model).eval()
-    graph = draw_graph(twin, input_size=(1, 3, input_size, input_size), depth=4, device=next(model.parameters()).device,
-                       graph_name=title, hide_inner_tensors=True, roll=False)
+    with patching():  # torchview patches nn.Module.__call__ and tensor creation for the process while it draws
+        twin = copy.deepcopy(model).eval()
+        graph = draw_graph(twin, input_size=(1, 3, input_size, input_size), depth=4,
+                           device=next(model.parameters()).device, graph_name=title, hide_inner_tensors=True,
+                           roll=False)
     paths = {id(m): name for name, m in twin.named_modules()}
     labels: dict[str, str] = {}
     for node in _walk(graph):

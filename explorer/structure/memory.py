@@ -13,7 +13,7 @@ MAX_BATCH = 65536
 
 
 def check_batch(batch: Any) -> int:
-    if isinstance(batch, float) and batch == int(batch):
+    if isinstance(batch, float) and batch == batch and abs(batch) != float("inf") and batch == int(batch):
         batch = int(batch)  # UI numbers arrive as floats
     if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
         raise ValueError(f"batch size must be a whole number from 1 to {MAX_BATCH}, got {batch!r}")

@@ -19,6 +19,8 @@ import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
+from .patching import forwards
+
 Shape = tuple[int, ...]
 ADDS = frozenset({"add", "add_", "__add__", "__iadd__", "__radd__"})
 CONVS = frozenset({"conv1d", "conv2d", "conv3d", "convolution", "_convolution"})
@@ -379,6 +381,17 @@ class LightRun(TorchFunctionMode):
     def __init__(self, watch: OpWatch) -> None:
         super().__init__()
         self.watch, self.funcs, self.count = watch, [], 0
+        self._held = forwards()
+
+    def __enter__(self) -> LightRun:
+        self._held.__enter__()
+        return super().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            super().__exit__(*exc)
+        finally:
+            self._held.__exit__(*exc)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
         out = func(*args, **(kwargs or {}))
@@ -411,7 +424,7 @@ def record(model: nn.Module, args: tuple, kwargs: dict | None = None,
             owner = modules.get(key.rsplit(".", 1)[0] if "." in key else "")
             if owner is not None and not owner._modules and key.rsplit(".", 1)[-1] in owner._parameters:
                 rec._owners[id(t)] = leaves[id(owner)]
-    with rec.hooks(model):
+    with forwards(), rec.hooks(model):
         inputs = rec.values((args, kwargs), create=True)
         with rec:
             if state is None:

@@ -23,6 +23,7 @@ from torch.utils._pytree import tree_leaves
 
 from .hooks import eval_mode
 from .meta import MetaOps
+from .patching import forwards
 from .profile import HALF_BYTES, MemoryProfile, PartMemory, totals  # noqa: F401 - the records, re-exported
 
 Part = tuple[str, tuple[nn.Module, ...]]  # ("layer2.0", modules whose forward belongs to it)
@@ -114,6 +115,11 @@ def _weights(modules: tuple[nn.Module, ...]) -> tuple[int, int]:
 def measure_memory(model: nn.Module, parts: list[Part], input_shape: tuple[int, ...],
                    dtype: torch.dtype = torch.float32) -> MemoryProfile:
     """Run ``model`` twice on a meta input of ``(1, *input_shape)`` and attribute memory to ``parts``."""
+    with forwards():
+        return _measure(model, parts, input_shape, dtype)
+
+
+def _measure(model: nn.Module, parts: list[Part], input_shape: tuple[int, ...], dtype: torch.dtype) -> MemoryProfile:
     state = _meta_state(model)
     ignore = {_key(t) for t in state.values()}
     x = torch.empty((1, *input_shape), device="meta", dtype=dtype)

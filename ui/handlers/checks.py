@@ -2,6 +2,7 @@
 "nothing changes" answer of a handler with named results."""
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple, TypeVar
 
 import gradio as gr
@@ -23,13 +24,25 @@ def skipped(result: type[R]) -> R:
 
 def whole(name: str, value: Any) -> int:
     """UI numbers arrive as floats; accept whole numbers only, with a message naming the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or float(value) != int(value):
         raise Refusal(f"{name} must be a whole number, got {value!r}", "Invalid value")
     return int(value)
 
 
+MAX_NAME = 200  # characters: a spec, a block or a class name
+
+
+def capped(name: str, value: Any) -> Any:
+    """A text value no longer than any real one (it is echoed in messages and the log otherwise)."""
+    if isinstance(value, str) and len(value) > MAX_NAME:
+        raise Refusal(f"{name} is at most {MAX_NAME} characters, got {len(value):,}", "Value too long")
+    return value
+
+
 def model_config(spec: str) -> Model:
-    """The model a spec names (ours, or timm's with timm installed), within the limits."""
+    """The model a spec names (ours, timm's, an opened file's), within the limits."""
+    capped("a model spec", spec)
     try:
         config = parse_model(spec)
         if isinstance(config, ResNetConfig):

@@ -19,7 +19,7 @@ from .. import lib
 from ..context import APP
 from ..refusals import Refusal, titled
 from ..settings import EXAMPLES, OUTPUT_ROOT
-from .checks import model_config, skipped, whole
+from .checks import capped, model_config, skipped, whole
 
 
 class BlockViews(NamedTuple):
@@ -80,12 +80,14 @@ def png_file(image: Any, name: str, run: str) -> str:
     img = image if isinstance(image, Image.Image) else Image.fromarray(image)
     path = fresh_folder(OUTPUT_ROOT) / f"{name}.png"
     img.save(path, pnginfo=info, compress_level=lib.PNG_LEVEL)
+    APP.tidy_disk()
     return str(path)
 
 
 def block_views(cid: str, block: str, k: float, channel: float) -> BlockViews:
     """One block's views of a stored capture (no forward pass)."""
     cap = APP.store.capture(cid)
+    capped("a block name", block)
     if block not in cap.maps:
         raise Refusal(f"no block named {block!r} in this run; pick one of {', '.join(list(cap.maps)[:3])}, ...",
                       "Unknown block")

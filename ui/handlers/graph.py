@@ -11,6 +11,7 @@ from explorer.figures.themes import THEMES
 from explorer.graph.render import INSTALL_HINT, GraphvizMissing
 
 from .. import lib
+from ..context import APP
 from ..html import graph_html, notice_html
 from ..refusals import Refusal, titled
 from ..settings import OUTPUT_ROOT
@@ -58,6 +59,7 @@ def make_export(fmt: str) -> Callable[..., str]:
                style: str = "graph", theme: str = "light", fig_size: str = "column") -> str:
         config, size = model_and_size(spec, input_size)
         _check_options(level, direction, style, theme, fig_size)
+        APP.tidy_disk()
         return str(lib.write_export(config, fmt, root=OUTPUT_ROOT, input_size=size, level=level, direction=direction,
                                     collapse=bool(collapse), dpi=whole("DPI", dpi), style=style, theme=theme,
                                     size=fig_size))

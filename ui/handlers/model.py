@@ -125,7 +125,7 @@ def open_checkpoint_file(path: str | None) -> OpenedModel:
     if Path(path).suffix.lower() in SUFFIXES:
         model = open_model_file(path, limit)
         return _opened(model.spec, f"from {model.title}")
-    opened = open_checkpoint(path, max_bytes=limit)
+    opened = open_checkpoint(path, max_bytes=limit, max_keys=APP.settings.limits.max_checkpoint_keys)
     return _opened(opened.model.spec, opened.notice)
 
 

@@ -14,7 +14,7 @@ from .. import lib
 from ..context import APP
 from ..html import code_html, selection_html
 from ..refusals import Refusal
-from .checks import model_and_size
+from .checks import capped, model_and_size
 
 
 class Selected(NamedTuple):
@@ -57,6 +57,7 @@ def select_block(spec: str, input_size: float, name: str, cid: str = "") -> Sele
     config, size = model_and_size(spec, input_size)
     trace = lib.structure_trace(config, size)
     blocks = [b.name for b in trace.blocks]
+    capped("a block name", name)
     if name not in blocks:
         raise Refusal(f"no block named {name!r} in {trace.model_name}; its blocks are {blocks[0]} … {blocks[-1]}",
                       "Unknown block")

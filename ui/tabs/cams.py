@@ -49,7 +49,7 @@ def wire(section: CamSection, capture_id: gr.State, block: gr.Dropdown, labels: 
     another class (one backward pass)."""
     s = section
     s.button.click(h.compute_cams, [capture_id, block, s.target, s.method, s.opacity, labels], s.outputs,
-                   api_name="cam", concurrency_limit=1)
+                   api_name="cam", **events.RUN)
     gr.on([block.input, s.method.change, s.opacity.release], h.cam_view, [capture_id, block, s.method, s.opacity, labels],
           s.outputs, api_name="cam_view", **events.VIEW)
     gr.on([s.target.input], h.cam_target, [capture_id, block, s.target, s.method, s.opacity, labels], s.outputs,

@@ -105,13 +105,13 @@ def wire(page: Page, view: FeaturesView) -> None:
                  p["labels"].change], h.features, view.run_inputs, view.run_outputs, api_name="features", **events.RUN)
     p["download"].click(h.download_trained, page.controls.model,
                         outputs_of(h.Downloaded, offer=p["offer"], button=p["download"], weights=p["weights"]),
-                        api_name="download_weights", concurrency_limit=1) \
-        .success(h.features, view.run_inputs, view.run_outputs, **events.private(concurrency_limit=1))
+                        api_name="download_weights", **events.DOWNLOAD) \
+        .success(h.features, view.run_inputs, view.run_outputs, **events.private(**events.RUN))
     views = [p[name] for name in h.BlockViews._fields]
     gr.on([p["block"].input, p["k"].change, p["channel"].submit], h.block_view, [cid, p["block"], p["k"], p["channel"]],
           views, api_name="block_view", **events.VIEW)
     view.tab.select(h.features_on_open, [cid, *view.run_inputs], view.run_outputs,
-                    **events.private(concurrency_limit=1, show_progress="minimal")) \
+                    **events.private(**events.RUN, show_progress="minimal")) \
         .success(hc.target_choices, p["predictions"], s.target, **events.PRIVATE)
     run.success(hc.target_choices, p["predictions"], s.target, api_name="target_choices", **events.PRIVATE)
     cams.wire(s, cid, p["block"], p["labels"])

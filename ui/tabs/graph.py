@@ -72,4 +72,4 @@ def wire(page: Page, view: GraphView) -> None:
     style.input(paper_level, [style, level], level, api_name="paper_level", **events.INSTANT)
     for fmt, button in view.buttons.items():
         button.click(make_export(fmt), [*page.where, level, direction, collapse, view.dpi, style, theme, fig_size],
-                     view.export_file, api_name=f"export_{fmt}", concurrency_limit=2)
+                     view.export_file, api_name=f"export_{fmt}")
