@@ -23,6 +23,8 @@ class Preprocess:
 
     resize_size: int = 256
     crop_size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
 
     def crop(self, image: Image.Image) -> Image.Image:
         """The exact RGB crop the network sees (before normalisation)."""
@@ -47,8 +49,8 @@ class Preprocess:
         import torch  # here, so presets (which carry their preprocessing) import without torch
 
         arr = torch.from_numpy(np.asarray(crop, dtype=np.float32) / 255.0).permute(2, 0, 1)
-        mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-        std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+        mean = torch.tensor(self.mean).view(3, 1, 1)
+        std = torch.tensor(self.std).view(3, 1, 1)
         return ((arr - mean) / std).unsqueeze(0)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:

@@ -17,10 +17,10 @@ from resnet import CheckpointError
 from ..graph.render import GraphvizMissing
 from ..limits import Limits
 from ..tracing.layout import NotAResNet
-from . import images, structure, weights
+from . import dataset, images, structure, weights
 from .common import SPEC_HELP, Command, Parser, UsageError
 
-COMMANDS: tuple[Command, ...] = (*structure.COMMANDS, *images.COMMANDS, *weights.COMMANDS)
+COMMANDS: tuple[Command, ...] = (*structure.COMMANDS, *images.COMMANDS, *weights.COMMANDS, *dataset.COMMANDS)
 
 
 def build_parser() -> Parser:

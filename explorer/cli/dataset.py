@@ -1,0 +1,83 @@
+"""``dataset``: one pass of a model over an image folder; per-channel statistics and each channel's top images."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from resnet import Preprocess
+from resnet.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+from ..limits import Limits
+from .common import SPEC_HELP, Command, UsageError, model_from_args
+
+
+def dataset_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help=SPEC_HELP)
+    p.add_argument("folder", help="image folder (recursive; one subfolder per class gives labels)")
+    p.add_argument("--out", required=True, help="folder for summary.json, channels.csv, top.csv (and the partials "
+                                                "that let an interrupted run continue)")
+    p.add_argument("--weights", help="checkpoint (default: random, seed 0; a checkpoint given as MODEL is used too)")
+    p.add_argument("--hub", action="store_true", help="the model's checkpoint from the torch hub cache")
+    p.add_argument("--resize", type=int, help="shorter side before the crop (default: the weights' own, 256)")
+    p.add_argument("--crop", type=int, help="centre crop (default: the weights' own, 224)")
+    p.add_argument("--mean", type=float, nargs=3, default=IMAGENET_MEAN, metavar="M", help="default ImageNet's")
+    p.add_argument("--std", type=float, nargs=3, default=IMAGENET_STD, metavar="S", help="default ImageNet's")
+    p.add_argument("--top-k", type=int, default=16, help="images kept per channel (default 16)")
+    p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default 32)")
+    p.add_argument("--workers", type=int, default=2, help="decoding workers (default 2)")
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
+    p.add_argument("--engine", choices=["local", "ray"], default="local", help="local (default) or ray (Ray Data)")
+    p.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
+    p.add_argument("--limit", type=int, help="the first N images only")
+    p.add_argument("--threads", type=int, help="torch threads per forward (default: torch's)")
+
+
+class _Bar:
+    """images/s and the time left, on one line of stderr."""
+
+    def __init__(self) -> None:
+        self.start, self.first = time.perf_counter(), None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.first is None:
+            self.first = done
+        elapsed = time.perf_counter() - self.start
+        rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
+        left = (total - done) / rate if rate > 0 else float("nan")
+        eta = f"{left:,.0f} s left" if left == left else "…"
+        print(f"\r{done:,}/{total:,} images · {rate:,.1f} images/s · {eta}   ", end="", file=sys.stderr, flush=True)
+
+
+def dataset(args: argparse.Namespace, limits: Limits) -> str:
+    from ..dataset import DatasetJob, run_dataset
+
+    config = model_from_args(args, limits)
+    weights = args.weights or (str(args.opened.path) if args.opened else None)
+    if weights and not Path(weights).is_file():
+        raise UsageError(f"--weights: no such file {weights}")
+    pre = None
+    if args.resize or args.crop or tuple(args.mean) != IMAGENET_MEAN or tuple(args.std) != IMAGENET_STD:
+        crop = args.crop or 224
+        pre = Preprocess(args.resize or max(crop, 256 * crop // 224), crop, tuple(args.mean), tuple(args.std))
+        if pre.crop_size < 32 or pre.resize_size < pre.crop_size // 2:
+            raise UsageError(f"--crop must be at least 32 and --resize at least half of it, got {pre.resize_size}, "
+                             f"{pre.crop_size}")
+    job = DatasetJob(config, Path(args.folder), Path(args.out), "file" if weights else "hub" if args.hub else "random",
+                     weights, pre, args.top_k, args.batch_size, args.workers, args.device, args.engine,
+                     args.ray_address, args.limit, args.threads, limits)
+    summary = run_dataset(job, _Bar())
+    print(file=sys.stderr)
+    lines = [f"{summary['model']} over {summary['images_used']:,} images of {summary['folder']} "
+             f"({summary['engine']} engine, {summary['seconds']:.1f} s)"]
+    if summary["skipped"]:
+        lines.append(f"skipped {len(summary['skipped'])}: " + "; ".join(f"{s['file']} ({s['reason']})"
+                                                                   for s in summary["skipped"][:3]))
+    out = Path(args.out)
+    lines += [f"wrote {out / name}" for name in ("summary.json", "channels.csv", "top.csv")]
+    return "\n".join(lines)
+
+
+COMMANDS = (Command("dataset", "one pass over an image folder: every channel's mean, std, max, active fraction, "
+                               "dead channels, and its top images", dataset_arguments, dataset),)

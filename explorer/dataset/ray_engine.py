@@ -1,0 +1,131 @@
+"""The Ray engine: Ray Data reads and decodes shards on CPU tasks, an actor pool holds the model (a GPU each
+where the cluster has GPUs) and reduces each shard to its partials, which stream back to the driver and are
+written as they come. Ray is optional (``pip install -e .[ray]``); pinned, since ``map_batches``' ``compute`` /
+``concurrency`` API changed twice.
+
+Around Ray's known pitfalls: the work is a list of shards (paths, never a directory listing), every shard is
+decoded to one uniform size before it is batched, the model stage has an explicit ``batch_size`` (one shard),
+only small partials (npz bytes) go back through the object store, and every stage asks for a fraction of a
+CPU, so on a two-core machine the read stage is not starved by an actor pool holding whole CPUs.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from resnet import Preprocess
+
+from .folder import ImageSet, decode
+from .run import Shard, pack
+
+if TYPE_CHECKING:
+    from .run import DatasetJob
+
+RAY_MISSING = "ray is not installed (pip install 'ray[data]==2.60.0'): it is needed for --engine ray"
+STAGE_CPUS = 0.5  # each decode task and each actor: two of either fit a two-core machine
+
+
+def _decode_shard(row: dict[str, Any], root: str, pre: dict, limits: Any) -> dict[str, Any]:
+    """A shard's files decoded to crops of one size (uint8 npy bytes), with the files skipped and why."""
+    from pathlib import Path
+
+    pre_ = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
+    crops, used, skipped = [], [], []
+    for index, file in zip(row["indices"], row["files"]):
+        crop, reason = decode(Path(root), str(file), pre_, limits)
+        if crop is None:
+            skipped.append([int(index), reason])
+        else:
+            crops.append(crop)
+            used.append(int(index))
+    buffer = io.BytesIO()
+    np.save(buffer, np.stack(crops) if crops else np.zeros((0, 1, 1, 3), np.uint8), allow_pickle=False)
+    return {"shard": int(row["shard"]), "crops": buffer.getvalue(), "used": json.dumps(used),
+            "skipped": json.dumps(skipped)}
+
+
+class _Reducer:
+    """An actor holding the model: a shard's crops in, its partials (npz bytes) out."""
+
+    def __init__(self, job: DatasetJob, pre: dict, blocks: list[str]) -> None:
+        import torch
+
+        from ..features.store import FeatureStore
+        from ..tracing import resolve_device
+
+        if job.threads:
+            torch.set_num_threads(job.threads)
+        self.device = resolve_device("cuda" if torch.cuda.is_available() and job.device != "cpu" else "cpu")
+        self.model = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, self.device).model
+        self.pre = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
+        self.blocks, self.k = blocks, job.top_k
+        pid_file = os.environ.get("RESNET_EXPLORER_RAY_PIDS")  # the tests kill an actor by its pid
+        if pid_file:
+            with open(pid_file, "a") as f:
+                f.write(f"{os.getpid()}\n")
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+        from ..features.capture import input_like
+        from ..tracing.hooks import running_on
+        from .folder import to_batch
+        from .local import reduce_shard
+
+        out: dict[str, list] = {"shard": [], "partial": [], "count": []}
+        for shard, crops, used, skipped in zip(batch["shard"], batch["crops"], batch["used"], batch["skipped"]):
+            arr = np.load(io.BytesIO(bytes(crops)), allow_pickle=False)
+            used_, skipped_ = json.loads(str(used)), [tuple(s) for s in json.loads(str(skipped))]
+            parts = {}
+            if len(used_):
+                with running_on(self.model, self.device):
+                    x = input_like(self.model, to_batch(list(arr), self.pre).to(self.device))
+                    parts = reduce_shard(self.model, x, used_, self.blocks, self.k)
+            out["shard"].append(int(shard))
+            out["partial"].append(pack(self.blocks, parts, used_, skipped_))
+            out["count"].append(len(used_) + len(skipped_))
+        return out
+
+
+def run_ray(job: DatasetJob, images: ImageSet, pre: Preprocess, blocks: list[str], todo: list[Shard],
+            finished: Callable[[int, bytes, int], None]) -> None:
+    try:
+        import ray
+    except ImportError:
+        from .folder import DatasetError
+
+        raise DatasetError(RAY_MISSING) from None
+    from dataclasses import asdict
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=job.ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
+                 runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(_paths())}} if not job.ray_address else None)
+    try:
+        gpus = int(ray.cluster_resources().get("GPU", 0)) if job.device != "cpu" else 0
+        actors = max(1, gpus) if gpus else max(1, min(len(todo), int(ray.cluster_resources().get("CPU", 1) / 2 /
+                                                                     STAGE_CPUS)))
+        rows = [{"shard": s.index, "indices": s.images, "files": [images.files[i] for i in s.images]} for s in todo]
+        ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
+        ds = ds.map(_decode_shard, fn_kwargs={"root": str(images.root), "pre": asdict(pre), "limits": job.limits},
+                    num_cpus=STAGE_CPUS, max_retries=3)
+        ds = ds.map_batches(_Reducer, fn_constructor_kwargs={"job": job, "pre": asdict(pre), "blocks": blocks},
+                            batch_size=1, batch_format="numpy", concurrency=actors, num_cpus=STAGE_CPUS,
+                            num_gpus=1 if gpus else 0, max_restarts=3, max_task_retries=3)
+        for row in ds.select_columns(["shard", "partial", "count"]).iter_rows():
+            finished(int(row["shard"]), bytes(row["partial"]), int(row["count"]))
+    finally:
+        if started and not job.ray_address:
+            ray.shutdown()
+
+
+def _paths() -> list[str]:
+    """Where this package lives, for workers started without it on their path."""
+    from pathlib import Path
+
+    return [str(Path(__file__).resolve().parents[2])]
+
+
+__all__ = ["RAY_MISSING", "run_ray"]

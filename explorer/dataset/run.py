@@ -1,0 +1,213 @@
+"""A dataset run: the images of a folder through a model in shards of a batch each, every shard's partial
+statistics written under ``--out`` as it is done (so the same command after an interruption continues where it
+stopped), then merged in shard order into ``summary.json``, ``channels.csv`` and ``top.csv``.
+
+Shards are fixed by the sorted file list and the batch size, and their partials merge in order, so an engine
+(``local``: a DataLoader; ``ray``: Ray Data) changes where the work runs, never the numbers.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from resnet import Preprocess
+
+from ..limits import DEFAULT_LIMITS, Limits
+from ..models import Model
+from .folder import DatasetError, ImageSet, list_images
+from .stats import FIELDS, Partial, channel_rows, merge_all, top_rows
+
+ENGINES = ("local", "ray")
+Progress = Callable[[int, int], None]  # (images done, images in all)
+
+
+@dataclass(frozen=True)
+class DatasetJob:
+    """What to run: the model and its weights, the folder, where the files go, and how."""
+
+    model: Model
+    folder: Path
+    out: Path
+    weights: str = "random"  # "random", "hub" or "file" (as the feature maps take them)
+    checkpoint: str | None = None
+    preprocess: Preprocess | None = None  # None: the weights' own (ImageNet's resize 256, crop 224 by default)
+    top_k: int = 16
+    batch_size: int = 32
+    workers: int = 2
+    device: str = "cpu"
+    engine: str = "local"
+    ray_address: str | None = None
+    limit: int | None = None
+    threads: int | None = None  # torch threads per forward (the engines agree on the numbers at the same count)
+    limits: Limits = field(default=DEFAULT_LIMITS)
+
+
+@dataclass
+class Shard:
+    index: int
+    images: list[int]  # indices in the file list
+
+
+def shards(images: ImageSet, batch: int) -> list[Shard]:
+    return [Shard(i // batch, list(range(i, min(i + batch, len(images.files))))) for i in range(0, len(images.files),
+                                                                                              batch)]
+
+
+def check_job(job: DatasetJob) -> None:
+    """The job's numbers, before anything runs or any folder is made."""
+    for name, value, low in (("--top-k", job.top_k, 1), ("--batch-size", job.batch_size, 1), ("--workers", job.workers, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise DatasetError(f"{name} must be a whole number of at least {low}, got {value!r}")
+    if job.top_k > 1000:
+        raise DatasetError(f"--top-k must be at most 1000, got {job.top_k}")
+    if job.engine not in ENGINES:
+        raise DatasetError(f"--engine must be one of {', '.join(ENGINES)}, got {job.engine!r}")
+    if job.limit is not None and job.limit < 1:
+        raise DatasetError(f"--limit must be at least 1, got {job.limit}")
+    if job.out.exists() and not job.out.is_dir():
+        raise DatasetError(f"--out {job.out} is a file; name a folder")
+
+
+# ---- the record of a run, and resuming it -----------------------------------------------------------------------
+
+def manifest(job: DatasetJob, images: ImageSet, pre: Preprocess, weights: str, blocks: list[str]) -> dict:
+    """What makes a run's partials the partials of this run: model, weights, preprocessing, images, shards."""
+    listing = hashlib.sha256("\n".join(images.files).encode()).hexdigest()[:16]
+    return {"model": job.model.spec, "weights": weights, "preprocessing": asdict(pre), "top_k": job.top_k,
+            "batch_size": job.batch_size, "images": len(images.files), "image_list": listing, "blocks": blocks}
+
+
+def claim(out: Path, wanted: dict) -> None:
+    """Take ``out`` for this run; an interrupted run of the same job is continued, another job's refused."""
+    path = out / "manifest.json"
+    if path.exists():
+        found = json.loads(path.read_text())
+        if found != wanted:
+            differs = [k for k in wanted if found.get(k) != wanted[k]]
+            raise DatasetError(f"{out.name} holds a run with another {', '.join(differs)} ({found.get('model')}); "
+                               "use another --out, or empty it")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "partials").mkdir(exist_ok=True)
+    _atomic(path, json.dumps(wanted, indent=1).encode())
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def shard_path(out: Path, index: int) -> Path:
+    return out / "partials" / f"shard_{index:06d}.npz"
+
+
+def pack(blocks: list[str], parts: dict[str, Partial], used: list[int], skipped: list[tuple[int, str]]) -> bytes:
+    """A shard's partials as .npz bytes (plain arrays: read back without pickle)."""
+    arrays: dict[str, np.ndarray] = {"used": np.asarray(used, dtype=np.int64),
+                                     "skip_index": np.asarray([i for i, _ in skipped], dtype=np.int64),
+                                     "skip_reason": np.asarray([r for _, r in skipped], dtype=str)}
+    for j, name in enumerate(blocks):
+        if name in parts:
+            arrays.update({f"b{j}_{f}": a for f, a in parts[name].arrays().items()})
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def unpack(data: bytes, blocks: list[str]) -> tuple[dict[str, Partial], list[int], list[tuple[int, str]]]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        parts = {name: Partial(*(z[f"b{j}_{f}"] for f in FIELDS)) for j, name in enumerate(blocks)
+                 if f"b{j}_sum" in z.files}
+        skipped = list(zip(z["skip_index"].tolist(), z["skip_reason"].tolist()))
+        return parts, z["used"].tolist(), skipped
+
+
+# ---- the run ---------------------------------------------------------------------------------------------------
+
+def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
+    """Run ``job`` (continuing an interrupted run of it) and write its files; returns the summary."""
+    from ..features.store import FeatureStore
+    from ..tracing import resolve_device
+
+    check_job(job)
+    start = time.perf_counter()
+    images = list_images(job.folder, job.limit)
+    loaded = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, resolve_device(job.device))
+    pre = job.preprocess or loaded.preprocess
+    blocks = block_names(loaded.model, pre)
+    wanted = manifest(job, images, pre, loaded.weights_label, blocks)
+    claim(job.out, wanted)
+    todo = [s for s in shards(images, job.batch_size) if not shard_path(job.out, s.index).exists()]
+    total, done = len(images.files), len(images.files) - sum(len(s.images) for s in todo)
+    if progress:
+        progress(done, total)
+
+    def finished(index: int, data: bytes, count: int) -> None:
+        nonlocal done
+        _atomic(shard_path(job.out, index), data)
+        done += count
+        if progress:
+            progress(done, total)
+
+    if todo:
+        if job.engine == "ray":
+            from .ray_engine import run_ray
+
+            run_ray(job, images, pre, blocks, todo, finished)
+        else:
+            from .local import run_local
+
+            run_local(job, images, pre, loaded.model, blocks, todo, finished)
+    return write_outputs(job, images, wanted, blocks, time.perf_counter() - start)
+
+
+def block_names(model, pre: Preprocess) -> list[str]:  # noqa: ANN001 - an nn.Module
+    import torch
+
+    from ..tracing.watch import plan_for
+
+    return [b.name for b in plan_for(model, torch.zeros(1, 3, pre.crop_size, pre.crop_size)).blocks]
+
+
+def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[str], seconds: float) -> dict:
+    """Every shard's partials merged in shard order, and the files."""
+    parts, skipped, used = [], [], 0
+    for s in shards(images, job.batch_size):
+        p, u, sk = unpack(shard_path(job.out, s.index).read_bytes(), blocks)
+        parts.append(p)
+        used += len(u)
+        skipped += sk
+    merged = merge_all(parts, job.top_k)
+    channels = [row for b in blocks if b in merged for row in channel_rows(b, merged[b])]
+    top = [row for b in blocks if b in merged for row in top_rows(b, merged[b], list(images.files))]
+    _csv(job.out / "channels.csv", ["block", "channel", "mean", "std", "max", "active_fraction", "dead"], channels)
+    _csv(job.out / "top.csv", ["block", "channel", "rank", "image", "value", "y", "x"], top)
+    summary = {**{k: wanted[k] for k in ("model", "weights", "preprocessing", "top_k", "batch_size")},
+               "engine": job.engine, "folder": job.folder.name, "images": len(images.files), "images_used": used,
+               "classes": list(images.classes), "skipped": [{"file": images.files[i], "reason": r} for i, r in skipped],
+               "blocks": blocks, "seconds": round(seconds, 3)}
+    _atomic(job.out / "summary.json", json.dumps(summary, indent=1).encode())
+    return summary
+
+
+def _csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    buffer = io.StringIO()
+    w = csv.DictWriter(buffer, columns, lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: (f"{v:.9g}" if isinstance(v, float) else v) for k, v in row.items()})
+    _atomic(path, buffer.getvalue().encode())
+
+
+__all__ = ["DatasetJob", "ENGINES", "Shard", "check_job", "claim", "pack", "run_dataset", "shards", "unpack",
+           "write_outputs"]
