@@ -82,8 +82,9 @@ def check_job(job: DatasetJob) -> None:
 def manifest(job: DatasetJob, images: ImageSet, pre: Preprocess, weights: str, blocks: list[str]) -> dict:
     """What makes a run's partials the partials of this run: model, weights, preprocessing, images, shards."""
     listing = hashlib.sha256("\n".join(images.files).encode()).hexdigest()[:16]
-    return {"model": job.model.spec, "weights": weights, "preprocessing": asdict(pre), "top_k": job.top_k,
-            "batch_size": job.batch_size, "images": len(images.files), "image_list": listing, "blocks": blocks}
+    return json.loads(json.dumps({"model": job.model.spec, "weights": weights, "preprocessing": asdict(pre), "top_k": job.top_k,
+            "batch_size": job.batch_size, "images": len(images.files), "image_list": listing, "blocks": blocks}))
+    # (through JSON: as a manifest read back compares)
 
 
 def claim(out: Path, wanted: dict) -> None:
