@@ -64,3 +64,18 @@ def browser():
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture()
+def page(app_url: str, browser):
+    """The app in a fresh tab, its first view (ResNet-50) drawn; closed afterwards."""
+    from playwright.sync_api import expect
+
+    tab = browser.new_page(viewport={"width": 1300, "height": 1000})
+    try:
+        tab.goto(app_url)
+        tab.wait_for_selector(".gradio-container")
+        expect(tab.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
+        yield tab
+    finally:
+        tab.close()

@@ -8,19 +8,6 @@ import pytest
 from playwright.sync_api import expect
 
 
-@pytest.fixture()
-def page(app_url: str, browser):
-    """The app in a fresh tab, its first view (ResNet-50) drawn; closed afterwards."""
-    tab = browser.new_page(viewport={"width": 1300, "height": 1000})
-    try:
-        tab.goto(app_url)
-        tab.wait_for_selector(".gradio-container")
-        expect(tab.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
-        yield tab
-    finally:
-        tab.close()
-
-
 def test_switch_resnet50_to_resnet101_grows_layer3(app_url: str, browser) -> None:
     page = browser.new_page()
     try:

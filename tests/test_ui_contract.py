@@ -16,7 +16,8 @@ def test_named_endpoints_and_their_parameters_are_unchanged(client) -> None:
     assert set(got) - set(CONTRACT["endpoints"]) <= ADDED  # and what capabilities added since, each on purpose
 
 
-ADDED = {"/open_folder"}  # a Hugging Face folder's files (#21)
+ADDED = {"/open_folder",  # a Hugging Face folder's files (#21)
+         "/dataset_run", "/dataset_open", "/dataset_block", "/dataset_channel"}  # the Dataset tab (#23)
 
 
 def test_every_elem_id_is_still_on_the_page(client) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ class AppContext:
     _store: FeatureStore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tidied: float = -1e9
+    runs: dict[str, Path] = field(default_factory=dict)  # dataset runs made or opened here: name -> folder
+    run_models: dict[str, tuple] = field(default_factory=dict)  # runs made here: name -> (model, weights, file)
 
     @property
     def store(self) -> FeatureStore:

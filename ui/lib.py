@@ -18,6 +18,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
                                 "label_names", "network_figure", "overlay", "read_labels", "top5"),
     "explorer.graph.export": ("check_graph_options", "export_bytes", "rendered", "write_export"),
     "explorer.models": ("meta_model",),
+    "explorer.structure.analysis": ("receptive_fields",),
     "explorer.structure.figures": ("highlight_block", "memory_figure"),
     "explorer.structure.inspector": ("inspect_block", "inspection_markdown"),
     "explorer.structure.views": ("compare_views", "structure_views", "warm_presets"),

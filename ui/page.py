@@ -10,9 +10,9 @@ from . import events, wiring
 from .context import APP
 from .refusals import refusing
 from .settings import ASSETS
-from .tabs import Page, compare, controls, features, graph, structure, tables
+from .tabs import Page, compare, controls, dataset, features, graph, structure, tables
 
-TABS = (tables, structure, compare, features, graph)  # in the order they show
+TABS = (tables, structure, compare, features, graph, dataset)  # in the order they show
 
 
 def build_demo() -> gr.Blocks:
@@ -24,7 +24,7 @@ def build_demo() -> gr.Blocks:
         totals = gr.Markdown(elem_id="totals")
         inspector = controls.build_inspector()
         page = Page(demo, settings, c, totals, inspector, active=gr.State("tables"), capture_id=gr.State(""))
-        with gr.Tabs(elem_id="tabs"):
+        with gr.Tabs(elem_id="tabs") as page.tabs:
             views = [tab.build(page) for tab in TABS]
         controls.wire(page)
         for tab, view in zip(TABS, views):
@@ -33,6 +33,7 @@ def build_demo() -> gr.Blocks:
         wiring.Redraw(page, views, feats).wire(page)
         wiring.wire_selection(page, views)
         wiring.wire_checkpoint(page, feats)
+        wiring.wire_dataset(page, views[TABS.index(dataset)], feats)
     for block_fn in demo.fns.values():
         if block_fn.fn is None:
             continue

@@ -24,7 +24,8 @@ def serve(args: argparse.Namespace) -> None:
             raise ValueError(f"--weights: no such file {args.weights}")
     except (ValueError, RuntimeError) as exc:
         raise SystemExit(f"error: {exc}") from None
-    APP.configure(AppSettings(device=device, weights=args.weights, limits=args.limits))
+    APP.configure(AppSettings(device=device, weights=args.weights, limits=args.limits, datasets=args.datasets,
+                              runs=args.runs))
     demo = build_demo()
     # What start-up made (modules, the UI) leaves the collector's generations, so the full collections that
     # requests trigger walk only what requests made (a few % of a trace otherwise: benchmarks/choices.py).

@@ -29,6 +29,8 @@ class AppSettings:
     device: str = "auto"
     weights: str | None = None  # --weights PATH: the default checkpoint for "file"
     limits: Limits = field(default_factory=Limits)
+    datasets: Path | None = None  # --datasets DIR: image folders the Dataset tab offers (by name)
+    runs: Path | None = None  # --runs DIR: finished dataset runs the Dataset tab offers (by name)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,6 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="where activations run: auto, cpu, cuda, mps")
     p.add_argument("--weights", default=None, help="checkpoint for the feature maps (torchvision .pth or .safetensors)")
     p.add_argument("--inbrowser", action="store_true", help="open a browser tab")
+    p.add_argument("--datasets", type=_folder, default=None, metavar="DIR",
+                   help="image folders the Dataset tab offers (it and each folder in it, by name)")
+    p.add_argument("--runs", type=_folder, default=None, metavar="DIR",
+                   help="finished dataset runs (python -m explorer dataset --out) the Dataset tab offers")
     for f in fields(Limits):
         p.add_argument(flag_name(f.name), type=float, default=None, metavar="N",
                        help=f"limit (default {f.default}; env {env_name(f.name)})")
@@ -61,6 +67,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     except LimitError as exc:
         p.error(str(exc) if str(exc).startswith("RESNET_EXPLORER_") else f"{flag_name(exc.field)} {exc}")
     return args
+
+
+def _folder(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {text}")
+    return path.resolve()
 
 
 def _port(text: str) -> int:

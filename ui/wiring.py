@@ -14,6 +14,8 @@ from .handlers.selection import keep_selection, select_block, select_from_page, 
 from .handlers.structure import totals_text
 from .refusals import refusal
 from .tabs import Page, TabView, outputs_of
+from .handlers.dataset import dataset_run, open_from_features
+from .tabs.dataset import DatasetTabView
 from .tabs.features import FeaturesView
 
 
@@ -116,6 +118,18 @@ def wire_selection(page: Page, tabs: list[TabView]) -> None:
                          **events.private(**events.VIEW))
     for table in (t for tab in tabs for t in tab.selects):
         table.select(select_from_table, [*where, page.capture_id], ins.outputs, **events.private(**events.VIEW))
+
+
+def wire_dataset(page: Page, view: DatasetTabView, features: FeaturesView) -> None:
+    """/dataset_run takes the model above and the Feature maps tab's weights; a channel zoomed there opens its
+    dataset examples when a run of the same model is open."""
+    c, p = page.controls, view.parts
+    p["run"].click(dataset_run, [c.model, p["upload"], p["folder"], features.parts["weights"], c.checkpoint,
+                                 p["top_k"]], view.view, api_name="dataset_run", **events.RUN)
+    channel = features.parts["channel"]
+    channel.submit(open_from_features, [c.model, p["run_id"], page.inspector.selected, channel],
+                   [page.tabs, p["channel"], *view.shown], api_name="dataset_from_features",
+                   **events.private(**events.VIEW))
 
 
 def wire_checkpoint(page: Page, features: FeaturesView) -> None:

@@ -194,7 +194,8 @@ def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[
     _csv(job.out / "channels.csv", ["block", "channel", "mean", "std", "max", "active_fraction", "dead"], channels)
     _csv(job.out / "top.csv", ["block", "channel", "rank", "image", "value", "y", "x"], top)
     summary = {**{k: wanted[k] for k in ("model", "weights", "preprocessing", "top_k", "batch_size")},
-               "engine": job.engine, "folder": job.folder.name, "images": len(images.files), "images_used": used,
+               "weights_file": str(Path(job.checkpoint).resolve()) if job.checkpoint and job.weights == "file" else None,
+               "engine": job.engine, "folder": job.folder.name, "root": str(job.folder.resolve()), "images": len(images.files), "images_used": used,
                "classes": list(images.classes), "skipped": [{"file": images.files[i], "reason": r} for i, r in skipped],
                "blocks": blocks, "seconds": round(seconds, 3)}
     _atomic(job.out / "summary.json", json.dumps(summary, indent=1).encode())

@@ -128,10 +128,12 @@ class FeatureStore:
         return loaded
 
     def run_image(self, config: Model, image: str | os.PathLike[str] | bytes, source: str = "random",
-                  path: str | None = None, device: str | torch.device | None = "cpu") -> tuple[str, Capture, LoadedModel]:
-        """Decode ``image``, preprocess it for the weights, capture every block; returns (id, capture, model)."""
+                  path: str | None = None, device: str | torch.device | None = "cpu",
+                  preprocess: Preprocess | None = None) -> tuple[str, Capture, LoadedModel]:
+        """Decode ``image``, preprocess it for the weights (or as ``preprocess`` says: a dataset run's own),
+        capture every block; returns (id, capture, model)."""
         loaded = self.model(config, source, path, device)
-        pre = loaded.preprocess
+        pre = preprocess or loaded.preprocess
         crop = pre.crop(load_image(image, need_short_side=pre.resize_size, limits=self.limits))
         with self._passes, loaded.lock:
             cap = capture(loaded.model, pre.to_tensor(crop), budget_bytes=self.limits.capture_bytes)

@@ -83,6 +83,7 @@ class Page:
     inspector: Inspector
     active: gr.State  # the open tab: the only one a new model refills at once
     capture_id: gr.State  # the last image run (Feature maps), which the inspector and the class maps read
+    tabs: gr.Tabs | None = None  # the tab set, which a handler may switch
 
     @property
     def where(self) -> list[Any]:

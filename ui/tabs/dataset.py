@@ -1,0 +1,81 @@
+"""The Dataset tab: a run over images uploaded here (files or a .zip) or a folder the server offers, or a finished
+run opened; a block's channels as a table (sortable) and a plot, and a channel's top images as dataset
+examples."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from explorer.dataset.views import CHANNEL_COLUMNS
+
+from .. import events
+from ..handlers import dataset as h
+from . import Page, TabView, outputs_of
+from .features import IMAGE_TYPES
+
+
+@dataclass
+class DatasetTabView(TabView):
+    parts: dict[str, Any] = field(default_factory=dict)
+    view: list[Any] = field(default_factory=list)  # DatasetView order
+    shown: list[Any] = field(default_factory=list)  # Examples order
+
+
+def build(page: Page) -> DatasetTabView:
+    p: dict[str, Any] = {"run_id": gr.State("")}
+    with gr.Tab("Dataset", id="dataset", elem_id="tab-dataset") as tab:
+        gr.Markdown("What every channel of the model above responds to across many images: each channel's mean, "
+                    "spread, maximum and the share of positions where it is active, the channels that never fire "
+                    "on this data, and the images that excite it most. The weights are the Feature maps tab's.",
+                    elem_id="ds-intro")
+        with gr.Row():
+            p["upload"] = gr.File(label="Images (many files, or one .zip; one subfolder per class gives labels)",
+                                  file_count="multiple", file_types=[*IMAGE_TYPES, ".zip"], type="filepath",
+                                  elem_id="ds-upload", scale=2, height=110)
+            folders = h.server_folders()
+            p["folder"] = gr.Dropdown(folders, value=None, label="…or a folder the server offers", elem_id="ds-folder",
+                                      visible=bool(folders), scale=1)
+            with gr.Column(scale=1):
+                p["top_k"] = gr.Slider(1, 64, value=9, step=1, label="Top images per channel", elem_id="ds-top-k")
+                p["run"] = gr.Button("Run over the images", variant="primary", elem_id="ds-run")
+        with gr.Row():
+            p["results"] = gr.Dropdown(h.saved_runs(), value=None, label="…or open a finished run",
+                                       elem_id="ds-results", allow_custom_value=True, scale=2)
+            p["archive"] = gr.File(label="…or a run's files as a .zip", file_types=[".zip"], type="filepath",
+                                   elem_id="ds-archive", scale=1, height=90)
+            p["open"] = gr.Button("Open", size="sm", elem_id="ds-open", scale=0, min_width=80)
+        p["summary"] = gr.Markdown(elem_id="ds-summary")
+        p["block"] = gr.Dropdown([], value=None, label="Block", elem_id="ds-block", allow_custom_value=True)
+        with gr.Row():
+            p["channels"] = gr.Dataframe(headers=list(CHANNEL_COLUMNS), label="Channels (click a header to sort, a row "
+                                         "to see its images)", elem_id="ds-channels", interactive=False, max_height=420)
+            p["plot"] = gr.Plot(label="Mean against active fraction", elem_id="ds-plot")
+        p["channel"] = gr.Number(None, precision=0, label="Channel", elem_id="ds-channel")
+        p["caption"] = gr.Markdown(elem_id="ds-caption")
+        p["examples"] = gr.Gallery(label="Dataset examples: the top images, each cropped around the channel's maximum",
+                                   columns=6, height=420, format="png", elem_id="ds-examples")
+    view = outputs_of(h.DatasetView, run_id=p["run_id"], summary=p["summary"], block=p["block"],
+                      channels=p["channels"], plot=p["plot"], examples=p["examples"], caption=p["caption"])
+    shown = outputs_of(h.Examples, plot=p["plot"], examples=p["examples"], caption=p["caption"])
+
+    def fill(_spec: str, _size: float, _batch: float, selected: str, run_id: str) -> tuple:
+        return h.dataset_follow(run_id, selected)
+
+    return DatasetTabView("dataset", tab, fill, view, [p["run_id"]], parts=p, view=view, shown=shown)
+
+
+def wire(page: Page, view: DatasetTabView) -> None:
+    """/dataset_open for a finished run, /dataset_block, /dataset_channel (a row, or a number); the run itself
+    (/dataset_run) takes the Feature maps tab's weights: ``ui.wiring``."""
+    p = view.parts
+    p["open"].click(h.dataset_open, [p["results"], p["archive"]], view.view, api_name="dataset_open", **events.VIEW)
+    p["results"].focus(h.run_choices, None, p["results"], api_name="dataset_runs", **events.PRIVATE)
+    p["block"].input(h.dataset_block, [p["run_id"], p["block"]], view.view, api_name="dataset_block", **events.VIEW)
+    p["channel"].submit(h.dataset_channel, [p["run_id"], p["block"], p["channel"]], view.shown,
+                        api_name="dataset_channel", **events.VIEW)
+    p["channels"].select(h.channel_row, [p["run_id"], p["block"]], [p["channel"], *view.shown],
+                         api_name="dataset_row", **events.private(**events.VIEW))
+    page.inspector.selected.change(h.dataset_follow, [p["run_id"], page.inspector.selected, page.active], view.view,
+                                   api_name="dataset_follow", **events.private(**events.VIEW))
