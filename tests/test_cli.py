@@ -83,7 +83,7 @@ def test_summary_with_weights_and_device(tmp_path: Path) -> None:
      "input size 2000 px is over the 1024 px limit (raise it with RESNET_EXPLORER_MAX_INPUT_SIZE"),
     (["summary", "bottleneck:65-1-1-1"], "layer1 has 65 blocks, over the limit of 64 per stage (raise it with "
                                          "RESNET_EXPLORER_MAX_BLOCKS_PER_STAGE"),
-    (["summary", "resnet50", "--weights", "/nonexistent.pth"], "checkpoint not found"),
+    (["summary", "resnet50", "--weights", "/nonexistent.pth"], "no such checkpoint file: nonexistent.pth"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["summary", "resnet50", "--frobnicate"], "unrecognized arguments: --frobnicate (see python -m explorer --help)"),
     ([], "choose a command: summary, analyze, export, compare, features, cam, weights, dataset (see python -m explorer --help)"),
