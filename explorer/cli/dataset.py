@@ -1,4 +1,5 @@
-"""``dataset``: one pass of a model over an image folder; per-channel statistics and each channel's top images."""
+"""``dataset``: one pass of a model over an image folder; per-channel statistics and each channel's top images;
+with ``--lesion``, each block removed in turn (and k at once) and what the output loses."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,7 @@ from pathlib import Path
 from resnet import Preprocess
 from resnet.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
+from ..lesion.study import Study
 from ..limits import Limits
 from .common import SPEC_HELP, Command, UsageError, model_from_args
 
@@ -32,6 +34,14 @@ def dataset_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
     p.add_argument("--limit", type=int, help="the first N images only")
     p.add_argument("--threads", type=int, help="torch threads per forward (default: torch's)")
+    p.add_argument("--lesion", action="store_true", help="also remove each residual block in turn (its branch set to "
+                                                         "zero) and measure accuracy, agreement and KL: lesion.csv")
+    p.add_argument("--remove-k", type=int, default=0, metavar="K", help="with --lesion: also K random blocks at once, "
+                                                                        "k = 1 … K (lesion_k.csv)")
+    p.add_argument("--draws", type=int, default=5, metavar="R", help="random draws per k (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="the draws' seed (default 0)")
+    p.add_argument("--draw-from", choices=["all", "identity"], default="all",
+                   help="the draws take any block (default) or identity blocks only (Veit et al.'s variant)")
 
 
 class _Bar:
@@ -66,7 +76,10 @@ def dataset(args: argparse.Namespace, limits: Limits) -> str:
                              f"{pre.crop_size}")
     job = DatasetJob(config, Path(args.folder), Path(args.out), "file" if weights else "hub" if args.hub else "random",
                      weights, pre, args.top_k, args.batch_size, args.workers, args.device, args.engine,
-                     args.ray_address, args.limit, args.threads, limits)
+                     args.ray_address, args.limit, args.threads, limits,
+                     Study(args.remove_k, args.draws, args.seed, args.draw_from) if args.lesion else None)
+    if not args.lesion and args.remove_k:
+        raise UsageError("--remove-k needs --lesion")
     summary = run_dataset(job, _Bar())
     print(file=sys.stderr)
     lines = [f"{summary['model']} over {summary['images_used']:,} images of {summary['folder']} "
@@ -75,7 +88,12 @@ def dataset(args: argparse.Namespace, limits: Limits) -> str:
         lines.append(f"skipped {len(summary['skipped'])}: " + "; ".join(f"{s['file']} ({s['reason']})"
                                                                    for s in summary["skipped"][:3]))
     out = Path(args.out)
-    lines += [f"wrote {out / name}" for name in ("summary.json", "channels.csv", "top.csv")]
+    if args.lesion:
+        acc = summary["accuracy"]
+        lines.append(f"full model: top-1 {acc:.2%} on {summary['labelled']:,} labelled images" if acc is not None
+                     else f"full model: {summary['labels']}")
+    names = ("summary.json", "channels.csv", "top.csv") + (("lesion.csv", "lesion_k.csv") if args.lesion else ())
+    lines += [f"wrote {out / name}" for name in names]
     return "\n".join(lines)
 
 

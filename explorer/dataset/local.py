@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 from resnet import Preprocess
 
 from ..features.capture import input_like
+from ..lesion.measure import LesionPartial, lesion_batch
 from ..tracing.device import resolve_device
 from ..tracing.hooks import running_on
 from ..tracing.watch import watched_run
@@ -20,6 +21,7 @@ from .stats import Partial, reduce_batch
 if TYPE_CHECKING:
     from torch import nn
 
+    from ..lesion.study import Design
     from .run import DatasetJob
 
 
@@ -45,19 +47,24 @@ class ShardImages(Dataset):
         return shard.index, crops, used, skipped
 
 
-def reduce_shard(model: nn.Module, x: torch.Tensor, used: list[int], blocks: list[str], k: int) -> dict[str, Partial]:
-    """One forward of a shard's batch, each block's output reduced as it is made."""
+def reduce_shard(model: nn.Module, x: torch.Tensor, used: list[int], blocks: list[str], k: int,
+                 plan: Design | None = None) -> tuple[dict[str, Partial], LesionPartial | None]:
+    """One forward of a shard's batch, each block's output reduced as it is made; for a lesion study that
+    forward is taped and the lesions replayed from it (``lesion_batch``)."""
     parts: dict[str, Partial] = {}
 
     def watch(plan) -> dict:  # noqa: ANN001
         return {b.output: [lambda t, n=b.name: parts.__setitem__(n, reduce_batch(t, 0, k, used))] for b in plan.blocks}
 
-    watched_run(model, x, watch, replan=parts.clear)
-    return parts
+    if plan is None:
+        watched_run(model, x, watch, replan=parts.clear)
+        return parts, None
+    targets = torch.tensor([plan.targets[i] for i in used], dtype=torch.int64)
+    return parts, lesion_batch(model, x, targets, plan.draw_blocks, watch, parts.clear)
 
 
 def run_local(job: DatasetJob, images: ImageSet, pre: Preprocess, model: nn.Module, blocks: list[str],
-              todo: list[Shard], finished: Callable[[int, bytes, int], None]) -> None:
+              todo: list[Shard], finished: Callable[[int, bytes, int], None], plan: Design | None = None) -> None:
     device = resolve_device(job.device)
     before = torch.get_num_threads()
     if job.threads:
@@ -68,8 +75,8 @@ def run_local(job: DatasetJob, images: ImageSet, pre: Preprocess, model: nn.Modu
         with running_on(model, device):
             for index, crops, used, skipped in loader:
                 x = input_like(model, to_batch(crops, pre).to(device)) if crops else None
-                parts = reduce_shard(model, x, used, blocks, job.top_k) if crops else {}
-                finished(index, pack(blocks, parts, used, skipped), len(used) + len(skipped))
+                parts, lesion = reduce_shard(model, x, used, blocks, job.top_k, plan) if crops else ({}, None)
+                finished(index, pack(blocks, parts, used, skipped, lesion), len(used) + len(skipped))
     finally:
         torch.set_num_threads(before)
 

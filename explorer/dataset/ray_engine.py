@@ -23,6 +23,7 @@ from .folder import ImageSet, decode
 from .run import Shard, pack
 
 if TYPE_CHECKING:
+    from ..lesion.study import Design
     from .run import DatasetJob
 
 RAY_MISSING = "ray is not installed (pip install 'ray[data]==2.60.0'): it is needed for --engine ray"
@@ -51,7 +52,7 @@ def _decode_shard(row: dict[str, Any], root: str, pre: dict, limits: Any) -> dic
 class _Reducer:
     """An actor holding the model: a shard's crops in, its partials (npz bytes) out."""
 
-    def __init__(self, job: DatasetJob, pre: dict, blocks: list[str]) -> None:
+    def __init__(self, job: DatasetJob, pre: dict, blocks: list[str], plan: Design | None = None) -> None:
         import torch
 
         from ..features.store import FeatureStore
@@ -62,7 +63,7 @@ class _Reducer:
         self.device = resolve_device("cuda" if torch.cuda.is_available() and job.device != "cpu" else "cpu")
         self.model = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, self.device).model
         self.pre = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
-        self.blocks, self.k = blocks, job.top_k
+        self.blocks, self.k, self.plan = blocks, job.top_k, plan
         pid_file = os.environ.get("RESNET_EXPLORER_RAY_PIDS")  # the tests kill an actor by its pid
         if pid_file:
             with open(pid_file, "a") as f:
@@ -78,19 +79,19 @@ class _Reducer:
         for shard, crops, used, skipped in zip(batch["shard"], batch["crops"], batch["used"], batch["skipped"]):
             arr = np.load(io.BytesIO(bytes(crops)), allow_pickle=False)
             used_, skipped_ = json.loads(str(used)), [tuple(s) for s in json.loads(str(skipped))]
-            parts = {}
+            parts, lesion = {}, None
             if len(used_):
                 with running_on(self.model, self.device):
                     x = input_like(self.model, to_batch(list(arr), self.pre).to(self.device))
-                    parts = reduce_shard(self.model, x, used_, self.blocks, self.k)
+                    parts, lesion = reduce_shard(self.model, x, used_, self.blocks, self.k, self.plan)
             out["shard"].append(int(shard))
-            out["partial"].append(pack(self.blocks, parts, used_, skipped_))
+            out["partial"].append(pack(self.blocks, parts, used_, skipped_, lesion))
             out["count"].append(len(used_) + len(skipped_))
         return out
 
 
 def run_ray(job: DatasetJob, images: ImageSet, pre: Preprocess, blocks: list[str], todo: list[Shard],
-            finished: Callable[[int, bytes, int], None]) -> None:
+            finished: Callable[[int, bytes, int], None], plan: Design | None = None) -> None:
     try:
         import ray
     except ImportError:
@@ -111,7 +112,8 @@ def run_ray(job: DatasetJob, images: ImageSet, pre: Preprocess, blocks: list[str
         ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
         ds = ds.map(_decode_shard, fn_kwargs={"root": str(images.root), "pre": asdict(pre), "limits": job.limits},
                     num_cpus=STAGE_CPUS, max_retries=3)
-        ds = ds.map_batches(_Reducer, fn_constructor_kwargs={"job": job, "pre": asdict(pre), "blocks": blocks},
+        ds = ds.map_batches(_Reducer, fn_constructor_kwargs={"job": job, "pre": asdict(pre), "blocks": blocks,
+                                                             "plan": plan},
                             batch_size=1, batch_format="numpy", concurrency=actors, num_cpus=STAGE_CPUS,
                             num_gpus=1 if gpus else 0, max_restarts=3, max_task_retries=3)
         for row in ds.select_columns(["shard", "partial", "count"]).iter_rows():

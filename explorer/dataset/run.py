@@ -21,6 +21,8 @@ import numpy as np
 
 from resnet import Preprocess
 
+from ..lesion.measure import LesionPartial
+from ..lesion.study import DRAW_COLUMNS, LESION_COLUMNS, Design, Study, design, draw_rows, lesion_rows
 from ..limits import DEFAULT_LIMITS, Limits
 from ..models import Model
 from .folder import DatasetError, ImageSet, list_images
@@ -49,6 +51,7 @@ class DatasetJob:
     limit: int | None = None
     threads: int | None = None  # torch threads per forward (the engines agree on the numbers at the same count)
     limits: Limits = field(default=DEFAULT_LIMITS)
+    lesion: Study | None = None  # also a lesion study of every block (and k-removal draws)
 
 
 @dataclass
@@ -73,6 +76,8 @@ def check_job(job: DatasetJob) -> None:
         raise DatasetError(f"--engine must be one of {', '.join(ENGINES)}, got {job.engine!r}")
     if job.limit is not None and job.limit < 1:
         raise DatasetError(f"--limit must be at least 1, got {job.limit}")
+    if job.lesion is not None and (problem := job.lesion.check()):
+        raise DatasetError(problem)
     if job.out.exists() and not job.out.is_dir():
         raise DatasetError(f"--out {job.out} is a file; name a folder")
 
@@ -83,7 +88,8 @@ def manifest(job: DatasetJob, images: ImageSet, pre: Preprocess, weights: str, b
     """What makes a run's partials the partials of this run: model, weights, preprocessing, images, shards."""
     listing = hashlib.sha256("\n".join(images.files).encode()).hexdigest()[:16]
     return json.loads(json.dumps({"model": job.model.spec, "weights": weights, "preprocessing": asdict(pre), "top_k": job.top_k,
-            "batch_size": job.batch_size, "images": len(images.files), "image_list": listing, "blocks": blocks}))
+            "batch_size": job.batch_size, "images": len(images.files), "image_list": listing, "blocks": blocks,
+            **({"lesion": asdict(job.lesion)} if job.lesion else {})}))
     # (through JSON: as a manifest read back compares)
 
 
@@ -112,7 +118,8 @@ def shard_path(out: Path, index: int) -> Path:
     return out / "partials" / f"shard_{index:06d}.npz"
 
 
-def pack(blocks: list[str], parts: dict[str, Partial], used: list[int], skipped: list[tuple[int, str]]) -> bytes:
+def pack(blocks: list[str], parts: dict[str, Partial], used: list[int], skipped: list[tuple[int, str]],
+         lesion: LesionPartial | None = None) -> bytes:
     """A shard's partials as .npz bytes (plain arrays: read back without pickle)."""
     arrays: dict[str, np.ndarray] = {"used": np.asarray(used, dtype=np.int64),
                                      "skip_index": np.asarray([i for i, _ in skipped], dtype=np.int64),
@@ -120,17 +127,22 @@ def pack(blocks: list[str], parts: dict[str, Partial], used: list[int], skipped:
     for j, name in enumerate(blocks):
         if name in parts:
             arrays.update({f"b{j}_{f}": a for f, a in parts[name].arrays().items()})
+    if lesion is not None:
+        arrays.update({f"lesion_{f}": a for f, a in lesion.arrays().items()})
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
 
 
-def unpack(data: bytes, blocks: list[str]) -> tuple[dict[str, Partial], list[int], list[tuple[int, str]]]:
+def unpack(data: bytes, blocks: list[str]) -> tuple[dict[str, Partial], list[int], list[tuple[int, str]],
+                                                   LesionPartial | None]:
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         parts = {name: Partial(*(z[f"b{j}_{f}"] for f in FIELDS)) for j, name in enumerate(blocks)
                  if f"b{j}_sum" in z.files}
         skipped = list(zip(z["skip_index"].tolist(), z["skip_reason"].tolist()))
-        return parts, z["used"].tolist(), skipped
+        lesion = (LesionPartial(*(z[f"lesion_{f}"] for f in LesionPartial.__dataclass_fields__))
+                  if "lesion_images" in z.files else None)
+        return parts, z["used"].tolist(), skipped, lesion
 
 
 # ---- the run ---------------------------------------------------------------------------------------------------
@@ -146,6 +158,7 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     loaded = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, resolve_device(job.device))
     pre = job.preprocess or loaded.preprocess
     blocks = block_names(loaded.model, pre)
+    plan = design(loaded.model, pre.crop_size, images.classes, images.labels, job.lesion) if job.lesion else None
     wanted = manifest(job, images, pre, loaded.weights_label, blocks)
     claim(job.out, wanted)
     todo = [s for s in shards(images, job.batch_size) if not shard_path(job.out, s.index).exists()]
@@ -164,12 +177,12 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
         if job.engine == "ray":
             from .ray_engine import run_ray
 
-            run_ray(job, images, pre, blocks, todo, finished)
+            run_ray(job, images, pre, blocks, todo, finished, plan)
         else:
             from .local import run_local
 
-            run_local(job, images, pre, loaded.model, blocks, todo, finished)
-    return write_outputs(job, images, wanted, blocks, time.perf_counter() - start)
+            run_local(job, images, pre, loaded.model, blocks, todo, finished, plan)
+    return write_outputs(job, images, wanted, blocks, time.perf_counter() - start, plan)
 
 
 def block_names(model, pre: Preprocess) -> list[str]:  # noqa: ANN001 - an nn.Module
@@ -180,14 +193,16 @@ def block_names(model, pre: Preprocess) -> list[str]:  # noqa: ANN001 - an nn.Mo
     return [b.name for b in plan_for(model, torch.zeros(1, 3, pre.crop_size, pre.crop_size)).blocks]
 
 
-def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[str], seconds: float) -> dict:
+def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[str], seconds: float,
+                  plan: Design | None = None) -> dict:
     """Every shard's partials merged in shard order, and the files."""
-    parts, skipped, used = [], [], 0
+    parts, skipped, used, lesions = [], [], 0, []
     for s in shards(images, job.batch_size):
-        p, u, sk = unpack(shard_path(job.out, s.index).read_bytes(), blocks)
+        p, u, sk, lesion = unpack(shard_path(job.out, s.index).read_bytes(), blocks)
         parts.append(p)
         used += len(u)
         skipped += sk
+        lesions += [lesion] if lesion is not None else []
     merged = merge_all(parts, job.top_k)
     channels = [row for b in blocks if b in merged for row in channel_rows(b, merged[b])]
     top = [row for b in blocks if b in merged for row in top_rows(b, merged[b], list(images.files))]
@@ -198,8 +213,22 @@ def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[
                "engine": job.engine, "folder": job.folder.name, "root": str(job.folder.resolve()), "images": len(images.files), "images_used": used,
                "classes": list(images.classes), "skipped": [{"file": images.files[i], "reason": r} for i, r in skipped],
                "blocks": blocks, "seconds": round(seconds, 3)}
+    if plan is not None and lesions:
+        summary.update(write_lesion(job, plan, lesions))
     _atomic(job.out / "summary.json", json.dumps(summary, indent=1).encode())
     return summary
+
+
+def write_lesion(job: DatasetJob, plan: Design, lesions: list[LesionPartial]) -> dict:
+    """lesion.csv and lesion_k.csv from the shards' lesion partials (merged in shard order); the summary's part."""
+    total = lesions[0]
+    for p in lesions[1:]:
+        total = total.merge(p)
+    _csv(job.out / "lesion.csv", LESION_COLUMNS, lesion_rows(plan.names, plan.projections, total))
+    _csv(job.out / "lesion_k.csv", DRAW_COLUMNS, draw_rows(plan.names, plan.chosen, total))
+    labelled = int(total.labelled)
+    return {"accuracy": int(total.full_correct) / labelled if labelled else None, "labelled": labelled,
+            "labels": plan.rule, "lesion": {**asdict(job.lesion), "blocks": plan.names, "projection": plan.projections}}
 
 
 def _csv(path: Path, columns: list[str], rows: list[dict]) -> None:

@@ -1,0 +1,120 @@
+"""What a lesion study of a model needs from one recording of it: each residual block's addition (the op a
+lesion replaces) and, for each cut, the values made before it and read after it (what a replay is given).
+
+Also the study's design: which blocks each k-removal draw takes (seeded), and the path-length distribution.
+"""
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..tracing.layout import Layout, recognise, refusal
+from ..tracing.tracer import run_recorded
+from ..tracing.watch import Plan, plan_of
+from .replay import Lesion
+
+POOLS = ("all", "identity")  # the k-removal draws take any block, or identity blocks only (Veit et al.'s Fig. 5a)
+
+
+@dataclass(frozen=True)
+class LesionBlock:
+    name: str
+    projection: bool
+    lesion: Lesion  # its addition
+    branch: int  # values
+    shortcut: int
+
+
+@dataclass
+class LesionPlan:
+    """A model's blocks for lesions at one input shape, and the values to keep for every cut."""
+
+    plan: Plan
+    blocks: tuple[LesionBlock, ...]
+    live: dict[int, frozenset[tuple[int, int]]]  # cut (an addition's op) -> (op, output) of values read from it on
+    verified: dict[int, bool]  # cut -> whether its replay gave the full output bit for bit (checked once)
+    outputs: int | None = None  # the width of the forward's N×K output, if it returns one
+
+    @property
+    def keep(self) -> set[tuple[int, int]]:
+        return set().union(*self.live.values()) if self.live else set()
+
+    def cut_of(self, chosen: tuple[int, ...]) -> int:
+        return min(self.blocks[j].lesion.op for j in chosen)
+
+
+def _live(layout: Layout, made_by: dict[int, tuple[int, int]], cut: int, skip: tuple[int, int]) -> frozenset:
+    """The values made before op ``cut`` that an op from ``cut`` on reads (or the forward returns), except the
+    lesioned addition's branch operand (``skip``: (op, value)), which the lesion never reads."""
+    rec = layout.recording
+    needed: set[tuple[int, int]] = set()
+    for op in rec.ops[cut:]:
+        for v in op.inputs:
+            if (op.index, v) != skip and v in made_by and made_by[v][0] < cut:
+                needed.add(made_by[v])
+    for v in rec.outputs:
+        if v in made_by and made_by[v][0] < cut:
+            needed.add(made_by[v])
+    return frozenset(needed)
+
+
+def lesion_plan_of(model: nn.Module, layout: Layout, x: Tensor) -> LesionPlan:
+    plan = plan_of(model, layout, x)
+    blocks = []
+    live = {}
+    for b in layout.blocks:
+        r = b.residual
+        blocks.append(LesionBlock(b.name, b.projection, Lesion(r.add, r.branch_arg), r.branch, r.shortcut))
+        live[r.add] = _live(layout, plan.made_by, r.add, (r.add, r.branch))
+    shapes = [layout.recording.shapes[v] for v in layout.recording.outputs if v in layout.recording.shapes]
+    outputs = shapes[0][1] if shapes and len(shapes[0]) == 2 else None
+    return LesionPlan(plan, tuple(blocks), live, {}, outputs)
+
+
+_PLANS: weakref.WeakKeyDictionary[nn.Module, dict[tuple, LesionPlan]] = weakref.WeakKeyDictionary()
+
+
+def lesion_plan_for(model: nn.Module, x: Tensor) -> LesionPlan:
+    """The lesion plan of ``model`` for inputs shaped like ``x`` (recorded on the meta device, cached)."""
+    key = (tuple(x.shape), x.dtype)
+    plans = _PLANS.setdefault(model, {})
+    if key not in plans:
+        layout = recognise(run_recorded(model, x, torch.device("meta")))
+        if isinstance(layout, str):
+            raise refusal(type(model).__name__, layout)
+        plans[key] = lesion_plan_of(model, layout, x)
+    return plans[key]
+
+
+def forget(model: nn.Module, x: Tensor) -> None:
+    _PLANS.get(model, {}).pop((tuple(x.shape), x.dtype), None)
+
+
+# ---- the study's design ----------------------------------------------------------------------------------------
+
+def draws(projections: list[bool], k_max: int, repeats: int, seed: int, pool: str = "all") -> list[tuple[int, int, tuple[int, ...]]]:
+    """(k, draw, blocks) for k = 1 … k_max and ``repeats`` draws each: k distinct blocks, sorted, from
+    ``numpy.random.default_rng(seed)`` in that order (the same seed, the same draws). ``pool``: any block, or
+    identity blocks only."""
+    candidates = [j for j, p in enumerate(projections) if pool == "all" or not p]
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(1, min(k_max, len(candidates)) + 1):
+        for r in range(repeats):
+            out.append((k, r, tuple(sorted(int(j) for j in rng.choice(candidates, size=k, replace=False)))))
+    return out
+
+
+def path_lengths(n: int) -> list[float]:
+    """The share of the 2ⁿ paths through n residual blocks that pass through l of their branches, l = 0 … n:
+    Binomial(n, ½) (Veit et al. 2016, Fig. 6a)."""
+    return [math.comb(n, l) / 2 ** n for l in range(n + 1)]
+
+
+__all__ = ["LesionBlock", "LesionPlan", "POOLS", "draws", "forget", "lesion_plan_for", "lesion_plan_of",
+           "path_lengths"]

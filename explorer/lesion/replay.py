@@ -1,0 +1,177 @@
+"""A forward taped once, then replayed from an op onward with chosen residual additions lesioned.
+
+``FullRun`` is a forward that numbers its ops as the recorder does (``dataflow.LightRun``), hands watched values
+to callbacks, and tapes every torch call: the function, and for each op the shapes, strides and dtypes of what
+it returned and whether it wrote into its first argument. It keeps a copy of the values a replay will need (the
+values made before a cut and read after it).
+
+``Replay`` runs the same forward again: every op before the cut is not computed (it returns the kept copy of a
+value that is read later, or an uninitialised tensor of the right shape for one that is not), every op from the
+cut on is computed, and a lesioned addition returns its shortcut operand plus zero: the block then computes
+act(shortcut(x)). The forward's Python runs unchanged, so any model whose dataflow the recorder followed
+replays; a call that is not the taped one (the forward took another path) is noted, and the replay is then
+discarded by the caller (``Replay.diverged``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.overrides import TorchFunctionMode
+
+from ..tracing.dataflow import OpWatch, _flat, _name, _produced
+from ..tracing.patching import forwards
+
+# How an op returned its tensors: one tensor; a plain tuple or list of tensors; anything else (opaque: an op
+# before a cut that returned one cannot be stood in for, so no cut after it replays).
+TENSOR, SEQUENCE, OPAQUE = "tensor", "sequence", "opaque"
+
+
+@dataclass(frozen=True)
+class TapedOp:
+    func: Any
+    form: str
+    container: type | None  # tuple or list, for a sequence
+    metas: tuple[tuple[tuple[int, ...], tuple[int, ...], torch.dtype, torch.device], ...]  # per tensor returned
+    inplace: bool  # returned its first argument (``add_``, ``+=``, ``relu_``)
+
+
+class _Counting(TorchFunctionMode):
+    """The op numbering every mode here shares with ``Recorder``: a call is an op when it returns a tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self._held = forwards()
+
+    def __enter__(self) -> _Counting:
+        self._held.__enter__()
+        return super().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            super().__exit__(*exc)
+        finally:
+            self._held.__exit__(*exc)
+
+
+class FullRun(_Counting):
+    """The full forward: callbacks on watched op outputs, every call taped, the values in ``keep`` copied."""
+
+    def __init__(self, watch: OpWatch, keep: set[tuple[int, int]]) -> None:
+        super().__init__()
+        self.watch, self.keep = watch, keep
+        self.calls: list[tuple[Any, int]] = []  # (function, its op index or -1 for a call that made no tensor)
+        self.ops: list[TapedOp] = []
+        self.kept: dict[tuple[int, int], Tensor] = {}  # (op, which output) -> a copy made as the op returned
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        produced = _produced(out)
+        if not produced:
+            self.calls.append((func, -1))
+            return out
+        i = self.count
+        self.calls.append((func, i))
+        self.ops.append(_taped(func, out, produced, args, kwargs))
+        for pos, t in enumerate(produced):
+            if (i, pos) in self.keep:
+                self.kept[i, pos] = t.detach().clone()
+        for pos, fn in self.watch.get(i, ()):
+            fn(produced[pos])
+        self.count += 1
+        return out
+
+    def signature(self) -> tuple[str, ...]:
+        return tuple(_name(op.func) for op in self.ops)
+
+
+def _taped(func: Any, out: Any, produced: list[Tensor], args: tuple, kwargs: dict) -> TapedOp:
+    metas = tuple((tuple(t.shape), tuple(t.stride()), t.dtype, t.device) for t in produced)
+    if isinstance(out, Tensor):
+        form, container = TENSOR, None
+    elif type(out) in (tuple, list) and all(isinstance(o, Tensor) for o in out):
+        form, container = SEQUENCE, type(out)
+    else:
+        form, container = OPAQUE, None
+    if "out" in kwargs:
+        form = OPAQUE
+    inplace = isinstance(out, Tensor) and bool(args) and out is args[0]
+    return TapedOp(func, form, container, metas, inplace)
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """One addition to lesion: its op, and which of its tensor operands is the branch F(x)."""
+
+    op: int
+    branch_arg: int
+
+
+class Replay(_Counting):
+    """The taped forward again, computed from op ``cut`` on, with ``lesions`` applied."""
+
+    def __init__(self, tape: FullRun, cut: int, lesions: dict[int, Lesion]) -> None:
+        super().__init__()
+        self.tape, self.cut, self.lesions = tape, cut, lesions
+        self.call = 0
+        self.diverged = False
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
+        kwargs = kwargs or {}
+        taped = self.tape.calls[self.call] if self.call < len(self.tape.calls) else (None, -1)
+        self.call += 1
+        if taped[0] is not func:
+            self.diverged = True
+        i = taped[1] if not self.diverged else -1
+        if i < 0:
+            out = func(*args, **kwargs)
+            if not self.diverged and _produced(out):
+                self.diverged = True  # made a tensor where the tape's call did not
+            return out
+        self.count += 1
+        if i < self.cut:
+            return self._stand_in(i, args)
+        if i in self.lesions:
+            return _lesioned(self.lesions[i], self.tape.ops[i], args, kwargs)
+        return func(*args, **kwargs)
+
+    def _stand_in(self, i: int, args: tuple) -> Any:
+        """What op ``i`` returned in the full run, without computing it: the copy of a value read after the cut,
+        an uninitialised tensor of its shape for any other."""
+        op = self.tape.ops[i]
+        if op.form == OPAQUE:
+            self.diverged = True  # cannot stand in for it; the caller replays from scratch
+            return _empty(op.metas[0])
+        tensors = []
+        for pos, meta in enumerate(op.metas):
+            kept = self.tape.kept.get((i, pos))
+            if op.inplace:
+                target = args[0]
+                if kept is not None:
+                    target.copy_(kept)
+                tensors.append(target)
+            else:
+                tensors.append(kept.clone() if kept is not None else _empty(meta))
+        return tensors[0] if op.form == TENSOR else op.container(tensors)
+
+
+def _empty(meta: tuple) -> Tensor:
+    shape, stride, dtype, device = meta
+    return torch.empty_strided(shape, stride, dtype=dtype, device=device)
+
+
+def _lesioned(lesion: Lesion, op: TapedOp, args: tuple, kwargs: dict) -> Tensor:
+    """The addition with its branch operand taken as zero: shortcut + 0, written where the op wrote."""
+    operands = _flat((args, kwargs), [])
+    shortcut = operands[1 - lesion.branch_arg]
+    result = torch.add(shortcut, 0.0)
+    if op.inplace:
+        return args[0].copy_(result)
+    return result
+
+
+__all__ = ["FullRun", "Lesion", "Replay"]
