@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
+from ..lesion.views import read_rows
 from ..palette import SELECTED
 from ..theme import TEMPLATE
 from .folder import DatasetError
@@ -30,6 +31,8 @@ class RunFiles:
     summary: dict
     channels: dict[str, list[dict]]
     top: dict[str, list[dict]]
+    lesion: list[dict] = field(default_factory=list)  # lesion.csv, where the run had --lesion
+    lesion_k: list[dict] = field(default_factory=list)
 
     @classmethod
     def load(cls, folder: str | Path) -> RunFiles:
@@ -44,10 +47,11 @@ class RunFiles:
             with open(folder / "top.csv", newline="") as f:
                 for row in csv.DictReader(f):
                     top.setdefault(row["block"], []).append(row)
+            lesion, lesion_k = read_rows(folder / "lesion.csv"), read_rows(folder / "lesion_k.csv")
         except (OSError, ValueError, KeyError) as exc:
             raise DatasetError(f"{folder.name}: not a finished dataset run (summary.json, channels.csv and top.csv; "
                                f"{type(exc).__name__})") from None
-        return cls(folder, summary, channels, top)
+        return cls(folder, summary, channels, top, lesion, lesion_k)
 
     @property
     def blocks(self) -> list[str]:

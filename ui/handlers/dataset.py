@@ -15,6 +15,8 @@ from explorer.dataset import DatasetJob, run_dataset
 from explorer.dataset.folder import IMAGE_SUFFIXES, DatasetError
 from explorer.dataset.views import CHANNEL_COLUMNS, RunFiles, channels_figure, examples
 from explorer.files import display_name, fresh_folder
+from explorer.lesion.study import Study
+from explorer.lesion.views import k_figure, lesion_figure
 from explorer.models import parse_model
 from resnet import Preprocess
 
@@ -36,6 +38,8 @@ class DatasetView(NamedTuple):
     plot: Any
     examples: Any  # the selected channel's top images
     caption: str
+    lesion: Any  # each block removed alone, beside the magnitude proxy (hidden without a lesion study)
+    lesion_k: Any  # k blocks removed; path lengths
 
 
 def server_folders() -> list[str]:
@@ -98,8 +102,10 @@ def _from_upload(paths: list[str]) -> Path:
 
 @titled("Cannot run this dataset")
 def dataset_run(spec: str, uploads: list[str] | None, folder: str | None, weights: str, checkpoint: str | None,
-                top_k: float, progress: gr.Progress = gr.Progress()) -> DatasetView:
-    """The applied model over the images (uploaded, or the server folder picked), every block's channels."""
+                top_k: float, lesion: bool = False, remove_k: float = 0,
+                progress: gr.Progress = gr.Progress()) -> DatasetView:
+    """The applied model over the images (uploaded, or the server folder picked), every block's channels; with
+    ``lesion``, each block removed in turn (and ``remove_k`` random blocks at once, 5 draws each)."""
     config = model_config(spec)
     if uploads:
         root = _from_upload(list(uploads))
@@ -113,7 +119,8 @@ def dataset_run(spec: str, uploads: list[str] | None, folder: str | None, weight
         raise Refusal("upload images (or a .zip of them), or pick a folder the server offers", "No images")
     out = fresh_folder(OUTPUT_ROOT) / "run"
     job = DatasetJob(config, root, out, weights, checkpoint or APP.settings.weights, top_k=whole("top-k", top_k),
-                     batch_size=DATASET_BATCH, workers=0, device=APP.settings.device, limits=APP.settings.limits)
+                     batch_size=DATASET_BATCH, workers=0, device=APP.settings.device, limits=APP.settings.limits,
+                     lesion=Study(whole("k", remove_k or 0)) if lesion else None)
 
     def report(done: int, total: int) -> None:
         progress(done / max(total, 1), desc=f"{done:,} of {total:,} images")
@@ -132,8 +139,10 @@ def dataset_open(name: str | None, archive: str | None) -> DatasetView:
         folder = fresh_folder(OUTPUT_ROOT)
         try:
             with zipfile.ZipFile(archive) as z:
-                for want in ("summary.json", "channels.csv", "top.csv"):
+                for want in ("summary.json", "channels.csv", "top.csv", "lesion.csv", "lesion_k.csv"):
                     info = next((i for i in z.infolist() if Path(i.filename).name == want), None)
+                    if info is None and want.startswith("lesion"):
+                        continue
                     if info is None or info.file_size > 256 * 2**20:
                         raise Refusal(f"the archive needs {want} (as `python -m explorer dataset` writes it)", "Not a run")
                     (folder / want).write_bytes(z.read(info))
@@ -164,10 +173,25 @@ def _view(name: str, block: str) -> DatasetView:
             f"crop {s['preprocessing']['crop_size']} px · {dead:,} dead channels in all"
             + (f" · skipped {len(s['skipped'])} ({', '.join(x['file'] for x in s['skipped'][:3])})" if s["skipped"] else ""))
     rows = run.rows(chosen)
-    return DatasetView(name, text, gr.update(choices=run.blocks, value=chosen),
+    return DatasetView(name, text + _lesion_text(s), gr.update(choices=run.blocks, value=chosen),
                        {"headers": list(CHANNEL_COLUMNS), "data": rows}, channels_figure(run, chosen),
                        gr.update(value=None), f"Pick a channel of **{chosen}** (a row, a point, or its number) to see "
-                                              "its top images.")
+                                              "its top images.",
+                       gr.update(value=lesion_figure(run.lesion, s.get("accuracy"), chosen), visible=True)
+                       if run.lesion else gr.update(value=None, visible=False),
+                       gr.update(value=k_figure(run.lesion_k, len(run.lesion)), visible=True)
+                       if run.lesion else gr.update(value=None, visible=False))
+
+
+def _lesion_text(s: dict) -> str:
+    if "lesion" not in s:
+        return ""
+    acc = s.get("accuracy")
+    head = f"full model top-1 **{acc:.1%}** on {s['labelled']:,} labelled images" if acc is not None else s["labels"]
+    k = s["lesion"]["remove_k"]
+    draws = (f" · k-removal up to {k}, {s['lesion']['repeats']} draws each from seed {s['lesion']['seed']}, "
+             f"drawn from {'identity blocks only' if s['lesion']['pool'] == 'identity' else 'all blocks'}") if k else ""
+    return f"\n\nLesions: {head}{draws}."
 
 
 def dataset_block(name: str, block: str) -> DatasetView:

@@ -39,6 +39,11 @@ def build(page: Page) -> DatasetTabView:
                                       visible=bool(folders), scale=1)
             with gr.Column(scale=1):
                 p["top_k"] = gr.Slider(1, 64, value=9, step=1, label="Top images per channel", elem_id="ds-top-k")
+                with gr.Row():
+                    p["lesion"] = gr.Checkbox(False, label="Lesion every block", elem_id="ds-lesion",
+                                              info="remove each block in turn (Veit et al. 2016)")
+                    p["remove_k"] = gr.Number(0, precision=0, minimum=0, maximum=64, label="…and k at once, up to",
+                                              elem_id="ds-remove-k")
                 p["run"] = gr.Button("Run over the images", variant="primary", elem_id="ds-run")
         with gr.Row():
             p["results"] = gr.Dropdown(h.saved_runs(), value=None, label="…or open a finished run",
@@ -52,12 +57,16 @@ def build(page: Page) -> DatasetTabView:
             p["channels"] = gr.Dataframe(headers=list(CHANNEL_COLUMNS), label="Channels (click a header to sort, a row "
                                          "to see its images)", elem_id="ds-channels", interactive=False, max_height=420)
             p["plot"] = gr.Plot(label="Mean against active fraction", elem_id="ds-plot")
+        with gr.Row():
+            p["lesion_plot"] = gr.Plot(label="Each block removed", elem_id="ds-lesion-plot", visible=False)
+            p["k_plot"] = gr.Plot(label="k blocks removed; paths", elem_id="ds-k-plot", visible=False)
         p["channel"] = gr.Number(None, precision=0, label="Channel", elem_id="ds-channel")
         p["caption"] = gr.Markdown(elem_id="ds-caption")
         p["examples"] = gr.Gallery(label="Dataset examples: the top images, each cropped around the channel's maximum",
                                    columns=6, height=420, format="png", elem_id="ds-examples")
     view = outputs_of(h.DatasetView, run_id=p["run_id"], summary=p["summary"], block=p["block"],
-                      channels=p["channels"], plot=p["plot"], examples=p["examples"], caption=p["caption"])
+                      channels=p["channels"], plot=p["plot"], examples=p["examples"], caption=p["caption"],
+                      lesion=p["lesion_plot"], lesion_k=p["k_plot"])
     shown = outputs_of(h.Examples, plot=p["plot"], examples=p["examples"], caption=p["caption"])
 
     def fill(_spec: str, _size: float, _batch: float, selected: str, run_id: str) -> tuple:
