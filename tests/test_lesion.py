@@ -255,15 +255,24 @@ def test_the_cli_writes_the_lesion_files(trained, tmp_path: Path) -> None:
     assert r.returncode == 2 and r.stderr == "error: --remove-k needs --lesion\n"
 
 
-def test_the_lesion_views_in_the_app(client, page, trained) -> None:
+def test_the_lesion_views_in_the_app(client, page, trained, tmp_path: Path) -> None:
+    import zipfile
+
+    from gradio_client import handle_file
+
     from ui.context import APP
     from ui.settings import AppSettings
 
     folder, ckpt = trained
+    archive = tmp_path / "colours.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted(folder.rglob("*.png")):
+            z.write(p, p.relative_to(folder).as_posix())  # 0/00.png …: the class folders are the labels
     before = APP.settings
-    APP.configure(AppSettings(limits=before.limits, datasets=folder.parent, weights=str(ckpt)))
+    APP.configure(AppSettings(limits=before.limits, weights=str(ckpt)))
     try:
-        out = client.predict(SPEC, None, "images", "file", None, 2, True, 2, api_name="/dataset_run")
+        out = client.predict(SPEC, [handle_file(str(archive))], None, "file", None, 2, True, 2,
+                             api_name="/dataset_run")
         summary, block, channels, plot, gallery, caption, lesion, lesion_k = out
         assert "Lesions: full model top-1" in summary and lesion["visible"] is True
         figure = json.loads(lesion["value"]["plot"])

@@ -69,9 +69,10 @@ def lesion_figure(rows: list[dict], full_accuracy: float | None, selected: str |
         fig.add_trace(go.Scatter(x=[selected], y=[effect[j]], mode="markers", name="selected", showlegend=False,
                                  marker={"size": 17, "color": "rgba(0,0,0,0)", "line": {"color": SELECTED, "width": 3}}))
     rho = spearman(effect, ratio)
-    agree = f" · proxy vs lesion rank correlation {rho:+.2f}" if rho is not None else ""
+    agree = (f"<br><sup>rank correlation of the proxy with the lesion's {what}: {rho:+.2f}</sup>"
+             if rho is not None else "")
     fig.update_layout(template=TEMPLATE, title=f"Each block removed alone (orange: downsampling){agree}",
-                      height=360, margin={"l": 50, "r": 50, "t": 50, "b": 60}, legend={"orientation": "h", "y": -0.3})
+                      height=380, margin={"l": 50, "r": 50, "t": 50, "b": 60}, legend={"orientation": "h", "y": -0.3})
     fig.update_yaxes(title_text=what, secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title_text="‖F‖ / ‖shortcut‖", secondary_y=True, rangemode="tozero")
     return fig

@@ -57,9 +57,8 @@ def build(page: Page) -> DatasetTabView:
             p["channels"] = gr.Dataframe(headers=list(CHANNEL_COLUMNS), label="Channels (click a header to sort, a row "
                                          "to see its images)", elem_id="ds-channels", interactive=False, max_height=420)
             p["plot"] = gr.Plot(label="Mean against active fraction", elem_id="ds-plot")
-        with gr.Row():
-            p["lesion_plot"] = gr.Plot(label="Each block removed", elem_id="ds-lesion-plot", visible=False)
-            p["k_plot"] = gr.Plot(label="k blocks removed; paths", elem_id="ds-k-plot", visible=False)
+        p["lesion_plot"] = gr.Plot(label="Each block removed", elem_id="ds-lesion-plot", visible=False)
+        p["k_plot"] = gr.Plot(label="k blocks removed; paths", elem_id="ds-k-plot", visible=False)
         p["channel"] = gr.Number(None, precision=0, label="Channel", elem_id="ds-channel")
         p["caption"] = gr.Markdown(elem_id="ds-caption")
         p["examples"] = gr.Gallery(label="Dataset examples: the top images, each cropped around the channel's maximum",
