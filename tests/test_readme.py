@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -58,6 +59,13 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.save({"epoch": 1, "state_dict": resnet18(num_classes=10).state_dict()}, folder / "finetuned.pth")
     (folder / "classes.txt").write_text("\n".join(f"class {i}" for i in range(10)))
     shutil.copy(ROOT / "assets" / "examples" / "cat.jpg", folder / "cat.jpg")
+    from PIL import Image
+
+    rng = np.random.default_rng(0)  # image folders: pets/ by class name, digits/ by class index
+    for cls in ("pets/cats", "pets/dogs", "digits/0", "digits/3", "digits/7"):
+        (folder / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray((rng.random((70, 90, 3)) * 255).astype(np.uint8)).save(folder / cls / f"{i}.jpg")
     import warnings
 
     with warnings.catch_warnings():
