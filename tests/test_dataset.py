@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from explorer.dataset import DatasetError, DatasetJob, run_dataset
+from explorer.lesion.study import Study
 from resnet import Preprocess, build, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,10 +152,12 @@ def test_the_ray_engine_on_a_two_node_cluster_writes_the_local_engines_files(fol
 
     c, _ = cluster
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2
-    run_dataset(_job(folder, tmp_path / "local", threads=1))
-    summary = run_dataset(_job(folder, tmp_path / "ray", engine="ray", ray_address=c.address, threads=1))
+    study = Study(remove_k=2, repeats=1)  # and a lesion study (#24): the same numbers from the actors' replays
+    run_dataset(_job(folder, tmp_path / "local", threads=1, lesion=study))
+    summary = run_dataset(_job(folder, tmp_path / "ray", engine="ray", ray_address=c.address, threads=1, lesion=study))
     assert summary["engine"] == "ray" and summary["images_used"] == 13
-    for name in ("channels.csv", "top.csv"):
+    assert summary["accuracy"] is None and summary["labels"].startswith("no labels: 2 class folders for 1000")
+    for name in ("channels.csv", "top.csv", "lesion.csv", "lesion_k.csv"):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
 
 

@@ -90,6 +90,10 @@ def test_each_block_and_each_draw_against_the_model_run_from_scratch(trained, tm
     study = Study(remove_k=3, repeats=2, seed=5)
     summary = run_dataset(DatasetJob(parse_spec(SPEC), folder, tmp_path / "run", "file", str(ckpt), PRE, top_k=2,
                                      batch_size=8, workers=0, lesion=study))
+    run_dataset(DatasetJob(parse_spec(SPEC), folder, tmp_path / "plain", "file", str(ckpt), PRE, top_k=2,
+                           batch_size=8, workers=0))  # the statistics come from the study's taped forward too
+    for name in ("channels.csv", "top.csv"):
+        assert (tmp_path / "run" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
     import pandas as pd
 
     table = pd.read_csv(tmp_path / "run" / "lesion.csv")

@@ -102,7 +102,7 @@ def run_ray(job: DatasetJob, images: ImageSet, pre: Preprocess, blocks: list[str
 
     started = not ray.is_initialized()
     if started:
-        ray.init(address=job.ray_address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
+        ray.init(address=job.ray_address or "local", include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
                  runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(_paths())}} if not job.ray_address else None)
     try:
         gpus = int(ray.cluster_resources().get("GPU", 0)) if job.device != "cpu" else 0
