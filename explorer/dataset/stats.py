@@ -59,8 +59,11 @@ def reduce_batch(y, first_image: int, k: int, images: list[int] | None = None) -
     pos = torch.gather(where.T, 1, rows)
     index = torch.as_tensor(images if images is not None else range(first_image, first_image + n),
                             device=y.device)[rows]
-    out = [flat.sum(dim=(0, 2), dtype=torch.float64), (flat * flat).sum(dim=(0, 2), dtype=torch.float64),
-           flat.amax(dim=(0, 2)).float(), (flat > 0).sum(dim=(0, 2)), ranked.float(), index, pos // w, pos % w]
+    # Reductions along the contiguous positions first, then over the batch: several times faster than one
+    # reduction over (0, 2), which strides across rows (benchmarks/dataset.py).
+    out = [flat.sum(2, dtype=torch.float64).sum(0), (flat * flat).sum(2, dtype=torch.float64).sum(0),
+           spatial_max.amax(0).float(), flat.gt(0).sum(2, dtype=torch.int32).sum(0), ranked.float(), index,
+           pos // w, pos % w]
     s, sq, mx, positive, value, image, ty, tx = (t.cpu().numpy() for t in out)
     return Partial(s, sq, np.full(c, n * h * w, dtype=np.int64), mx, positive.astype(np.int64), value,
                    image.astype(np.int64), ty.astype(np.int32), tx.astype(np.int32))
