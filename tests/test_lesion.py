@@ -303,3 +303,34 @@ def test_the_lesion_views_in_the_app(client, page, trained, tmp_path: Path) -> N
         page.screenshot(path=str(folder.parent / "lesion_views.png"), full_page=True)
     finally:
         APP.configure(before)
+
+
+def test_a_labels_file_names_the_classes(trained, tmp_path: Path) -> None:
+    import shutil
+
+    folder, ckpt = trained
+    named = tmp_path / "named"
+    for i, name in enumerate(("red", "green", "blue")):
+        shutil.copytree(folder / str(i), named / name)
+    (tmp_path / "classes.txt").write_text("red\ngreen\nblue\n")
+    (tmp_path / "reversed.txt").write_text("Blue\nGreen\nRed\n")
+    (tmp_path / "two.txt").write_text("red\ngreen\n")
+    model, images = _model(ckpt), list_images(named)
+    with torch.no_grad():
+        top = model(to_batch([decode(images.root, f, PRE)[0] for f in images.files], PRE)).argmax(1).numpy()
+    folder_class = {"blue": 0, "green": 1, "red": 2}  # sorted folder names
+    truth = np.array([("red", "green", "blue").index(f.split("/")[0]) for f in images.files])
+    for labels, expected in (("classes.txt", truth), ("reversed.txt", 2 - truth)):
+        out = tmp_path / f"run_{labels[:-4]}"
+        r = subprocess.run([sys.executable, "-m", "explorer", "dataset", SPEC, str(named), "--weights", str(ckpt),
+                            "--out", str(out), "--resize", "32", "--crop", "32", "--workers", "0", "--lesion",
+                            "--labels", str(tmp_path / labels)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["labels"] == "class folders matched by name to the labels file (3 of 3)"
+        assert summary["accuracy"] == pytest.approx((top == expected).mean(), abs=1e-12)
+    assert folder_class  # the sorted order alone would have scored 3 folders against 3 outputs: the file decides
+    r = subprocess.run([sys.executable, "-m", "explorer", "dataset", SPEC, str(named), "--weights", str(ckpt),
+                        "--out", str(tmp_path / "bad"), "--resize", "32", "--crop", "32", "--lesion",
+                        "--labels", str(tmp_path / "two.txt")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0 and r.stderr.strip().endswith("the labels file has 2 names but the model has 3 outputs")

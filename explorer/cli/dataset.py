@@ -40,6 +40,8 @@ def dataset_arguments(p: argparse.ArgumentParser) -> None:
                                                                         "k = 1 … K (lesion_k.csv)")
     p.add_argument("--draws", type=int, default=5, metavar="R", help="random draws per k (default 5)")
     p.add_argument("--seed", type=int, default=0, help="the draws' seed (default 0)")
+    p.add_argument("--labels", help="with --lesion: the model's class names, one per line in output order; class "
+                                     "folders are matched to them by name")
     p.add_argument("--draw-from", choices=["all", "identity"], default="all",
                    help="the draws take any block (default) or identity blocks only (Veit et al.'s variant)")
 
@@ -74,12 +76,22 @@ def dataset(args: argparse.Namespace, limits: Limits) -> str:
         if pre.crop_size < 32 or pre.resize_size < pre.crop_size // 2:
             raise UsageError(f"--crop must be at least 32 and --resize at least half of it, got {pre.resize_size}, "
                              f"{pre.crop_size}")
+    names = None
+    if args.labels:
+        from ..features.views import read_labels
+
+        if not Path(args.labels).is_file():
+            raise UsageError(f"--labels: no such file {args.labels}")
+        try:
+            names = read_labels(args.labels)
+        except ValueError as exc:
+            raise UsageError(f"--labels: {exc}") from None
     job = DatasetJob(config, Path(args.folder), Path(args.out), "file" if weights else "hub" if args.hub else "random",
                      weights, pre, args.top_k, args.batch_size, args.workers, args.device, args.engine,
                      args.ray_address, args.limit, args.threads, limits,
-                     Study(args.remove_k, args.draws, args.seed, args.draw_from) if args.lesion else None)
-    if not args.lesion and args.remove_k:
-        raise UsageError("--remove-k needs --lesion")
+                     Study(args.remove_k, args.draws, args.seed, args.draw_from) if args.lesion else None, names)
+    if not args.lesion and (args.remove_k or args.labels):
+        raise UsageError(f"{'--remove-k' if args.remove_k else '--labels'} needs --lesion")
     summary = run_dataset(job, _Bar())
     print(file=sys.stderr)
     lines = [f"{summary['model']} over {summary['images_used']:,} images of {summary['folder']} "

@@ -52,6 +52,7 @@ class DatasetJob:
     threads: int | None = None  # torch threads per forward (the engines agree on the numbers at the same count)
     limits: Limits = field(default=DEFAULT_LIMITS)
     lesion: Study | None = None  # also a lesion study of every block (and k-removal draws)
+    class_names: tuple[str, ...] | None = None  # the model's classes in output order (a labels file)
 
 
 @dataclass
@@ -89,7 +90,9 @@ def manifest(job: DatasetJob, images: ImageSet, pre: Preprocess, weights: str, b
     listing = hashlib.sha256("\n".join(images.files).encode()).hexdigest()[:16]
     return json.loads(json.dumps({"model": job.model.spec, "weights": weights, "preprocessing": asdict(pre), "top_k": job.top_k,
             "batch_size": job.batch_size, "images": len(images.files), "image_list": listing, "blocks": blocks,
-            **({"lesion": asdict(job.lesion)} if job.lesion else {})}))
+            **({"lesion": asdict(job.lesion)} if job.lesion else {}),
+            **({"class_names": hashlib.sha256("\n".join(job.class_names).encode()).hexdigest()[:16]}
+               if job.lesion and job.class_names else {})}))
     # (through JSON: as a manifest read back compares)
 
 
@@ -158,7 +161,8 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     loaded = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, resolve_device(job.device))
     pre = job.preprocess or loaded.preprocess
     blocks = block_names(loaded.model, pre)
-    plan = design(loaded.model, pre.crop_size, images.classes, images.labels, job.lesion) if job.lesion else None
+    plan = (design(loaded.model, pre.crop_size, images.classes, images.labels, job.lesion, job.class_names)
+            if job.lesion else None)
     wanted = manifest(job, images, pre, loaded.weights_label, blocks)
     claim(job.out, wanted)
     todo = [s for s in shards(images, job.batch_size) if not shard_path(job.out, s.index).exists()]

@@ -29,18 +29,28 @@ class Study:
         return None
 
 
-def targets_of(classes: tuple[str, ...], labels: tuple[int, ...], outputs: int | None) -> tuple[list[int], str]:
-    """Each image's class as the model numbers its outputs, and how that was decided. Folders named by number
+def targets_of(classes: tuple[str, ...], labels: tuple[int, ...], outputs: int | None,
+               names: tuple[str, ...] | None = None) -> tuple[list[int], str]:
+    """Each image's class as the model numbers its outputs, and how that was decided. With ``names`` (a labels
+    file: the model's class names in output order) a folder is the class of its name; folders named by number
     are those classes; otherwise the sorted folders are the classes in order (ImageFolder's convention) only
     when there are as many as the model has outputs: anything else would score against the wrong classes."""
     if not classes:
         return [-1] * len(labels), "no labels (the images are not in one folder per class)"
+    if names is not None:
+        index = {n.strip().lower(): i for i, n in reversed(list(enumerate(names))) if n.strip()}
+        found = [index.get(c.strip().lower(), -1) for c in classes]
+        matched = sum(f >= 0 for f in found)
+        if not matched:
+            return [-1] * len(labels), f"no labels: none of the {len(classes)} class folders is named in the labels file"
+        return ([found[i] if i >= 0 else -1 for i in labels],
+                f"class folders matched by name to the labels file ({matched} of {len(classes)})")
     if all(c.isdigit() for c in classes):
         return [int(classes[i]) if i >= 0 else -1 for i in labels], "class folders named by class index"
     if outputs is not None and len(classes) == outputs:
         return list(labels), f"{len(classes)} class folders in sorted order as the model's {outputs} classes"
     return [-1] * len(labels), (f"no labels: {len(classes)} class folders for {outputs} model outputs do not say "
-                                "which class is which (name the folders by class index)")
+                                "which class is which (name the folders by class index, or give a labels file)")
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,8 @@ class Design:
         return [blocks for _, _, blocks in self.chosen]
 
 
-def design(model, crop: int, classes: tuple[str, ...], labels: tuple[int, ...], study: Study) -> Design:  # noqa: ANN001
+def design(model, crop: int, classes: tuple[str, ...], labels: tuple[int, ...], study: Study,  # noqa: ANN001
+           names: tuple[str, ...] | None = None) -> Design:
     """The study of ``model`` on images cropped to ``crop`` (its blocks recognised on the meta device)."""
     import torch
 
@@ -69,8 +80,10 @@ def design(model, crop: int, classes: tuple[str, ...], labels: tuple[int, ...], 
     if lp.outputs is None:
         raise LesionError(f"{lp.plan.model_name} returns no class scores (N×K): a lesion study compares outputs "
                           "by class; give a classifier (a backbone's features have no top-1)")
+    if names is not None and len(names) != lp.outputs:
+        raise LesionError(f"the labels file has {len(names)} names but the model has {lp.outputs} outputs")
     projections = [b.projection for b in lp.blocks]
-    targets, rule = targets_of(classes, labels, lp.outputs)
+    targets, rule = targets_of(classes, labels, lp.outputs, names)
     return Design([b.name for b in lp.blocks], projections,
                   draws(projections, study.remove_k, study.repeats, study.seed, study.pool), targets, rule)
 
