@@ -10,7 +10,8 @@ from torch.utils.data import DataLoader, Dataset
 from resnet import Preprocess
 
 from ..features.capture import input_like
-from ..lesion.measure import LesionPartial, lesion_batch
+from ..lesion.measure import lesion_batch
+from ..lesion.partial import LesionPartial
 from ..tracing.device import resolve_device
 from ..tracing.hooks import running_on
 from ..tracing.watch import watched_run

@@ -21,7 +21,7 @@ import numpy as np
 
 from resnet import Preprocess
 
-from ..lesion.measure import LesionPartial
+from ..lesion.partial import LesionPartial
 from ..lesion.study import DRAW_COLUMNS, LESION_COLUMNS, Design, Study, design, draw_rows, lesion_rows
 from ..limits import DEFAULT_LIMITS, Limits
 from ..models import Model

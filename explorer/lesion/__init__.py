@@ -2,11 +2,29 @@
 so that it computes act(shortcut(x)), and what the network's output loses over a dataset.
 
 - ``replay``: a forward taped once and replayed from an op onward with chosen additions lesioned,
-- ``plan``: each block's addition and the values each cut needs; the k-removal draws; path lengths,
-- ``measure``: a batch's numbers as partials that merge exactly (``lesion_batch``).
-"""
-from .measure import LESION_FIELDS, LesionError, LesionPartial, lesion_batch
-from .plan import POOLS, draws, lesion_plan_for, path_lengths
+- ``plan``: each block's addition and the values each cut needs,
+- ``measure``: a batch's numbers (``lesion_batch``), as ``partial.LesionPartial``s that merge exactly,
+- ``study``: the settings, labels, k-removal draws, path lengths and the files' rows; ``views``: the charts.
 
-__all__ = ["LESION_FIELDS", "LesionError", "LesionPartial", "POOLS", "draws", "lesion_batch", "lesion_plan_for",
-           "path_lengths"]
+``partial``, ``study`` and ``views`` are torch-free (the app's page is served before torch is imported); the
+torch side loads when first named here.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .partial import LESION_FIELDS, LesionPartial
+from .study import POOLS, Study, draws, path_lengths
+
+_LAZY = {"LesionError": "measure", "lesion_batch": "measure", "lesion_plan_for": "plan"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["LESION_FIELDS", "LesionError", "LesionPartial", "POOLS", "Study", "draws", "lesion_batch",
+           "lesion_plan_for", "path_lengths"]

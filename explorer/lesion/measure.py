@@ -9,7 +9,7 @@ replay from op 0 with the same block lesioned, bit for bit; a cut that differs i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -18,35 +18,13 @@ from torch import Tensor, nn
 
 from ..tracing.dataflow import Watch
 from ..tracing.watch import Plan, logits_of
+from .partial import LESION_FIELDS, LesionPartial
 from .plan import LesionPlan, forget, lesion_plan_for
 from .replay import FullRun, Replay
-
-LESION_FIELDS = ("images", "labelled", "full_correct", "block_correct", "block_agree", "block_kl", "block_ratio",
-                 "draw_correct", "draw_agree", "draw_kl")
 
 
 class LesionError(ValueError):
     """A model or output a lesion study cannot use; the message says why."""
-
-
-@dataclass
-class LesionPartial:
-    images: np.ndarray  # () int64
-    labelled: np.ndarray  # () int64: images whose label is one of the model's classes
-    full_correct: np.ndarray  # () int64
-    block_correct: np.ndarray  # (N,) int64
-    block_agree: np.ndarray  # (N,) int64
-    block_kl: np.ndarray  # (N,) float64: summed over images
-    block_ratio: np.ndarray  # (N,) float64: ‖F(x)‖ / ‖shortcut(x)‖ summed over images
-    draw_correct: np.ndarray  # (D,) int64
-    draw_agree: np.ndarray
-    draw_kl: np.ndarray  # (D,) float64
-
-    def merge(self, other: LesionPartial) -> LesionPartial:
-        return LesionPartial(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)

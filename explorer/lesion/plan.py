@@ -1,15 +1,11 @@
 """What a lesion study of a model needs from one recording of it: each residual block's addition (the op a
 lesion replaces) and, for each cut, the values made before it and read after it (what a replay is given).
-
-Also the study's design: which blocks each k-removal draw takes (seeded), and the path-length distribution.
 """
 from __future__ import annotations
 
-import math
 import weakref
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -17,9 +13,6 @@ from ..tracing.layout import Layout, recognise, refusal
 from ..tracing.tracer import run_recorded
 from ..tracing.watch import Plan, plan_of
 from .replay import Lesion
-
-POOLS = ("all", "identity")  # the k-removal draws take any block, or identity blocks only (Veit et al.'s Fig. 5a)
-
 
 @dataclass(frozen=True)
 class LesionBlock:
@@ -95,26 +88,4 @@ def forget(model: nn.Module, x: Tensor) -> None:
     _PLANS.get(model, {}).pop((tuple(x.shape), x.dtype), None)
 
 
-# ---- the study's design ----------------------------------------------------------------------------------------
-
-def draws(projections: list[bool], k_max: int, repeats: int, seed: int, pool: str = "all") -> list[tuple[int, int, tuple[int, ...]]]:
-    """(k, draw, blocks) for k = 1 … k_max and ``repeats`` draws each: k distinct blocks, sorted, from
-    ``numpy.random.default_rng(seed)`` in that order (the same seed, the same draws). ``pool``: any block, or
-    identity blocks only."""
-    candidates = [j for j, p in enumerate(projections) if pool == "all" or not p]
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(1, min(k_max, len(candidates)) + 1):
-        for r in range(repeats):
-            out.append((k, r, tuple(sorted(int(j) for j in rng.choice(candidates, size=k, replace=False)))))
-    return out
-
-
-def path_lengths(n: int) -> list[float]:
-    """The share of the 2ⁿ paths through n residual blocks that pass through l of their branches, l = 0 … n:
-    Binomial(n, ½) (Veit et al. 2016, Fig. 6a)."""
-    return [math.comb(n, l) / 2 ** n for l in range(n + 1)]
-
-
-__all__ = ["LesionBlock", "LesionPlan", "POOLS", "draws", "forget", "lesion_plan_for", "lesion_plan_of",
-           "path_lengths"]
+__all__ = ["LesionBlock", "LesionPlan", "forget", "lesion_plan_for", "lesion_plan_of"]

@@ -1,11 +1,16 @@
-"""A lesion study over a dataset run: its settings, the images' labels as the model's classes, and the rows of
-``lesion.csv`` and ``lesion_k.csv`` from the merged partials."""
+"""A lesion study over a dataset run: its settings, the images' labels as the model's classes, which blocks each
+k-removal draw takes (seeded), the path-length distribution, and the rows of ``lesion.csv`` and ``lesion_k.csv``
+from the merged partials. Torch-free, as the page is built before torch is imported."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from .measure import LesionPartial
-from .plan import POOLS, draws, lesion_plan_for
+import numpy as np
+
+from .partial import LesionPartial
+
+POOLS = ("all", "identity")  # the k-removal draws take any block, or identity blocks only (Veit et al.'s Fig. 5a)
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ def design(model, crop: int, classes: tuple[str, ...], labels: tuple[int, ...], 
     import torch
 
     from .measure import LesionError
+    from .plan import lesion_plan_for
 
     lp = lesion_plan_for(model, torch.zeros(1, 3, crop, crop))
     if lp.outputs is None:
@@ -105,7 +111,26 @@ def draw_rows(names: list[str], chosen: list[tuple[int, int, tuple[int, ...]]], 
             for i, (k, r, blocks) in enumerate(chosen)]
 
 
+def draws(projections: list[bool], k_max: int, repeats: int, seed: int, pool: str = "all") -> list[tuple[int, int, tuple[int, ...]]]:
+    """(k, draw, blocks) for k = 1 … k_max and ``repeats`` draws each: k distinct blocks, sorted, from
+    ``numpy.random.default_rng(seed)`` in that order (the same seed, the same draws). ``pool``: any block, or
+    identity blocks only."""
+    candidates = [j for j, p in enumerate(projections) if pool == "all" or not p]
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(1, min(k_max, len(candidates)) + 1):
+        for r in range(repeats):
+            out.append((k, r, tuple(sorted(int(j) for j in rng.choice(candidates, size=k, replace=False)))))
+    return out
+
+
+def path_lengths(n: int) -> list[float]:
+    """The share of the 2ⁿ paths through n residual blocks that pass through l of their branches, l = 0 … n:
+    Binomial(n, ½) (Veit et al. 2016, Fig. 6a)."""
+    return [math.comb(n, l) / 2 ** n for l in range(n + 1)]
+
+
 LESION_COLUMNS = ["block", "projection", "accuracy", "agreement", "kl", "ratio"]
 DRAW_COLUMNS = ["k", "draw", "blocks", "accuracy", "agreement", "kl"]
 
-__all__ = ["DRAW_COLUMNS", "Design", "LESION_COLUMNS", "Study", "design", "draw_rows", "lesion_rows", "targets_of"]
+__all__ = ["DRAW_COLUMNS", "Design", "LESION_COLUMNS", "POOLS", "Study", "design", "draws", "path_lengths", "draw_rows", "lesion_rows", "targets_of"]

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from ..palette import SELECTED
 from ..theme import TEMPLATE
-from .plan import path_lengths
+from .study import path_lengths
 
 IDENTITY_COLOR, PROJECTION_COLOR = "#1f77b4", "#ff7f0e"
 
