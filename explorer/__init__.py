@@ -10,8 +10,11 @@ Module map — two pipelines over frozen records:
                                       └► figures/   the paper figure; SVG/PDF/PNG, TikZ, draw.io, Mermaid, GraphML
     image ─► features/ ─► Capture ─► features/views  channel grids, overlay, across-network plots
                      └► CamRun  ─► features/cam_views  class maps over the crop, per stage
+    folder ─► dataset/ ─► partials per shard ─► summary.json, channels.csv, top.csv ─► dataset/views
+                     └► lesion/  each block removed (replays of one taped forward) ─► lesion.csv, lesion_k.csv
 
-    models.py   what a spec names (ours, timm:…) and which model a checkpoint is
+    models.py   what a spec names (ours, timm:…) and which model a checkpoint is; sources.py models from files
+                (ONNX via onnx2torch, torch.export programs, Hugging Face folders)
     tracing/    layout.py (the ResNet in any module, by structure), identify.py (its name and closest config),
                 hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
                 (one forward pass -> Trace), macs.py, memory.py and meta.py (memory measured on the meta
@@ -28,10 +31,15 @@ Module map — two pipelines over frozen records:
     features/   images.py (safe decoding), capture.py (per-block maps and statistics), cam.py (class activation
                 maps at every block), store.py (models, captures and CAM runs kept for a server), views.py and
                 cam_views.py (what they show)
+    dataset/    folder.py (images and labels), stats.py (partials that merge exactly), run.py (the run, its files,
+                resuming), local.py and ray_engine.py (the engines), views.py (the Dataset tab's views)
+    lesion/     replay.py (a forward taped, then replayed from an op with additions lesioned), plan.py (each
+                block's addition, the values a cut needs), measure.py (a batch's numbers), partial.py, study.py
+                (settings, labels, draws, path lengths; torch-free), views.py (the charts)
     limits.py   every resource limit as one value; files.py output folders; theme.py plotly template;
                 palette.py the colours that mean one thing in every view
     cli/        the command line: structure.py (summary, analyze, export, compare), images.py (features,
-                cam), weights.py; common.py (model and image arguments, the one file writer)
+                cam), weights.py, dataset.py (dataset runs and lesion studies); common.py (model and image arguments, the one file writer)
 
 The web UI (``app.py`` and the ``ui`` package beside it) is built on this library and never the other way
 round.
