@@ -6,12 +6,10 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 
-from ..tracing.layout import Layout, recognise, refusal
-from ..tracing.tracer import run_recorded
-from ..tracing.watch import Plan, plan_of
+from ..tracing.layout import Layout
+from ..tracing.watch import Plan, layout_on_meta, plan_of
 from .replay import Lesion
 
 @dataclass(frozen=True)
@@ -77,10 +75,7 @@ def lesion_plan_for(model: nn.Module, x: Tensor) -> LesionPlan:
     key = (tuple(x.shape), x.dtype)
     plans = _PLANS.setdefault(model, {})
     if key not in plans:
-        layout = recognise(run_recorded(model, x, torch.device("meta")))
-        if isinstance(layout, str):
-            raise refusal(type(model).__name__, layout)
-        plans[key] = lesion_plan_of(model, layout, x)
+        plans[key] = lesion_plan_of(model, layout_on_meta(model, x), x)
     return plans[key]
 
 

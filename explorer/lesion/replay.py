@@ -1,6 +1,6 @@
 """A forward taped once, then replayed from an op onward with chosen residual additions lesioned.
 
-``FullRun`` is a forward that numbers its ops as the recorder does (``dataflow.LightRun``), hands watched values
+``FullRun`` is a forward that numbers its ops as the recorder does (``modes.LightRun``), hands watched values
 to callbacks, and tapes every torch call: the function, and for each op the shapes, strides and dtypes of what
 it returned and whether it wrote into its first argument. It keeps a copy of the values a replay will need (the
 values made before a cut and read after it).
@@ -19,10 +19,9 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.overrides import TorchFunctionMode
 
 from ..tracing.dataflow import OpWatch, _flat, _name, _produced
-from ..tracing.patching import forwards
+from ..tracing.modes import HeldMode
 
 # How an op returned its tensors: one tensor; a plain tuple or list of tensors; anything else (opaque: an op
 # before a cut that returned one cannot be stood in for, so no cut after it replays).
@@ -38,26 +37,7 @@ class TapedOp:
     inplace: bool  # returned its first argument (``add_``, ``+=``, ``relu_``)
 
 
-class _Counting(TorchFunctionMode):
-    """The op numbering every mode here shares with ``Recorder``: a call is an op when it returns a tensor."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-        self._held = forwards()
-
-    def __enter__(self) -> _Counting:
-        self._held.__enter__()
-        return super().__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            super().__exit__(*exc)
-        finally:
-            self._held.__exit__(*exc)
-
-
-class FullRun(_Counting):
+class FullRun(HeldMode):
     """The full forward: callbacks on watched op outputs, every call taped, the values in ``keep`` copied."""
 
     def __init__(self, watch: OpWatch, keep: set[tuple[int, int]]) -> None:
@@ -111,7 +91,7 @@ class Lesion:
     branch_arg: int
 
 
-class Replay(_Counting):
+class Replay(HeldMode):
     """The taped forward again, computed from op ``cut`` on, with ``lesions`` applied."""
 
     def __init__(self, tape: FullRun, cut: int, lesions: dict[int, Lesion]) -> None:

@@ -373,44 +373,6 @@ class Recorder(TorchFunctionMode):
 OpWatch = dict[int, list[tuple[int, Callable[[Tensor], None]]]]  # op index -> (output position, callback)
 
 
-class LightRun(TorchFunctionMode):
-    """A forward that numbers its ops as ``Recorder`` does, and nothing more: it hands chosen op outputs to
-    callbacks and keeps the sequence of functions, so a run can be checked against a recording of the same
-    model. It costs about as much as an empty mode (a few % of a forward), where a recording costs a tenth."""
-
-    def __init__(self, watch: OpWatch) -> None:
-        super().__init__()
-        self.watch, self.funcs, self.count = watch, [], 0
-        self._held = forwards()
-
-    def __enter__(self) -> LightRun:
-        self._held.__enter__()
-        return super().__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            super().__exit__(*exc)
-        finally:
-            self._held.__exit__(*exc)
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
-        out = func(*args, **(kwargs or {}))
-        if not isinstance(out, Tensor):
-            produced = _produced(out)
-            if not produced:
-                return out
-        else:
-            produced = (out,)
-        self.funcs.append(func)
-        for pos, fn in self.watch.get(self.count, ()):
-            fn(produced[pos])
-        self.count += 1
-        return out
-
-    def signature(self) -> tuple[str, ...]:
-        return tuple(_name(f) for f in self.funcs)
-
-
 def record(model: nn.Module, args: tuple, kwargs: dict | None = None,
            state: dict[str, Tensor] | None = None, watch: Watch | None = None) -> Recording:
     """Run ``model(*args, **kwargs)`` once (with ``state`` in place of its parameters and buffers, when given:
@@ -434,5 +396,5 @@ def record(model: nn.Module, args: tuple, kwargs: dict | None = None,
     return rec.recording(inputs, out)
 
 
-__all__ = ["ADDS", "CONVS", "Call", "Conv", "GLOBAL", "LightRun", "Op", "OpWatch", "POOLS", "Recorder", "Recording",
+__all__ = ["ADDS", "CONVS", "Call", "Conv", "GLOBAL", "Op", "OpWatch", "POOLS", "Recorder", "Recording",
            "Spatial", "Watch", "record"]

@@ -2,20 +2,19 @@
 from __future__ import annotations
 
 import weakref
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .dataflow import LightRun, Recording, record
+from .dataflow import Recording, record
 from .device import model_device, resolve_device
 from .hooks import eval_mode, running_on
 from .identify import infer_config, model_label
-from .layout import (ACTIVATIONS, NORMS, BlockLayout, ForwardFailed, Layout, NotAResNet, example_input, meta_state,
-                     recognise, refusal)
-from .macs import module_macs, own_params
+from .layout import BlockLayout, ForwardFailed, Layout, NotAResNet, example_input, meta_state, recognise, refusal
+from .layers import module_layer, stride_of, subtree_params
 from .memory import MemoryProfile, measure_memory
 from .meta import MetaOps
+from .modes import LightRun
 from .records import (ACTIVATION_NAMES, BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, ModuleRecord, Shape,
                       StageRecord, Trace)
 from .receptive import fields
@@ -155,7 +154,7 @@ class _Builder:
     def __init__(self, layout: Layout) -> None:
         self.layout, self.rec = layout, layout.recording
         net = layout.backbone
-        self.params = _subtree_params(net)
+        self.params = subtree_params(net)
         self.base_path = layout.path
         self.fields = fields(self.rec, layout.base)
         self.pooled = _pooled(self.rec)
@@ -273,7 +272,7 @@ class _Builder:
                        if layer.kind not in ("conv", "bn", "relu", *ACTIVATION_NAMES, *STRUCTURAL))
         return BlockRecord(
             name=b.name, stage=b.stage_index, index=b.index, block_type=_block_type(b, convs),
-            in_shape=in_shape, out_shape=out_shape, convs=convs, stride=_stride(in_shape, out_shape),
+            in_shape=in_shape, out_shape=out_shape, convs=convs, stride=stride_of(in_shape, out_shape),
             dilation=max((c.dilation for c in convs), default=1), width=width, expansion=expansion,
             downsample=self._shortcut(b) if b.projection else None, params=params, macs=macs, extras=extras,
             branch=branch, stage_name=b.stage, after=self.layers(r.after_ops, b), receptive=self.fields.get(r.output),
@@ -304,7 +303,7 @@ class _Builder:
         name = _shortcut_name(self, b) or f"{b.name}:shortcut"
         in_shape, out_shape = _per_sample(rec.shapes[r.split]), _per_sample(rec.shapes[r.shortcut])
         params, macs = self.costs(ops)
-        return DownsampleRecord(name=name, in_shape=in_shape, out_shape=out_shape, stride=_stride(in_shape, out_shape),
+        return DownsampleRecord(name=name, in_shape=in_shape, out_shape=out_shape, stride=stride_of(in_shape, out_shape),
                                 params=params, macs=macs, layers=self.layers(ops, b))
 
 
@@ -351,51 +350,6 @@ def _block_type(b: BlockLayout, convs: tuple[ConvRecord, ...]) -> str:
         return type(b.module).__name__
     kernels = [c.kernel_size for c in convs]
     return {(1, 3, 1): "Bottleneck", (3, 3): "BasicBlock"}.get(tuple(kernels), "ResidualBlock")
-
-
-def module_layer(name: str, m: nn.Module, out_shape: Shape) -> LayerRecord:
-    """A module as a layer record: what it is, and its kernel and stride where it has them."""
-    def first(v: Any) -> int:
-        return v if isinstance(v, int) else v[0]
-
-    if isinstance(m, nn.Conv2d):
-        return LayerRecord(name, "conv", out_shape, m.kernel_size[0], m.stride[0], m.dilation[0])
-    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-        kind = "maxpool" if isinstance(m, nn.MaxPool2d) else "avgpool2d"
-        return LayerRecord(name, kind, out_shape, first(m.kernel_size), first(m.stride or m.kernel_size),
-                           first(getattr(m, "dilation", 1)))
-    kinds = ((NORMS, "bn"), (ACTIVATIONS, "relu"), (nn.AdaptiveAvgPool2d, "avgpool"), (nn.Linear, "fc"),
-             (nn.Flatten, "flatten"))
-    kind = next((k for t, k in kinds if isinstance(m, t)), type(m).__name__)
-    if kind == "relu" and not isinstance(m, nn.ReLU):
-        kind = type(m).__name__  # SiLU, GELU...: named as they are
-    stride = getattr(m, "stride", 1)
-    kernel = getattr(m, "kernel_size", getattr(m, "filt_size", 1))  # filt_size: timm's BlurPool2d
-    whole = (int, tuple)
-    return LayerRecord(name, kind, out_shape, kernel_size=first(kernel) if isinstance(kernel, whole) else 1,
-                       stride=first(stride) if isinstance(stride, whole) else 1)
-
-
-def _subtree_params(net: nn.Module) -> dict[str, int]:
-    """Parameters of every module by name, its children's included, each parameter once (one walk of the
-    tree; a parameter shared by two modules is counted once in each subtree that holds it)."""
-    own: dict[str, dict[int, int]] = {}
-    for name, m in net.named_modules(remove_duplicate=False):
-        own[name] = {id(p): p.numel() for p in m._parameters.values() if p is not None}
-    out: dict[str, dict[int, int]] = {name: {} for name in own}
-    for name, params in own.items():
-        path = name
-        while True:
-            out[path].update(params)
-            if not path:
-                break
-            path = path.rsplit(".", 1)[0] if "." in path else ""
-    return {name: sum(p.values()) for name, p in out.items()}
-
-
-def _stride(in_shape: Shape, out_shape: Shape) -> int:
-    """How much a module shrinks its input (1 where the shapes have no spatial dimensions)."""
-    return max(1, round(in_shape[1] / out_shape[1])) if len(in_shape) > 1 and len(out_shape) > 1 else 1
 
 
 def build_trace(model: nn.Module, layout: Layout, input_shape: Shape, batch: int, device: str,

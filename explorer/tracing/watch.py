@@ -11,8 +11,9 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from .dataflow import LightRun, OpWatch, Watch, record
+from .dataflow import OpWatch, Watch, record
 from .layout import Layout, recognise, refusal
+from .modes import LightRun
 from .tracer import build_trace, run_recorded
 
 
@@ -73,11 +74,17 @@ def plan_for(model: nn.Module, x: Tensor) -> Plan:
     key = (tuple(x.shape), x.dtype, x.is_contiguous())
     plans = _PLANS.setdefault(model, {})
     if key not in plans:
-        layout = recognise(run_recorded(model, x, torch.device("meta")))
-        if isinstance(layout, str):
-            raise refusal(type(model).__name__, layout)
-        plans[key] = plan_of(model, layout, x)
+        plans[key] = plan_of(model, layout_on_meta(model, x), x)
     return plans[key]
+
+
+def layout_on_meta(model: nn.Module, x: Tensor) -> Layout:
+    """The residual network of ``model`` for inputs like ``x``, recognised on the meta device; refused in one
+    line (``NotAResNet``) where it is none."""
+    layout = recognise(run_recorded(model, x, torch.device("meta")))
+    if isinstance(layout, str):
+        raise refusal(type(model).__name__, layout)
+    return layout
 
 
 def watched_run(model: nn.Module, x: Tensor, watch: Callable[[Plan], Watch], plan: Plan | None = None,
@@ -117,4 +124,4 @@ def logits_of(output: Any) -> Tensor | None:
     return None
 
 
-__all__ = ["BlockValues", "Plan", "logits_of", "plan_for", "plan_of", "watched_run"]
+__all__ = ["BlockValues", "Plan", "layout_on_meta", "logits_of", "plan_for", "plan_of", "watched_run"]
