@@ -53,9 +53,11 @@ def reduce_shard(model: nn.Module, x: torch.Tensor, used: list[int], blocks: lis
     """One forward of a shard's batch, each block's output reduced as it is made; for a lesion study that
     forward is taped and the lesions replayed from it (``lesion_batch``)."""
     parts: dict[str, Partial] = {}
+    threads = torch.get_num_threads()
 
     def watch(plan) -> dict:  # noqa: ANN001
-        return {b.output: [lambda t, n=b.name: parts.__setitem__(n, reduce_batch(t, 0, k, used))] for b in plan.blocks}
+        return {b.output: [lambda t, n=b.name: parts.__setitem__(n, reduce_batch(t, k, used, threads))]
+                for b in plan.blocks}
 
     if plan is None:
         watched_run(model, x, watch, replan=parts.clear)

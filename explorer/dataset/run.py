@@ -7,7 +7,6 @@ Shards are fixed by the sorted file list and the batch size, and their partials 
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -26,9 +25,10 @@ from ..lesion.study import DRAW_COLUMNS, LESION_COLUMNS, Design, Study, design, 
 from ..limits import DEFAULT_LIMITS, Limits
 from ..models import Model
 from .folder import DatasetError, ImageSet, list_images
-from .stats import FIELDS, Partial, channel_rows, merge_all, top_rows
+from .stats import CHANNEL_COLUMNS, FIELDS, TOP_COLUMNS, Partial, channel_columns, merge_all, top_columns
 
 ENGINES = ("local", "ray")
+PARTIALS_FORMAT = 2  # what a shard's .npz holds (2: m2, not sums of squares); a run of another is not resumed
 Progress = Callable[[int, int], None]  # (images done, images in all)
 
 
@@ -88,7 +88,7 @@ def check_job(job: DatasetJob) -> None:
 def manifest(job: DatasetJob, images: ImageSet, pre: Preprocess, weights: str, blocks: list[str]) -> dict:
     """What makes a run's partials the partials of this run: model, weights, preprocessing, images, shards."""
     listing = hashlib.sha256("\n".join(images.files).encode()).hexdigest()[:16]
-    return json.loads(json.dumps({"model": job.model.spec, "weights": weights, "preprocessing": asdict(pre), "top_k": job.top_k,
+    return json.loads(json.dumps({"format": PARTIALS_FORMAT, "model": job.model.spec, "weights": weights, "preprocessing": asdict(pre), "top_k": job.top_k,
             "batch_size": job.batch_size, "images": len(images.files), "image_list": listing, "blocks": blocks,
             **({"lesion": asdict(job.lesion)} if job.lesion else {}),
             **({"class_names": hashlib.sha256("\n".join(job.class_names).encode()).hexdigest()[:16]}
@@ -208,10 +208,8 @@ def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[
         skipped += sk
         lesions += [lesion] if lesion is not None else []
     merged = merge_all(parts, job.top_k)
-    channels = [row for b in blocks if b in merged for row in channel_rows(b, merged[b])]
-    top = [row for b in blocks if b in merged for row in top_rows(b, merged[b], list(images.files))]
-    _csv(job.out / "channels.csv", ["block", "channel", "mean", "std", "max", "active_fraction", "dead"], channels)
-    _csv(job.out / "top.csv", ["block", "channel", "rank", "image", "value", "y", "x"], top)
+    _csv(job.out / "channels.csv", CHANNEL_COLUMNS, [channel_columns(b, merged[b]) for b in blocks if b in merged])
+    _csv(job.out / "top.csv", TOP_COLUMNS, [top_columns(b, merged[b], images.files) for b in blocks if b in merged])
     summary = {**{k: wanted[k] for k in ("model", "weights", "preprocessing", "top_k", "batch_size")},
                "weights_file": str(Path(job.checkpoint).resolve()) if job.checkpoint and job.weights == "file" else None,
                "engine": job.engine, "folder": job.folder.name, "root": str(job.folder.resolve()), "images": len(images.files), "images_used": used,
@@ -228,20 +226,46 @@ def write_lesion(job: DatasetJob, plan: Design, lesions: list[LesionPartial]) ->
     total = lesions[0]
     for p in lesions[1:]:
         total = total.merge(p)
-    _csv(job.out / "lesion.csv", LESION_COLUMNS, lesion_rows(plan.names, plan.projections, total))
-    _csv(job.out / "lesion_k.csv", DRAW_COLUMNS, draw_rows(plan.names, plan.chosen, total))
+    _csv(job.out / "lesion.csv", LESION_COLUMNS, [_columns(LESION_COLUMNS, lesion_rows(plan.names, plan.projections, total))])
+    _csv(job.out / "lesion_k.csv", DRAW_COLUMNS, [_columns(DRAW_COLUMNS, draw_rows(plan.names, plan.chosen, total))])
     labelled = int(total.labelled)
     return {"accuracy": int(total.full_correct) / labelled if labelled else None, "labelled": labelled,
             "labels": plan.rule, "lesion": {**asdict(job.lesion), "blocks": plan.names, "projection": plan.projections}}
 
 
-def _csv(path: Path, columns: list[str], rows: list[dict]) -> None:
-    buffer = io.StringIO()
-    w = csv.DictWriter(buffer, columns, lineterminator="\n")
-    w.writeheader()
-    for row in rows:
-        w.writerow({k: (f"{v:.9g}" if isinstance(v, float) else v) for k, v in row.items()})
-    _atomic(path, buffer.getvalue().encode())
+def _columns(columns, rows: list[dict]) -> dict[str, list]:  # noqa: ANN001
+    return {c: [row[c] for row in rows] for c in columns}
+
+
+def _csv(path: Path, columns, tables: list[dict]) -> None:  # noqa: ANN001 - column names
+    """Tables (column -> values, one table after another) as one CSV, written at once: floats to nine
+    significant digits, strings quoted where they need it (as the csv module would)."""
+    lines = [",".join(columns)]
+    for table in tables:
+        cells = [_cells(table[c]) for c in columns]
+        lines.extend(map(",".join, zip(*cells)))
+    _atomic(path, ("\n".join(lines) + "\n").encode())
+
+
+def _cells(values) -> list[str]:  # noqa: ANN001 - a list or an array
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind == "f":
+            return [f"{v:.9g}" for v in values.tolist()]
+        return [str(v) for v in values.tolist()]
+    quoted: dict[tuple, str] = {}  # strings repeat (a block's name, an image in many channels' top lists)
+    out = []
+    for v in values:
+        key = (type(v), v)  # (True and 1 are equal keys)
+        if key not in quoted:
+            quoted[key] = _quote(f"{v:.9g}" if isinstance(v, float) else "" if v is None else str(v))
+        out.append(quoted[key])
+    return out
+
+
+def _quote(text: str) -> str:
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 __all__ = ["DatasetJob", "ENGINES", "Shard", "check_job", "claim", "pack", "run_dataset", "shards", "unpack",

@@ -1,19 +1,26 @@
 """Per-(block, channel) statistics of block outputs over a dataset, as partials that merge exactly.
 
 A batch's outputs are reduced where they are (on the device), the moment each block makes them, into a
-``Partial``: sums and sums of squares (float64), position counts, maxima, counts of positions above 0, and each
-channel's top-k images by its spatial maximum with where that maximum is. Partials merge by addition, maximum
-and a stable top-k merge, so a run over any number of images keeps O(blocks × channels × k), and partials made
-anywhere (a DataLoader loop, a Ray actor, a resumed run) merged in the same order give the same numbers.
+``Partial``: sums, sums of squared deviations from the mean (``m2``), position counts, maxima, counts of
+positions above 0, and each channel's top-k images by its spatial maximum with where that maximum is. Partials
+merge by addition, Chan's update of ``m2`` (in float64), maximum and a stable top-k merge, so a run over any
+number of images keeps O(blocks × channels × k), and partials made anywhere (a DataLoader loop, a Ray actor, a
+resumed run) merged in the same order give the same numbers.
+
+Each (image, channel) pair is reduced first (on the CPU in one compiled pass, ``kernels``; on a GPU by torch
+there, ``device_pairs``), then the batch's images are combined in float64 on the host.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-FIELDS = ("sum", "sumsq", "count", "max", "positive", "top_value", "top_image", "top_y", "top_x")
+from .kernels import Pairs
+
+FIELDS = ("sum", "m2", "count", "max", "positive", "top_value", "top_image", "top_y", "top_x")
+CHANNEL_COLUMNS = ("block", "channel", "mean", "std", "max", "active_fraction", "dead")
+TOP_COLUMNS = ("block", "channel", "rank", "image", "value", "y", "x")
 
 
 @dataclass
@@ -21,7 +28,7 @@ class Partial:
     """One block's statistics over some images."""
 
     sum: np.ndarray  # (C,) float64
-    sumsq: np.ndarray  # (C,) float64
+    m2: np.ndarray  # (C,) float64: the sum of squared deviations from this partial's mean
     count: np.ndarray  # (C,) int64: positions seen per channel
     max: np.ndarray  # (C,) float32
     positive: np.ndarray  # (C,) int64: positions above 0
@@ -35,7 +42,10 @@ class Partial:
         value = np.concatenate([self.top_value, other.top_value], axis=1)
         order = np.argsort(-value, axis=1, kind="stable")[:, :k]
         take = lambda a, b: np.take_along_axis(np.concatenate([a, b], axis=1), order, axis=1)  # noqa: E731
-        return Partial(self.sum + other.sum, self.sumsq + other.sumsq, self.count + other.count,
+        na, nb = self.count.astype(np.float64), other.count.astype(np.float64)
+        delta = other.sum / nb - self.sum / na
+        m2 = self.m2 + other.m2 + delta * delta * (na * nb / (na + nb))
+        return Partial(self.sum + other.sum, m2, self.count + other.count,
                        np.maximum(self.max, other.max), self.positive + other.positive,
                        np.take_along_axis(value, order, axis=1), take(self.top_image, other.top_image),
                        take(self.top_y, other.top_y), take(self.top_x, other.top_x))
@@ -44,29 +54,49 @@ class Partial:
         return {f: getattr(self, f) for f in FIELDS}
 
 
-def reduce_batch(y, first_image: int, k: int, images: list[int] | None = None) -> Partial:
-    """A block's output for a batch (N×C×H×W tensor, any device) reduced on its device, then to the host.
-    ``images`` are the dataset indices of the batch's rows (default: ``first_image`` onwards)."""
-    import torch
-
+def reduce_batch(y, k: int, images: list[int], threads: int = 1) -> Partial:  # noqa: ANN001 - a torch tensor
+    """A block's output for a batch (N×C×H×W tensor, any device) reduced where it is, then to the host:
+    on the CPU by one compiled pass in ``threads`` threads (``kernels.cpu_pairs``), on a GPU by torch's
+    reductions there. ``images`` are the dataset indices of the batch's rows."""
     y = y.detach()
     n, c, h, w = y.shape
-    flat = y.reshape(n, c, h * w)
-    spatial_max, where = flat.max(dim=2)  # (N, C)
-    ranked, rows = torch.sort(spatial_max, dim=0, descending=True, stable=True)
+    if y.device.type == "cpu":
+        from .kernels import cpu_pairs
+
+        pairs = cpu_pairs(y, threads)
+    else:
+        pairs = device_pairs(y)
+    p = h * w
     kk = min(k, n)
-    rows, ranked = rows[:kk].T, ranked[:kk].T  # (C, k')
-    pos = torch.gather(where.T, 1, rows)
-    index = torch.as_tensor(images if images is not None else range(first_image, first_image + n),
-                            device=y.device)[rows]
-    # Reductions along the contiguous positions first, then over the batch: several times faster than one
-    # reduction over (0, 2), which strides across rows (benchmarks/dataset.py).
-    out = [flat.sum(2, dtype=torch.float64).sum(0), (flat * flat).sum(2, dtype=torch.float64).sum(0),
-           spatial_max.amax(0).float(), flat.gt(0).sum(2, dtype=torch.int32).sum(0), ranked.float(), index,
-           pos // w, pos % w]
-    s, sq, mx, positive, value, image, ty, tx = (t.cpu().numpy() for t in out)
-    return Partial(s, sq, np.full(c, n * h * w, dtype=np.int64), mx, positive.astype(np.int64), value,
-                   image.astype(np.int64), ty.astype(np.int32), tx.astype(np.int32))
+    order = np.argsort(-pairs.max, axis=0, kind="stable")[:kk]  # (k', C): each channel's best rows, ties in order
+    where = np.take_along_axis(pairs.argmax, order, axis=0).T
+    # The images combined in float64: the sum of each image's m2 and its mean's spread about the batch's.
+    batch_mean = pairs.sum.sum(0) / (n * p)
+    spread = ((pairs.sum / p - batch_mean) ** 2).sum(0) * p
+    return Partial(pairs.sum.sum(0), pairs.m2.sum(0) + spread, np.full(c, n * p, dtype=np.int64),
+                   pairs.max.max(0).astype(np.float32), pairs.positive.sum(0),
+                   np.take_along_axis(pairs.max, order, axis=0).T.astype(np.float32),
+                   np.asarray(images, dtype=np.int64)[order].T, (where // w).astype(np.int32),
+                   (where % w).astype(np.int32))
+
+
+def device_pairs(y) -> Pairs:  # noqa: ANN001 - a torch tensor on a GPU (or any device)
+    """``kernels.Pairs`` by torch reductions on ``y``'s device, each along the contiguous positions, as the CPU's
+    kernel takes them: the values less each pair's first one, accumulated in float64."""
+    import torch
+
+    n, c, h, w = y.shape
+    p = h * w
+    flat = y.reshape(n, c, p)
+    acc = torch.promote_types(flat.dtype, torch.float32)
+    spatial_max, where = flat.max(dim=2)
+    shift = flat[..., 0].double()
+    d = flat.to(acc) - flat[..., :1].to(acc)
+    total = d.sum(2, dtype=torch.float64)
+    m2 = (torch.linalg.vector_norm(d, dim=2, dtype=torch.float64).square() - total * total / p).clamp_min(0)
+    positive = flat.gt(0).sum(2, dtype=torch.int64)
+    s, m2, mx, arg, positive = (t.cpu().numpy() for t in (total + shift * p, m2, spatial_max.float(), where, positive))
+    return Pairs(s, m2, mx, arg, positive)
 
 
 def merge_all(parts: list[dict[str, Partial]], k: int) -> dict[str, Partial]:
@@ -78,27 +108,22 @@ def merge_all(parts: list[dict[str, Partial]], k: int) -> dict[str, Partial]:
     return merged
 
 
-def channel_rows(block: str, p: Partial) -> list[dict]:
-    """The rows of ``channels.csv`` for one block."""
-    rows = []
-    for c in range(len(p.sum)):
-        n = int(p.count[c])
-        mean = p.sum[c] / n if n else math.nan
-        var = max(p.sumsq[c] / n - mean * mean, 0.0) * n / max(n - 1, 1) if n else math.nan
-        rows.append({"block": block, "channel": c, "mean": float(mean), "std": math.sqrt(var),
-                     "max": float(p.max[c]), "active_fraction": float(p.positive[c]) / n if n else math.nan,
-                     "dead": bool(p.max[c] <= 0)})
-    return rows
+def channel_columns(block: str, p: Partial) -> dict[str, np.ndarray | list]:
+    """The columns of ``channels.csv`` for one block."""
+    n = p.count.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.sqrt(np.where(n > 1, p.m2 / np.maximum(n - 1, 1), 0.0))
+        return {"block": [block] * len(n), "channel": np.arange(len(n)), "mean": p.sum / n, "std": std,
+                "max": p.max.astype(np.float64), "active_fraction": p.positive / n, "dead": p.max <= 0}
 
 
-def top_rows(block: str, p: Partial, images: list[str]) -> list[dict]:
-    """The rows of ``top.csv`` for one block: each channel's best images, rank 1 first."""
-    rows = []
-    for c in range(p.top_value.shape[0]):
-        for r in range(p.top_value.shape[1]):
-            rows.append({"block": block, "channel": c, "rank": r + 1, "image": images[int(p.top_image[c, r])],
-                         "value": float(p.top_value[c, r]), "y": int(p.top_y[c, r]), "x": int(p.top_x[c, r])})
-    return rows
+def top_columns(block: str, p: Partial, images: tuple[str, ...] | list[str]) -> dict[str, np.ndarray | list]:
+    """The columns of ``top.csv`` for one block: each channel's best images, rank 1 first."""
+    c, k = p.top_value.shape
+    return {"block": [block] * (c * k), "channel": np.repeat(np.arange(c), k), "rank": np.tile(np.arange(1, k + 1), c),
+            "image": [images[i] for i in p.top_image.ravel().tolist()], "value": p.top_value.ravel().astype(np.float64),
+            "y": p.top_y.ravel(), "x": p.top_x.ravel()}
 
 
-__all__ = ["FIELDS", "Partial", "channel_rows", "merge_all", "reduce_batch", "top_rows"]
+__all__ = ["CHANNEL_COLUMNS", "FIELDS", "Partial", "TOP_COLUMNS", "channel_columns", "merge_all", "reduce_batch",
+           "top_columns"]

@@ -1,0 +1,119 @@
+"""One pass over a block's output on the CPU for every per-(image, channel) number a dataset run keeps.
+
+Each number alone is one torch reduction, and together they read the output five times (sum, sum of squares,
+maximum with its position, positives), some of them slowly: on a channels-last output (what a CPU forward of a
+uint8 batch makes) the position of a maximum along a strided axis alone costs as much as a fifth of the forward.
+A kernel compiled by Numba reads each value once, accumulates in float64, and runs on the batch's images in as
+many threads as torch uses, the GIL released; it is compiled once per machine and cached (``cache=True``).
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+@dataclass
+class Pairs:
+    """Per (image, channel), N×C each: the sum, the sum of squared deviations from the pair's mean, the maximum
+    and where it is (the first such position, as ``argmax``), and the positions above 0."""
+
+    sum: np.ndarray  # float64
+    m2: np.ndarray  # float64
+    max: np.ndarray  # float32 (the output's dtype on the CPU)
+    argmax: np.ndarray  # int64
+    positive: np.ndarray  # int64
+
+
+def _compiled():  # noqa: ANN202 - the two kernels, compiled (or loaded from numba's cache) on first use
+    import numba
+
+    # Both accumulate each pair's values less its first one (float64, exact for float32 values): sums of
+    # squares about a value near the mean keep their digits where the mean is large against the spread.
+    @numba.njit(nogil=True, cache=True)
+    def positions_last(a, s, m2, mx, arg, pos):  # a: N×C×P, positions contiguous (an NCHW output)
+        n_, c_, p_ = a.shape
+        for n in range(n_):
+            for c in range(c_):
+                shift = np.float64(a[n, c, 0])
+                total, squares, best, where, count = 0.0, 0.0, a[n, c, 0], 0, 0
+                for p in range(p_):
+                    v = a[n, c, p]
+                    d = np.float64(v) - shift
+                    total += d
+                    squares += d * d
+                    if v > best:
+                        best, where = v, p
+                    if v > 0:
+                        count += 1
+                s[n, c] = total + shift * p_
+                m2[n, c] = max(squares - total * total / p_, 0.0)
+                mx[n, c], arg[n, c], pos[n, c] = best, where, count
+
+    @numba.njit(nogil=True, cache=True)
+    def channels_last(a, s, m2, mx, arg, pos):  # a: N×P×C, channels contiguous (a channels-last output)
+        n_, p_, c_ = a.shape
+        shift = np.empty(c_)
+        for n in range(n_):
+            for c in range(c_):
+                shift[c] = a[n, 0, c]
+                s[n, c], m2[n, c], mx[n, c], arg[n, c], pos[n, c] = 0.0, 0.0, a[n, 0, c], 0, 0
+            for p in range(p_):
+                for c in range(c_):
+                    v = a[n, p, c]
+                    d = np.float64(v) - shift[c]
+                    s[n, c] += d
+                    m2[n, c] += d * d  # the sum of squares until the end
+                    if v > mx[n, c]:
+                        mx[n, c], arg[n, c] = v, p
+                    if v > 0:
+                        pos[n, c] += 1
+            for c in range(c_):
+                m2[n, c] = max(m2[n, c] - s[n, c] * s[n, c] / p_, 0.0)
+                s[n, c] += shift[c] * p_
+
+    return positions_last, channels_last
+
+
+_KERNELS = None
+
+
+def cpu_pairs(y, threads: int) -> Pairs:  # noqa: ANN001 - a CPU torch tensor, N×C×H×W
+    """The per-(image, channel) numbers of a CPU output, in one pass, its images split over ``threads``."""
+    import torch
+
+    global _KERNELS, _POOL
+    if _KERNELS is None:
+        _KERNELS = _compiled()
+    positions_last, channels_last = _KERNELS
+    if y.dtype not in (torch.float32, torch.float64):
+        y = y.float()
+    n, c, h, w = y.shape
+    if y.is_contiguous():
+        a, kernel = y.reshape(n, c, h * w).numpy(), positions_last
+    elif y.is_contiguous(memory_format=torch.channels_last):
+        a, kernel = y.permute(0, 2, 3, 1).reshape(n, h * w, c).numpy(), channels_last
+    else:
+        a, kernel = y.contiguous().reshape(n, c, h * w).numpy(), positions_last
+    out = Pairs(np.empty((n, c)), np.empty((n, c)), np.empty((n, c), a.dtype), np.empty((n, c), np.int64),
+                np.empty((n, c), np.int64))
+    parts = [slice(lo[0], lo[-1] + 1) for lo in np.array_split(np.arange(n), max(1, min(threads, n)))]
+
+    def one(rows: slice) -> None:
+        kernel(a[rows], out.sum[rows], out.m2[rows], out.max[rows], out.argmax[rows], out.positive[rows])
+
+    if len(parts) == 1:
+        one(parts[0])
+    else:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="explorer-reduce")
+        for f in [_POOL.submit(one, rows) for rows in parts]:
+            f.result()
+    return out
+
+
+__all__ = ["Pairs", "cpu_pairs"]

@@ -1,0 +1,78 @@
+"""The dataset statistics' reductions (#23) against float64 numpy computed in the test: the CPU's compiled pass
+on every memory layout and dtype a block's output comes in, torch's reductions (the GPU's path, run here on the
+CPU), a channel whose mean is large against its spread (where E[x²] − E[x]² in float32 loses every digit), ties
+and all-zero channels (the first position, as argmax), and partials merged in any split equal the whole."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.dataset.kernels import cpu_pairs
+from explorer.dataset.stats import channel_columns, device_pairs, merge_all, reduce_batch
+
+K = 3
+
+
+def _outputs(n: int = 5, c: int = 6, h: int = 7, w: int = 9) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    y = torch.relu(torch.randn(n, c, h, w, generator=g))
+    y[:, 1] = 0  # dead
+    y[:, 2] = 1000 + 0.01 * torch.rand(n, h, w, generator=g)  # a large mean, a tiny spread
+    y[:, 3] = torch.randint(0, 3, (n, h, w), generator=g).float()  # ties at the maximum
+    y[:, 4] -= 0.5  # negatives: positives are not the nonzero values
+    return y
+
+
+def _reference(y: np.ndarray) -> dict[str, np.ndarray]:
+    a = y.astype(np.float64)
+    n, c, h, w = a.shape
+    flat = a.reshape(n, c, -1)
+    return {"sum": flat.sum(2), "m2": ((flat - flat.mean(2, keepdims=True)) ** 2).sum(2), "max": flat.max(2),
+            "argmax": flat.argmax(2), "positive": (flat > 0).sum(2)}
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "strided", "float64", "half"])
+@pytest.mark.parametrize("path", ["cpu", "device"])
+def test_pairs_equal_numpy_in_float64(layout: str, path: str) -> None:
+    y = _outputs()
+    if layout == "channels_last":
+        y = y.contiguous(memory_format=torch.channels_last)
+    elif layout == "strided":
+        y = torch.cat([y, y], dim=3)[..., ::2]
+        assert not y.is_contiguous() and not y.is_contiguous(memory_format=torch.channels_last)
+    elif layout == "float64":
+        y = y.double()
+    elif layout == "half":
+        y = y.to(torch.bfloat16)
+    ref = _reference(y.float().numpy() if layout == "half" else y.numpy())
+    got = cpu_pairs(y, threads=2) if path == "cpu" else device_pairs(y)
+    assert np.allclose(got.sum, ref["sum"], rtol=1e-6, atol=1e-6)
+    assert np.allclose(got.m2, ref["m2"], rtol=1e-6, atol=1e-9)
+    assert np.allclose(got.m2[:, 2], ref["m2"][:, 2], rtol=1e-6)  # (all 1000 in bfloat16: 0)
+    assert np.array_equal(got.max, ref["max"].astype(got.max.dtype))
+    assert np.array_equal(got.argmax, ref["argmax"]) and np.array_equal(got.positive, ref["positive"])
+
+
+def test_partials_merged_in_any_split_equal_the_whole() -> None:
+    y = _outputs(n=7)
+    a = y.numpy().astype(np.float64)
+    images = list(range(10, 17))
+    whole = reduce_batch(y, K, images)
+    for cuts in ([3], [1, 4], [2, 3, 6]):
+        edges = [0, *cuts, 7]
+        parts = [{"b": reduce_batch(y[lo:hi], K, images[lo:hi], threads=2)} for lo, hi in zip(edges, edges[1:])]
+        merged = merge_all(parts, K)["b"]
+        assert np.allclose(merged.sum, whole.sum) and np.allclose(merged.m2, whole.m2, rtol=1e-9)
+        for f in ("count", "max", "positive", "top_value", "top_image", "top_y", "top_x"):
+            assert np.array_equal(getattr(merged, f), getattr(whole, f)), f
+    cols = channel_columns("b", whole)
+    per_channel = a.transpose(1, 0, 2, 3).reshape(a.shape[1], -1)
+    assert np.allclose(cols["mean"], per_channel.mean(1), rtol=1e-9)
+    assert np.allclose(cols["std"], per_channel.std(1, ddof=1), rtol=1e-6)
+    assert list(cols["dead"]) == list(per_channel.max(1) <= 0)
+    peaks = a.reshape(7, a.shape[1], -1).max(2)
+    for c in range(a.shape[1]):
+        order = np.argsort(-peaks[:, c], kind="stable")[:K]
+        assert list(whole.top_image[c]) == [images[i] for i in order]
+        assert [divmod(int(a[i, c].argmax()), a.shape[3]) for i in order] == list(zip(whole.top_y[c], whole.top_x[c]))
