@@ -61,8 +61,8 @@ def test_partials_merged_in_any_split_equal_the_whole() -> None:
     whole = reduce_batch(y, K, images)
     for cuts in ([3], [1, 4], [2, 3, 6]):
         edges = [0, *cuts, 7]
-        parts = [{"b": reduce_batch(y[lo:hi], K, images[lo:hi], threads=2)} for lo, hi in zip(edges, edges[1:])]
-        merged = merge_all(parts, K)["b"]
+        parts = [reduce_batch(y[lo:hi], K, images[lo:hi], threads=2) for lo, hi in zip(edges, edges[1:])]
+        merged = merge_all([None, *parts], K)
         assert np.allclose(merged.sum, whole.sum) and np.allclose(merged.m2, whole.m2, rtol=1e-9)
         for f in ("count", "max", "positive", "top_value", "top_image", "top_y", "top_x"):
             assert np.array_equal(getattr(merged, f), getattr(whole, f)), f

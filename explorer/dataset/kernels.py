@@ -9,6 +9,7 @@ many threads as torch uses, the GIL released; it is compiled once per machine an
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -80,16 +81,25 @@ def _compiled():  # noqa: ANN202 - the two kernels, compiled (or loaded from num
 
 
 _KERNELS = None
+_LOADING = threading.Lock()
+
+
+def load() -> tuple:
+    """The kernels, compiled or loaded from numba's cache on the first call (about a second: a run starts it in
+    a thread while its model is built)."""
+    global _KERNELS
+    with _LOADING:
+        if _KERNELS is None:
+            _KERNELS = _compiled()
+    return _KERNELS
 
 
 def cpu_pairs(y, threads: int) -> Pairs:  # noqa: ANN001 - a CPU torch tensor, N×C×H×W
     """The per-(image, channel) numbers of a CPU output, in one pass, its images split over ``threads``."""
     import torch
 
-    global _KERNELS, _POOL
-    if _KERNELS is None:
-        _KERNELS = _compiled()
-    positions_last, channels_last = _KERNELS
+    global _POOL
+    positions_last, channels_last = load()
     if y.dtype not in (torch.float32, torch.float64):
         y = y.float()
     n, c, h, w = y.shape
@@ -116,4 +126,4 @@ def cpu_pairs(y, threads: int) -> Pairs:  # noqa: ANN001 - a CPU torch tensor, N
     return out
 
 
-__all__ = ["Pairs", "cpu_pairs"]
+__all__ = ["Pairs", "cpu_pairs", "load"]

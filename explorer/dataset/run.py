@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -123,13 +124,17 @@ def shard_path(out: Path, index: int) -> Path:
 
 def pack(blocks: list[str], parts: dict[str, Partial], used: list[int], skipped: list[tuple[int, str]],
          lesion: LesionPartial | None = None) -> bytes:
-    """A shard's partials as .npz bytes (plain arrays: read back without pickle)."""
+    """A shard's partials as .npz bytes (plain arrays: read back without pickle): every block's channels in one
+    ``Partial``, and how many channels each block has."""
     arrays: dict[str, np.ndarray] = {"used": np.asarray(used, dtype=np.int64),
                                      "skip_index": np.asarray([i for i, _ in skipped], dtype=np.int64),
                                      "skip_reason": np.asarray([r for _, r in skipped], dtype=str)}
-    for j, name in enumerate(blocks):
-        if name in parts:
-            arrays.update({f"b{j}_{f}": a for f, a in parts[name].arrays().items()})
+    if parts:
+        missing = [b for b in blocks if b not in parts]
+        if missing:
+            raise RuntimeError(f"the forward made no output for {', '.join(missing)}")
+        arrays["channels"] = np.asarray([len(parts[b].sum) for b in blocks], dtype=np.int64)
+        arrays.update(Partial.join([parts[b] for b in blocks]).arrays())
     if lesion is not None:
         arrays.update({f"lesion_{f}": a for f, a in lesion.arrays().items()})
     buffer = io.BytesIO()
@@ -137,15 +142,16 @@ def pack(blocks: list[str], parts: dict[str, Partial], used: list[int], skipped:
     return buffer.getvalue()
 
 
-def unpack(data: bytes, blocks: list[str]) -> tuple[dict[str, Partial], list[int], list[tuple[int, str]],
-                                                   LesionPartial | None]:
+def unpack(data: bytes) -> tuple[Partial | None, list[int] | None, list[int], list[tuple[int, str]],
+                                 LesionPartial | None]:
+    """(partial, channels per block, used, skipped, lesion partial) of a shard's file."""
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        parts = {name: Partial(*(z[f"b{j}_{f}"] for f in FIELDS)) for j, name in enumerate(blocks)
-                 if f"b{j}_sum" in z.files}
+        part = Partial(*(z[f] for f in FIELDS)) if "channels" in z.files else None
+        channels = z["channels"].tolist() if part is not None else None
         skipped = list(zip(z["skip_index"].tolist(), z["skip_reason"].tolist()))
         lesion = (LesionPartial(*(z[f"lesion_{f}"] for f in LesionPartial.__dataclass_fields__))
                   if "lesion_images" in z.files else None)
-        return parts, z["used"].tolist(), skipped, lesion
+        return part, channels, z["used"].tolist(), skipped, lesion
 
 
 # ---- the run ---------------------------------------------------------------------------------------------------
@@ -157,6 +163,10 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
 
     check_job(job)
     start = time.perf_counter()
+    if job.engine == "local" and resolve_device(job.device).type == "cpu":
+        from .kernels import load
+
+        threading.Thread(target=load, daemon=True, name="explorer-kernels").start()
     images = list_images(job.folder, job.limit)
     loaded = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, resolve_device(job.device))
     pre = job.preprocess or loaded.preprocess
@@ -200,16 +210,21 @@ def block_names(model, pre: Preprocess) -> list[str]:  # noqa: ANN001 - an nn.Mo
 def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[str], seconds: float,
                   plan: Design | None = None) -> dict:
     """Every shard's partials merged in shard order, and the files."""
-    parts, skipped, used, lesions = [], [], 0, []
+    parts, skipped, used, lesions, channels = [], [], 0, [], None
     for s in shards(images, job.batch_size):
-        p, u, sk, lesion = unpack(shard_path(job.out, s.index).read_bytes(), blocks)
+        p, c, u, sk, lesion = unpack(shard_path(job.out, s.index).read_bytes())
         parts.append(p)
+        channels = channels or c
         used += len(u)
         skipped += sk
         lesions += [lesion] if lesion is not None else []
     merged = merge_all(parts, job.top_k)
-    _csv(job.out / "channels.csv", CHANNEL_COLUMNS, [channel_columns(b, merged[b]) for b in blocks if b in merged])
-    _csv(job.out / "top.csv", TOP_COLUMNS, [top_columns(b, merged[b], images.files) for b in blocks if b in merged])
+    per_block = []
+    if merged is not None:
+        edges = np.cumsum([0, *channels])
+        per_block = [(b, merged.channels(lo, hi)) for b, lo, hi in zip(blocks, edges, edges[1:])]
+    _csv(job.out / "channels.csv", CHANNEL_COLUMNS, [channel_columns(b, p) for b, p in per_block])
+    _csv(job.out / "top.csv", TOP_COLUMNS, [top_columns(b, p, images.files) for b, p in per_block])
     summary = {**{k: wanted[k] for k in ("model", "weights", "preprocessing", "top_k", "batch_size")},
                "weights_file": str(Path(job.checkpoint).resolve()) if job.checkpoint and job.weights == "file" else None,
                "engine": job.engine, "folder": job.folder.name, "root": str(job.folder.resolve()), "images": len(images.files), "images_used": used,
@@ -242,24 +257,24 @@ def _csv(path: Path, columns, tables: list[dict]) -> None:  # noqa: ANN001 - col
     significant digits, strings quoted where they need it (as the csv module would)."""
     lines = [",".join(columns)]
     for table in tables:
-        cells = [_cells(table[c]) for c in columns]
-        lines.extend(map(",".join, zip(*cells)))
+        formats, cells = zip(*(_column(table[c]) for c in columns))
+        row = ",".join(formats)
+        lines.extend(row % values for values in zip(*cells))
     _atomic(path, ("\n".join(lines) + "\n").encode())
 
 
-def _cells(values) -> list[str]:  # noqa: ANN001 - a list or an array
-    if isinstance(values, np.ndarray):
-        if values.dtype.kind == "f":
-            return [f"{v:.9g}" for v in values.tolist()]
-        return [str(v) for v in values.tolist()]
+def _column(values) -> tuple[str, list]:  # noqa: ANN001 - a list or an array
+    """A column's %-format and its values for it."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return ("%.9g" if values.dtype.kind == "f" else "%d"), values.tolist()
     quoted: dict[tuple, str] = {}  # strings repeat (a block's name, an image in many channels' top lists)
     out = []
-    for v in values:
+    for v in values.tolist() if isinstance(values, np.ndarray) else values:
         key = (type(v), v)  # (True and 1 are equal keys)
         if key not in quoted:
             quoted[key] = _quote(f"{v:.9g}" if isinstance(v, float) else "" if v is None else str(v))
         out.append(quoted[key])
-    return out
+    return "%s", out
 
 
 def _quote(text: str) -> str:

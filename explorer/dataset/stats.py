@@ -25,7 +25,8 @@ TOP_COLUMNS = ("block", "channel", "rank", "image", "value", "y", "x")
 
 @dataclass
 class Partial:
-    """One block's statistics over some images."""
+    """Statistics over some images, per channel: one block's, or every block's channels one block after another
+    (a shard's partials are one ``Partial``: one merge per shard, a dozen arrays in its file)."""
 
     sum: np.ndarray  # (C,) float64
     m2: np.ndarray  # (C,) float64: the sum of squared deviations from this partial's mean
@@ -52,6 +53,14 @@ class Partial:
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {f: getattr(self, f) for f in FIELDS}
+
+    @staticmethod
+    def join(parts: list[Partial]) -> Partial:
+        """Partials of the same images, their channels one after another."""
+        return Partial(*(np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS))
+
+    def channels(self, lo: int, hi: int) -> Partial:
+        return Partial(*(getattr(self, f)[lo:hi] for f in FIELDS))
 
 
 def reduce_batch(y, k: int, images: list[int], threads: int = 1) -> Partial:  # noqa: ANN001 - a torch tensor
@@ -99,12 +108,12 @@ def device_pairs(y) -> Pairs:  # noqa: ANN001 - a torch tensor on a GPU (or any 
     return Pairs(s, m2, mx, arg, positive)
 
 
-def merge_all(parts: list[dict[str, Partial]], k: int) -> dict[str, Partial]:
-    """Shard partials (block -> Partial each), merged in the order given."""
-    merged: dict[str, Partial] = {}
-    for part in parts:
-        for block, p in part.items():
-            merged[block] = merged[block].merge(p, k) if block in merged else p
+def merge_all(parts: list[Partial | None], k: int) -> Partial | None:
+    """Shard partials merged in the order given (None: a shard without a readable image)."""
+    merged = None
+    for p in parts:
+        if p is not None:
+            merged = p if merged is None else merged.merge(p, k)
     return merged
 
 
