@@ -163,12 +163,13 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
 
     check_job(job)
     start = time.perf_counter()
-    if job.engine == "local" and resolve_device(job.device).type == "cpu":
+    device = resolve_device(job.device)
+    if job.engine == "local" and device.type == "cpu":
         from .kernels import load
 
         threading.Thread(target=load, daemon=True, name="explorer-kernels").start()
     images = list_images(job.folder, job.limit)
-    loaded = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, resolve_device(job.device))
+    loaded = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, device)
     pre = job.preprocess or loaded.preprocess
     blocks = block_names(loaded.model, pre)
     plan = (design(loaded.model, pre.crop_size, images.classes, images.labels, job.lesion, job.class_names)
