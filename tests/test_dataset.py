@@ -19,6 +19,8 @@ import torch
 from PIL import Image
 
 from explorer.dataset import DatasetError, DatasetJob, run_dataset
+from explorer.dataset.checkpoint import ShardResult, Tally
+from explorer.dataset.stats import reduce_batch
 from explorer.lesion.study import Study
 from resnet import Preprocess, build, parse_spec
 
@@ -115,7 +117,9 @@ def test_an_interrupted_run_resumes_to_the_same_files(folder: Path, tmp_path: Pa
     part = tmp_path / "part"
     with pytest.raises(KeyboardInterrupt):
         run_dataset(_job(folder, part), stop_after_two)
-    assert len(list((part / "partials").glob("shard_*.npz"))) == 2 and not (part / "channels.csv").exists()
+    assert not (part / "channels.csv").exists()
+    assert sorted(f.name for f in (part / "partials").iterdir()) == ["tally.npz"]  # one merged file, not one per shard
+    assert Tally(part, K).next == 2
     seen = []
     run_dataset(_job(folder, part), lambda done, total: seen.append(done))
     assert seen[0] == 8  # it started where it stopped
@@ -126,6 +130,32 @@ def test_an_interrupted_run_resumes_to_the_same_files(folder: Path, tmp_path: Pa
     with pytest.raises(DatasetError, match="holds a run with another preprocessing"):
         run_dataset(DatasetJob(parse_spec("resnet18"), folder, part, preprocess=Preprocess(72, 64), top_k=K,
                                batch_size=4, workers=0))
+
+
+def test_shards_done_out_of_order_wait_and_merge_in_order(tmp_path: Path) -> None:
+    """As the Ray engine's shards come: one after a gap waits (saved as its own file while it waits), the tally
+    read back continues, and the end is the in-order merge."""
+    y = torch.relu(torch.randn(12, 5, 4, 6, generator=torch.Generator().manual_seed(1)))
+    results = [ShardResult.of(["b"], {"b": reduce_batch(y[i:i + 4], K, list(range(i, i + 4)))}, 4, [(99, "why")])
+               for i in (0, 4, 8)]
+    tally = Tally(tmp_path, K, every=1e9)
+    tally.add(2, results[2])
+    tally.add(0, results[0])
+    assert tally.next == 1 and tally.done(2) and not tally.done(1)
+    tally.save()
+    assert sorted(f.name for f in (tmp_path / "partials").iterdir()) == ["shard_000002.npz", "tally.npz"]
+    again = Tally(tmp_path, K, every=1e9)
+    assert again.next == 1 and sorted(again.waiting) == [2]
+    again.add(0, results[0])  # given twice: once
+    again.add(1, results[1])
+    again.save()
+    assert again.next == 3 and sorted(f.name for f in (tmp_path / "partials").iterdir()) == ["tally.npz"]
+    whole = reduce_batch(y, K, list(range(12)))
+    merged = Tally(tmp_path, K).merged
+    assert merged.used == 12 and merged.skipped == [(99, "why")] * 3 and merged.channels == [5]
+    assert np.allclose(merged.part.sum, whole.sum) and np.allclose(merged.part.m2, whole.m2, rtol=1e-9)
+    for f in ("count", "max", "positive", "top_value", "top_image", "top_y", "top_x"):
+        assert np.array_equal(getattr(merged.part, f), getattr(whole, f)), f
 
 
 @pytest.fixture(scope="module")

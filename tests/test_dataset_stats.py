@@ -4,12 +4,14 @@ CPU), a channel whose mean is large against its spread (where E[x²] − E[x]² 
 and all-zero channels (the first position, as argmax), and partials merged in any split equal the whole."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
 
 from explorer.dataset.kernels import cpu_pairs
-from explorer.dataset.stats import channel_columns, device_pairs, merge_all, reduce_batch
+from explorer.dataset.stats import channel_columns, device_pairs, reduce_batch
 
 K = 3
 
@@ -62,7 +64,7 @@ def test_partials_merged_in_any_split_equal_the_whole() -> None:
     for cuts in ([3], [1, 4], [2, 3, 6]):
         edges = [0, *cuts, 7]
         parts = [reduce_batch(y[lo:hi], K, images[lo:hi], threads=2) for lo, hi in zip(edges, edges[1:])]
-        merged = merge_all([None, *parts], K)
+        merged = functools.reduce(lambda a, b: a.merge(b, K), parts)
         assert np.allclose(merged.sum, whole.sum) and np.allclose(merged.m2, whole.m2, rtol=1e-9)
         for f in ("count", "max", "positive", "top_value", "top_image", "top_y", "top_x"):
             assert np.array_equal(getattr(merged, f), getattr(whole, f)), f

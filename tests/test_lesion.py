@@ -220,18 +220,24 @@ def test_replays_from_the_cached_prefix_equal_replays_from_scratch(name: str) ->
 
 def test_refusals_and_resuming(trained, tmp_path: Path) -> None:
     folder, ckpt = trained
-    job = lambda **kw: DatasetJob(parse_spec(SPEC), folder, tmp_path / "run", "file", str(ckpt), PRE, top_k=2,  # noqa: E731
-                                  batch_size=12, workers=0, **kw)
+    job = lambda out="run", **kw: DatasetJob(parse_spec(SPEC), folder, tmp_path / out, "file", str(ckpt), PRE,  # noqa: E731
+                                             top_k=2, batch_size=12, workers=0, **kw)
     with pytest.raises(DatasetError, match="--draw-from must be one of all, identity"):
         run_dataset(job(lesion=Study(pool="some")))
     with pytest.raises(DatasetError, match="--remove-k must be a whole number of at least 0"):
         run_dataset(job(lesion=Study(remove_k=-1)))
     first = run_dataset(job(lesion=Study(remove_k=2, repeats=1)))
     files = {n: (tmp_path / "run" / n).read_bytes() for n in ("lesion.csv", "lesion_k.csv", "channels.csv")}
-    (tmp_path / "run" / "partials" / "shard_000001.npz").unlink()  # as if interrupted before the second shard
-    again = run_dataset(job(lesion=Study(remove_k=2, repeats=1)))
+
+    def stop(done: int, total: int) -> None:
+        if done >= 12:  # after the first shard
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_dataset(job(lesion=Study(remove_k=2, repeats=1), out="again"), stop)
+    again = run_dataset(job(lesion=Study(remove_k=2, repeats=1), out="again"))
     assert again["accuracy"] == first["accuracy"]
-    assert {n: (tmp_path / "run" / n).read_bytes() for n in files} == files
+    assert {n: (tmp_path / "again" / n).read_bytes() for n in files} == files
     with pytest.raises(DatasetError, match="holds a run with another lesion"):
         run_dataset(job(lesion=Study(remove_k=2, repeats=1, seed=1)))
     with pytest.raises(ValueError, match="returns no class scores"):

@@ -12,6 +12,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -30,7 +31,14 @@ class Pairs:
     positive: np.ndarray  # int64
 
 
-def _compiled():  # noqa: ANN202 - the two kernels, compiled (or loaded from numba's cache) on first use
+class Kernels(NamedTuple):
+    positions_last: Callable
+    channels_last: Callable
+    combine: Callable
+    merge_top: Callable
+
+
+def _compiled() -> Kernels:  # compiled, or loaded from numba's cache, on first use
     import numba
 
     # Both accumulate each pair's values less its first one (float64, exact for float32 values): sums of
@@ -77,15 +85,69 @@ def _compiled():  # noqa: ANN202 - the two kernels, compiled (or loaded from num
                 m2[n, c] = max(m2[n, c] - s[n, c] * s[n, c] / p_, 0.0)
                 s[n, c] += shift[c] * p_
 
-    return positions_last, channels_last
+    @numba.njit(inline="always")
+    def ahead(v, u):  # v ranks strictly before u: as a stable argsort of -value (NaN last, ties in order)
+        return v > u or (np.isnan(u) and not np.isnan(v))
+
+    @numba.njit(nogil=True, cache=True)
+    def combine(s, m2, mx, arg, pos, images, p, w, o_sum, o_m2, o_max, o_pos, t_val, t_img, t_y, t_x):
+        """A batch's pairs (N×C) combined per channel in float64 (the sum of the images' m2 and their means'
+        spread about the batch's), and each channel's best k' images by insertion, ties to the earlier."""
+        n_, c_ = s.shape
+        kk = t_val.shape[1]
+        order = np.empty(kk, np.int64)
+        for c in range(c_):
+            total, squares, best, count = 0.0, 0.0, mx[0, c], 0
+            filled = 0
+            for n in range(n_):
+                v = mx[n, c]
+                total += s[n, c]
+                squares += m2[n, c]
+                count += pos[n, c]
+                if v > best or np.isnan(v):  # (as numpy's max: a NaN stays)
+                    best = v
+                j = filled
+                while j > 0 and ahead(v, mx[order[j - 1], c]):
+                    j -= 1
+                if j < kk:
+                    for q in range(min(filled, kk - 1), j, -1):
+                        order[q] = order[q - 1]
+                    order[j] = n
+                    filled = min(filled + 1, kk)
+            mean = total / (n_ * p)
+            spread = 0.0
+            for n in range(n_):
+                d = s[n, c] / p - mean
+                spread += d * d
+            o_sum[c], o_m2[c], o_max[c], o_pos[c] = total, squares + spread * p, best, count
+            for r in range(kk):
+                i = order[r]
+                t_val[c, r], t_img[c, r], t_y[c, r], t_x[c, r] = mx[i, c], images[i], arg[i, c] // w, arg[i, c] % w
+
+    @numba.njit(nogil=True, cache=True)
+    def merge_top(va, ia, ya, xa, vb, ib, yb, xb, ov, oi, oy, ox):
+        """Two channels' best lists (each best first) merged into the k best, ties to the first list's."""
+        c_, ka = va.shape
+        kb, k = vb.shape[1], ov.shape[1]
+        for c in range(c_):
+            i = j = 0
+            for r in range(k):
+                if j >= kb or (i < ka and not ahead(vb[c, j], va[c, i])):
+                    ov[c, r], oi[c, r], oy[c, r], ox[c, r] = va[c, i], ia[c, i], ya[c, i], xa[c, i]
+                    i += 1
+                else:
+                    ov[c, r], oi[c, r], oy[c, r], ox[c, r] = vb[c, j], ib[c, j], yb[c, j], xb[c, j]
+                    j += 1
+
+    return Kernels(positions_last, channels_last, combine, merge_top)
 
 
-_KERNELS = None
+_KERNELS: Kernels | None = None
 _LOADING = threading.Lock()
 
 
-def load() -> tuple:
-    """The kernels, compiled or loaded from numba's cache on the first call (about a second: a run starts it in
+def load() -> Kernels:
+    """The kernels (a block's pairs on the CPU, a batch's combination, the top-k merge), compiled or loaded from numba's cache on the first call (about a second: a run starts it in
     a thread while its model is built)."""
     global _KERNELS
     with _LOADING:
@@ -99,16 +161,16 @@ def cpu_pairs(y, threads: int) -> Pairs:  # noqa: ANN001 - a CPU torch tensor, N
     import torch
 
     global _POOL
-    positions_last, channels_last = load()
+    kernels = load()
     if y.dtype not in (torch.float32, torch.float64):
         y = y.float()
     n, c, h, w = y.shape
     if y.is_contiguous():
-        a, kernel = y.reshape(n, c, h * w).numpy(), positions_last
+        a, kernel = y.reshape(n, c, h * w).numpy(), kernels.positions_last
     elif y.is_contiguous(memory_format=torch.channels_last):
-        a, kernel = y.permute(0, 2, 3, 1).reshape(n, h * w, c).numpy(), channels_last
+        a, kernel = y.permute(0, 2, 3, 1).reshape(n, h * w, c).numpy(), kernels.channels_last
     else:
-        a, kernel = y.contiguous().reshape(n, c, h * w).numpy(), positions_last
+        a, kernel = y.contiguous().reshape(n, c, h * w).numpy(), kernels.positions_last
     out = Pairs(np.empty((n, c)), np.empty((n, c)), np.empty((n, c), a.dtype), np.empty((n, c), np.int64),
                 np.empty((n, c), np.int64))
     parts = [slice(lo[0], lo[-1] + 1) for lo in np.array_split(np.arange(n), max(1, min(threads, n)))]
@@ -126,4 +188,4 @@ def cpu_pairs(y, threads: int) -> Pairs:  # noqa: ANN001 - a CPU torch tensor, N
     return out
 
 
-__all__ = ["Pairs", "cpu_pairs", "load"]
+__all__ = ["Kernels", "Pairs", "cpu_pairs", "load"]

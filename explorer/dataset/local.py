@@ -16,7 +16,8 @@ from ..tracing.device import resolve_device
 from ..tracing.hooks import running_on
 from ..tracing.watch import watched_run
 from .folder import ImageSet, decode, to_batch
-from .run import Shard, pack
+from .checkpoint import ShardResult
+from .run import Shard
 from .stats import Partial, reduce_batch
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def reduce_shard(model: nn.Module, x: torch.Tensor, used: list[int], blocks: lis
 
 
 def run_local(job: DatasetJob, images: ImageSet, pre: Preprocess, model: nn.Module, blocks: list[str],
-              todo: list[Shard], finished: Callable[[int, bytes, int], None], plan: Design | None = None) -> None:
+              todo: list[Shard], finished: Callable[[int, ShardResult], None], plan: Design | None = None) -> None:
     device = resolve_device(job.device)
     before = torch.get_num_threads()
     if job.threads:
@@ -79,7 +80,7 @@ def run_local(job: DatasetJob, images: ImageSet, pre: Preprocess, model: nn.Modu
             for index, crops, used, skipped in loader:
                 x = input_like(model, to_batch(crops, pre).to(device)) if crops else None
                 parts, lesion = reduce_shard(model, x, used, blocks, job.top_k, plan) if crops else ({}, None)
-                finished(index, pack(blocks, parts, used, skipped, lesion), len(used) + len(skipped))
+                finished(index, ShardResult.of(blocks, parts, len(used), skipped, lesion))
     finally:
         torch.set_num_threads(before)
 

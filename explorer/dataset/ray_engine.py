@@ -20,7 +20,8 @@ import numpy as np
 from resnet import Preprocess
 
 from .folder import ImageSet, decode
-from .run import Shard, pack
+from .checkpoint import ShardResult
+from .run import Shard
 
 if TYPE_CHECKING:
     from ..lesion.study import Design
@@ -75,7 +76,7 @@ class _Reducer:
         from .folder import to_batch
         from .local import reduce_shard
 
-        out: dict[str, list] = {"shard": [], "partial": [], "count": []}
+        out: dict[str, list] = {"shard": [], "partial": []}
         for shard, crops, used, skipped in zip(batch["shard"], batch["crops"], batch["used"], batch["skipped"]):
             arr = np.load(io.BytesIO(bytes(crops)), allow_pickle=False)
             used_, skipped_ = json.loads(str(used)), [tuple(s) for s in json.loads(str(skipped))]
@@ -85,13 +86,12 @@ class _Reducer:
                     x = input_like(self.model, to_batch(list(arr), self.pre).to(self.device))
                     parts, lesion = reduce_shard(self.model, x, used_, self.blocks, self.k, self.plan)
             out["shard"].append(int(shard))
-            out["partial"].append(pack(self.blocks, parts, used_, skipped_, lesion))
-            out["count"].append(len(used_) + len(skipped_))
+            out["partial"].append(ShardResult.of(self.blocks, parts, len(used_), skipped_, lesion).pack())
         return out
 
 
 def run_ray(job: DatasetJob, images: ImageSet, pre: Preprocess, blocks: list[str], todo: list[Shard],
-            finished: Callable[[int, bytes, int], None], plan: Design | None = None) -> None:
+            finished: Callable[[int, ShardResult], None], plan: Design | None = None) -> None:
     try:
         import ray
     except ImportError:
@@ -116,8 +116,8 @@ def run_ray(job: DatasetJob, images: ImageSet, pre: Preprocess, blocks: list[str
                                                              "plan": plan},
                             batch_size=1, batch_format="numpy", concurrency=actors, num_cpus=STAGE_CPUS,
                             num_gpus=1 if gpus else 0, max_restarts=3, max_task_retries=3)
-        for row in ds.select_columns(["shard", "partial", "count"]).iter_rows():
-            finished(int(row["shard"]), bytes(row["partial"]), int(row["count"]))
+        for row in ds.select_columns(["shard", "partial"]).iter_rows():
+            finished(int(row["shard"]), ShardResult.unpack(bytes(row["partial"]))[0])
     finally:
         if started and not job.ray_address:
             ray.shutdown()

@@ -1,6 +1,7 @@
 """A dataset run: the images of a folder through a model in shards of a batch each, every shard's partial
-statistics written under ``--out`` as it is done (so the same command after an interruption continues where it
-stopped), then merged in shard order into ``summary.json``, ``channels.csv`` and ``top.csv``.
+statistics merged in shard order as it is done, the tally saved under ``--out`` as it goes (``checkpoint``: the
+same command after an interruption continues where it stopped), and written as ``summary.json``,
+``channels.csv`` and ``top.csv``.
 
 Shards are fixed by the sorted file list and the batch size, and their partials merge in order, so an engine
 (``local``: a DataLoader; ``ray``: Ray Data) changes where the work runs, never the numbers.
@@ -8,9 +9,7 @@ Shards are fixed by the sorted file list and the batch size, and their partials 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,10 +25,11 @@ from ..lesion.study import DRAW_COLUMNS, LESION_COLUMNS, Design, Study, design, 
 from ..limits import DEFAULT_LIMITS, Limits
 from ..models import Model
 from .folder import DatasetError, ImageSet, list_images
-from .stats import CHANNEL_COLUMNS, FIELDS, TOP_COLUMNS, Partial, channel_columns, merge_all, top_columns
+from .checkpoint import ShardResult, Tally, atomic
+from .stats import CHANNEL_COLUMNS, TOP_COLUMNS, channel_columns, top_columns
 
 ENGINES = ("local", "ray")
-PARTIALS_FORMAT = 2  # what a shard's .npz holds (2: m2, not sums of squares); a run of another is not resumed
+PARTIALS_FORMAT = 3  # what partials/ holds (3: one merged tally; 2: a file per shard); another is not resumed
 Progress = Callable[[int, int], None]  # (images done, images in all)
 
 
@@ -109,49 +109,7 @@ def claim(out: Path, wanted: dict) -> None:
         return
     out.mkdir(parents=True, exist_ok=True)
     (out / "partials").mkdir(exist_ok=True)
-    _atomic(path, json.dumps(wanted, indent=1).encode())
-
-
-def _atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def shard_path(out: Path, index: int) -> Path:
-    return out / "partials" / f"shard_{index:06d}.npz"
-
-
-def pack(blocks: list[str], parts: dict[str, Partial], used: list[int], skipped: list[tuple[int, str]],
-         lesion: LesionPartial | None = None) -> bytes:
-    """A shard's partials as .npz bytes (plain arrays: read back without pickle): every block's channels in one
-    ``Partial``, and how many channels each block has."""
-    arrays: dict[str, np.ndarray] = {"used": np.asarray(used, dtype=np.int64),
-                                     "skip_index": np.asarray([i for i, _ in skipped], dtype=np.int64),
-                                     "skip_reason": np.asarray([r for _, r in skipped], dtype=str)}
-    if parts:
-        missing = [b for b in blocks if b not in parts]
-        if missing:
-            raise RuntimeError(f"the forward made no output for {', '.join(missing)}")
-        arrays["channels"] = np.asarray([len(parts[b].sum) for b in blocks], dtype=np.int64)
-        arrays.update(Partial.join([parts[b] for b in blocks]).arrays())
-    if lesion is not None:
-        arrays.update({f"lesion_{f}": a for f, a in lesion.arrays().items()})
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def unpack(data: bytes) -> tuple[Partial | None, list[int] | None, list[int], list[tuple[int, str]],
-                                 LesionPartial | None]:
-    """(partial, channels per block, used, skipped, lesion partial) of a shard's file."""
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        part = Partial(*(z[f] for f in FIELDS)) if "channels" in z.files else None
-        channels = z["channels"].tolist() if part is not None else None
-        skipped = list(zip(z["skip_index"].tolist(), z["skip_reason"].tolist()))
-        lesion = (LesionPartial(*(z[f"lesion_{f}"] for f in LesionPartial.__dataclass_fields__))
-                  if "lesion_images" in z.files else None)
-        return part, channels, z["used"].tolist(), skipped, lesion
+    atomic(path, json.dumps(wanted, indent=1).encode())
 
 
 # ---- the run ---------------------------------------------------------------------------------------------------
@@ -176,28 +134,35 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
             if job.lesion else None)
     wanted = manifest(job, images, pre, loaded.weights_label, blocks)
     claim(job.out, wanted)
-    todo = [s for s in shards(images, job.batch_size) if not shard_path(job.out, s.index).exists()]
+    tally = Tally(job.out, job.top_k)
+    every = shards(images, job.batch_size)
+    todo = [s for s in every if not tally.done(s.index)]
     total, done = len(images.files), len(images.files) - sum(len(s.images) for s in todo)
     if progress:
         progress(done, total)
 
-    def finished(index: int, data: bytes, count: int) -> None:
+    def finished(index: int, result: ShardResult) -> None:
         nonlocal done
-        _atomic(shard_path(job.out, index), data)
-        done += count
+        tally.add(index, result)
+        done += result.used + len(result.skipped)
         if progress:
             progress(done, total)
 
-    if todo:
-        if job.engine == "ray":
+    try:
+        if todo and job.engine == "ray":
             from .ray_engine import run_ray
 
             run_ray(job, images, pre, blocks, todo, finished, plan)
-        else:
+        elif todo:
             from .local import run_local
 
             run_local(job, images, pre, loaded.model, blocks, todo, finished, plan)
-    return write_outputs(job, images, wanted, blocks, time.perf_counter() - start, plan)
+    finally:  # (an interrupted run keeps what it did)
+        tally.save()
+    if tally.next < len(every):
+        raise DatasetError(f"{len(every) - tally.next} of {len(every)} shards did not come back; run the same "
+                           "command again to finish them")
+    return write_outputs(job, images, wanted, blocks, tally.merged, time.perf_counter() - start, plan)
 
 
 def block_names(model, pre: Preprocess) -> list[str]:  # noqa: ANN001 - an nn.Module
@@ -208,40 +173,29 @@ def block_names(model, pre: Preprocess) -> list[str]:  # noqa: ANN001 - an nn.Mo
     return [b.name for b in plan_for(model, torch.zeros(1, 3, pre.crop_size, pre.crop_size)).blocks]
 
 
-def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[str], seconds: float,
-                  plan: Design | None = None) -> dict:
-    """Every shard's partials merged in shard order, and the files."""
-    parts, skipped, used, lesions, channels = [], [], 0, [], None
-    for s in shards(images, job.batch_size):
-        p, c, u, sk, lesion = unpack(shard_path(job.out, s.index).read_bytes())
-        parts.append(p)
-        channels = channels or c
-        used += len(u)
-        skipped += sk
-        lesions += [lesion] if lesion is not None else []
-    merged = merge_all(parts, job.top_k)
+def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[str], merged: ShardResult,
+                  seconds: float, plan: Design | None = None) -> dict:
+    """The files, from every shard's partials merged in shard order."""
     per_block = []
-    if merged is not None:
-        edges = np.cumsum([0, *channels])
-        per_block = [(b, merged.channels(lo, hi)) for b, lo, hi in zip(blocks, edges, edges[1:])]
+    if merged.part is not None:
+        edges = np.cumsum([0, *merged.channels])
+        per_block = [(b, merged.part.channels(lo, hi)) for b, lo, hi in zip(blocks, edges, edges[1:])]
     _csv(job.out / "channels.csv", CHANNEL_COLUMNS, [channel_columns(b, p) for b, p in per_block])
     _csv(job.out / "top.csv", TOP_COLUMNS, [top_columns(b, p, images.files) for b, p in per_block])
     summary = {**{k: wanted[k] for k in ("model", "weights", "preprocessing", "top_k", "batch_size")},
                "weights_file": str(Path(job.checkpoint).resolve()) if job.checkpoint and job.weights == "file" else None,
-               "engine": job.engine, "folder": job.folder.name, "root": str(job.folder.resolve()), "images": len(images.files), "images_used": used,
-               "classes": list(images.classes), "skipped": [{"file": images.files[i], "reason": r} for i, r in skipped],
+               "engine": job.engine, "folder": job.folder.name, "root": str(job.folder.resolve()), "images": len(images.files), "images_used": merged.used,
+               "classes": list(images.classes),
+               "skipped": [{"file": images.files[i], "reason": r} for i, r in merged.skipped],
                "blocks": blocks, "seconds": round(seconds, 3)}
-    if plan is not None and lesions:
-        summary.update(write_lesion(job, plan, lesions))
-    _atomic(job.out / "summary.json", json.dumps(summary, indent=1).encode())
+    if plan is not None and merged.lesion is not None:
+        summary.update(write_lesion(job, plan, merged.lesion))
+    atomic(job.out / "summary.json", json.dumps(summary, indent=1).encode())
     return summary
 
 
-def write_lesion(job: DatasetJob, plan: Design, lesions: list[LesionPartial]) -> dict:
+def write_lesion(job: DatasetJob, plan: Design, total: LesionPartial) -> dict:
     """lesion.csv and lesion_k.csv from the shards' lesion partials (merged in shard order); the summary's part."""
-    total = lesions[0]
-    for p in lesions[1:]:
-        total = total.merge(p)
     _csv(job.out / "lesion.csv", LESION_COLUMNS, [_columns(LESION_COLUMNS, lesion_rows(plan.names, plan.projections, total))])
     _csv(job.out / "lesion_k.csv", DRAW_COLUMNS, [_columns(DRAW_COLUMNS, draw_rows(plan.names, plan.chosen, total))])
     labelled = int(total.labelled)
@@ -261,7 +215,7 @@ def _csv(path: Path, columns, tables: list[dict]) -> None:  # noqa: ANN001 - col
         formats, cells = zip(*(_column(table[c]) for c in columns))
         row = ",".join(formats)
         lines.extend(row % values for values in zip(*cells))
-    _atomic(path, ("\n".join(lines) + "\n").encode())
+    atomic(path, ("\n".join(lines) + "\n").encode())
 
 
 def _column(values) -> tuple[str, list]:  # noqa: ANN001 - a list or an array
@@ -284,5 +238,4 @@ def _quote(text: str) -> str:
     return text
 
 
-__all__ = ["DatasetJob", "ENGINES", "Shard", "check_job", "claim", "pack", "run_dataset", "shards", "unpack",
-           "write_outputs"]
+__all__ = ["DatasetJob", "ENGINES", "Shard", "check_job", "claim", "run_dataset", "shards", "write_outputs"]

@@ -8,7 +8,9 @@ number of images keeps O(blocks × channels × k), and partials made anywhere (a
 resumed run) merged in the same order give the same numbers.
 
 Each (image, channel) pair is reduced first (on the CPU in one compiled pass, ``kernels``; on a GPU by torch
-there, ``device_pairs``), then the batch's images are combined in float64 on the host.
+there, ``device_pairs``), then the batch's images are combined in float64 on the host, and partials merged, by
+compiled loops too (numpy's version of the two, a strided argsort over images and a sort of two top lists, cost
+as much as the pairs).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import Pairs
+from .kernels import Pairs, cpu_pairs, load
 
 FIELDS = ("sum", "m2", "count", "max", "positive", "top_value", "top_image", "top_y", "top_x")
 CHANNEL_COLUMNS = ("block", "channel", "mean", "std", "max", "active_fraction", "dead")
@@ -40,16 +42,16 @@ class Partial:
 
     def merge(self, other: Partial, k: int) -> Partial:
         """This partial, then ``other`` (images after these: ties go to the earlier image)."""
-        value = np.concatenate([self.top_value, other.top_value], axis=1)
-        order = np.argsort(-value, axis=1, kind="stable")[:, :k]
-        take = lambda a, b: np.take_along_axis(np.concatenate([a, b], axis=1), order, axis=1)  # noqa: E731
+        c, kk = len(self.sum), min(k, self.top_value.shape[1] + other.top_value.shape[1])
+        top = (np.empty((c, kk), np.float32), np.empty((c, kk), np.int64), np.empty((c, kk), np.int32),
+               np.empty((c, kk), np.int32))
+        load().merge_top(self.top_value, self.top_image, self.top_y, self.top_x, other.top_value, other.top_image,
+                  other.top_y, other.top_x, *top)
         na, nb = self.count.astype(np.float64), other.count.astype(np.float64)
         delta = other.sum / nb - self.sum / na
         m2 = self.m2 + other.m2 + delta * delta * (na * nb / (na + nb))
         return Partial(self.sum + other.sum, m2, self.count + other.count,
-                       np.maximum(self.max, other.max), self.positive + other.positive,
-                       np.take_along_axis(value, order, axis=1), take(self.top_image, other.top_image),
-                       take(self.top_y, other.top_y), take(self.top_x, other.top_x))
+                       np.maximum(self.max, other.max), self.positive + other.positive, *top)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {f: getattr(self, f) for f in FIELDS}
@@ -69,24 +71,14 @@ def reduce_batch(y, k: int, images: list[int], threads: int = 1) -> Partial:  # 
     reductions there. ``images`` are the dataset indices of the batch's rows."""
     y = y.detach()
     n, c, h, w = y.shape
-    if y.device.type == "cpu":
-        from .kernels import cpu_pairs
-
-        pairs = cpu_pairs(y, threads)
-    else:
-        pairs = device_pairs(y)
-    p = h * w
+    pairs = cpu_pairs(y, threads) if y.device.type == "cpu" else device_pairs(y)
     kk = min(k, n)
-    order = np.argsort(-pairs.max, axis=0, kind="stable")[:kk]  # (k', C): each channel's best rows, ties in order
-    where = np.take_along_axis(pairs.argmax, order, axis=0).T
-    # The images combined in float64: the sum of each image's m2 and its mean's spread about the batch's.
-    batch_mean = pairs.sum.sum(0) / (n * p)
-    spread = ((pairs.sum / p - batch_mean) ** 2).sum(0) * p
-    return Partial(pairs.sum.sum(0), pairs.m2.sum(0) + spread, np.full(c, n * p, dtype=np.int64),
-                   pairs.max.max(0).astype(np.float32), pairs.positive.sum(0),
-                   np.take_along_axis(pairs.max, order, axis=0).T.astype(np.float32),
-                   np.asarray(images, dtype=np.int64)[order].T, (where // w).astype(np.int32),
-                   (where % w).astype(np.int32))
+    out = Partial(np.empty(c), np.empty(c), np.full(c, n * h * w, dtype=np.int64), np.empty(c, np.float32),
+                  np.empty(c, np.int64), np.empty((c, kk), np.float32), np.empty((c, kk), np.int64),
+                  np.empty((c, kk), np.int32), np.empty((c, kk), np.int32))
+    load().combine(pairs.sum, pairs.m2, pairs.max, pairs.argmax, pairs.positive, np.asarray(images, dtype=np.int64),
+              h * w, w, out.sum, out.m2, out.max, out.positive, out.top_value, out.top_image, out.top_y, out.top_x)
+    return out
 
 
 def device_pairs(y) -> Pairs:  # noqa: ANN001 - a torch tensor on a GPU (or any device)
@@ -108,15 +100,6 @@ def device_pairs(y) -> Pairs:  # noqa: ANN001 - a torch tensor on a GPU (or any 
     return Pairs(s, m2, mx, arg, positive)
 
 
-def merge_all(parts: list[Partial | None], k: int) -> Partial | None:
-    """Shard partials merged in the order given (None: a shard without a readable image)."""
-    merged = None
-    for p in parts:
-        if p is not None:
-            merged = p if merged is None else merged.merge(p, k)
-    return merged
-
-
 def channel_columns(block: str, p: Partial) -> dict[str, np.ndarray | list]:
     """The columns of ``channels.csv`` for one block."""
     n = p.count.astype(np.float64)
@@ -134,5 +117,5 @@ def top_columns(block: str, p: Partial, images: tuple[str, ...] | list[str]) -> 
             "y": p.top_y.ravel(), "x": p.top_x.ravel()}
 
 
-__all__ = ["CHANNEL_COLUMNS", "FIELDS", "Partial", "TOP_COLUMNS", "channel_columns", "merge_all", "reduce_batch",
+__all__ = ["CHANNEL_COLUMNS", "FIELDS", "Partial", "TOP_COLUMNS", "channel_columns", "reduce_batch",
            "top_columns"]
