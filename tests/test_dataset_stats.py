@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.dataset.kernels import cpu_pairs
-from explorer.dataset.stats import channel_columns, device_pairs, reduce_batch
+from explorer.dataset.kernels import Pairs, cpu_pairs
+from explorer.dataset.stats import channel_columns, combine, device_pairs, reduce_batch
 
 K = 3
 
@@ -78,3 +78,35 @@ def test_partials_merged_in_any_split_equal_the_whole() -> None:
         order = np.argsort(-peaks[:, c], kind="stable")[:K]
         assert list(whole.top_image[c]) == [images[i] for i in order]
         assert [divmod(int(a[i, c].argmax()), a.shape[3]) for i in order] == list(zip(whole.top_y[c], whole.top_x[c]))
+
+
+@pytest.mark.parametrize("n", [9, 40])  # (≤ 32 images ranked by counting, more by insertion)
+def test_a_batch_combined_keeps_its_best_images_as_a_stable_argsort(n: int) -> None:
+    rng = np.random.default_rng(n)
+    c, h, w, k = 6, 3, 5, 7
+    peak = rng.standard_normal((n, c)).astype(np.float32)
+    peak[:, 1] = 2.0  # all tied
+    peak[::3, 2] = np.nan  # NaN goes last, as numpy sorts it
+    peak[rng.random((n, c)) < 0.3] = 0.5  # ties among others
+    pairs = Pairs(rng.standard_normal((n, c)) * 10, rng.random((n, c)), peak, rng.integers(0, h * w, (n, c)),
+                  rng.integers(0, h * w, (n, c)))
+    images = list(range(100, 100 + n))
+    got = combine(pairs, k, images, h, w)
+    order = np.argsort(-peak, axis=0, kind="stable")[:k].T  # C×k
+    assert np.array_equal(got.top_image, np.asarray(images)[order])
+    assert np.array_equal(got.top_value, np.take_along_axis(peak.T, order, axis=1), equal_nan=True)
+    where = np.take_along_axis(pairs.argmax.T, order, axis=1)
+    assert np.array_equal(got.top_y, where // w) and np.array_equal(got.top_x, where % w)
+    assert np.allclose(got.sum, pairs.sum.sum(0)) and np.array_equal(got.positive, pairs.positive.sum(0))
+    assert np.array_equal(got.max, peak.max(0), equal_nan=True)
+    # m2 of the batch: each image's own, and its mean's spread about the batch's mean
+    means = pairs.sum / (h * w)
+    spread = ((means - pairs.sum.sum(0) / (n * h * w)) ** 2).sum(0) * h * w
+    assert np.allclose(got.m2, pairs.m2.sum(0) + spread, rtol=1e-12)
+    # and merged with another batch, the best of both (a stable argsort of the two lists, this one first)
+    other = combine(pairs, k, [i + n for i in images], h, w)
+    merged = got.merge(other, k)
+    both = np.concatenate([got.top_value, other.top_value], axis=1)
+    pick = np.argsort(-both, axis=1, kind="stable")[:, :k]
+    assert np.array_equal(merged.top_image, np.take_along_axis(np.concatenate([got.top_image, other.top_image], 1), pick, 1))
+    assert np.array_equal(merged.top_value, np.take_along_axis(both, pick, 1), equal_nan=True)

@@ -63,66 +63,82 @@ def _compiled() -> Kernels:  # compiled, or loaded from numba's cache, on first 
                 m2[n, c] = max(squares - total * total / p_, 0.0)
                 mx[n, c], arg[n, c], pos[n, c] = best, where, count
 
-    @numba.njit(nogil=True, cache=True)
+    @numba.njit(nogil=True, cache=True, fastmath={"contract", "arcp", "nsz"})
     def channels_last(a, s, m2, mx, arg, pos):  # a: N×P×C, channels contiguous (a channels-last output)
+        # Each channel its own accumulators, updated without branches (selects): the loop over channels
+        # vectorises (twice as fast as branching on each value); each accumulator still adds in order.
         n_, p_, c_ = a.shape
-        shift = np.empty(c_)
+        shift, total, squares = np.empty(c_), np.empty(c_), np.empty(c_)
+        best, where, count = np.empty(c_, a.dtype), np.empty(c_, np.int64), np.empty(c_, np.int64)
         for n in range(n_):
+            row = a[n]
             for c in range(c_):
-                shift[c] = a[n, 0, c]
-                s[n, c], m2[n, c], mx[n, c], arg[n, c], pos[n, c] = 0.0, 0.0, a[n, 0, c], 0, 0
+                shift[c], total[c], squares[c], best[c], where[c], count[c] = row[0, c], 0.0, 0.0, row[0, c], 0, 0
             for p in range(p_):
                 for c in range(c_):
-                    v = a[n, p, c]
+                    v = row[p, c]
                     d = np.float64(v) - shift[c]
-                    s[n, c] += d
-                    m2[n, c] += d * d  # the sum of squares until the end
-                    if v > mx[n, c]:
-                        mx[n, c], arg[n, c] = v, p
-                    if v > 0:
-                        pos[n, c] += 1
+                    total[c] += d
+                    squares[c] += d * d
+                    ahead_ = v > best[c]
+                    best[c] = v if ahead_ else best[c]
+                    where[c] = p if ahead_ else where[c]
+                    count[c] += v > 0
             for c in range(c_):
-                m2[n, c] = max(m2[n, c] - s[n, c] * s[n, c] / p_, 0.0)
-                s[n, c] += shift[c] * p_
+                m2[n, c] = max(squares[c] - total[c] * total[c] / p_, 0.0)
+                s[n, c] = total[c] + shift[c] * p_
+                mx[n, c], arg[n, c], pos[n, c] = best[c], where[c], count[c]
 
     @numba.njit(inline="always")
     def ahead(v, u):  # v ranks strictly before u: as a stable argsort of -value (NaN last, ties in order)
         return v > u or (np.isnan(u) and not np.isnan(v))
 
-    @numba.njit(nogil=True, cache=True)
+    @numba.njit(nogil=True, cache=True, fastmath={"contract", "arcp", "nsz"})
     def combine(s, m2, mx, arg, pos, images, p, w, o_sum, o_m2, o_max, o_pos, t_val, t_img, t_y, t_x):
         """A batch's pairs (N×C) combined per channel in float64 (the sum of the images' m2 and their means'
-        spread about the batch's), and each channel's best k' images by insertion, ties to the earlier."""
+        spread about the batch's), and each channel's best k' images, ties to the earlier one."""
         n_, c_ = s.shape
         kk = t_val.shape[1]
-        order = np.empty(kk, np.int64)
         for c in range(c_):
-            total, squares, best, count = 0.0, 0.0, mx[0, c], 0
-            filled = 0
-            for n in range(n_):
+            o_sum[c], o_m2[c], o_max[c], o_pos[c] = 0.0, 0.0, mx[0, c], 0
+        for n in range(n_):  # (images outer, channels inner: contiguous, vectorised)
+            for c in range(c_):
                 v = mx[n, c]
-                total += s[n, c]
-                squares += m2[n, c]
-                count += pos[n, c]
-                if v > best or np.isnan(v):  # (as numpy's max: a NaN stays)
-                    best = v
-                j = filled
-                while j > 0 and ahead(v, mx[order[j - 1], c]):
-                    j -= 1
-                if j < kk:
-                    for q in range(min(filled, kk - 1), j, -1):
-                        order[q] = order[q - 1]
-                    order[j] = n
-                    filled = min(filled + 1, kk)
-            mean = total / (n_ * p)
-            spread = 0.0
+                o_sum[c] += s[n, c]
+                o_m2[c] += m2[n, c]
+                o_pos[c] += pos[n, c]
+                o_max[c] = v if (v > o_max[c] or np.isnan(v)) else o_max[c]  # (as numpy's max: a NaN stays)
+        for n in range(n_):
+            for c in range(c_):
+                d = s[n, c] / p - o_sum[c] / (n_ * p)
+                o_m2[c] += d * d * p
+        col, nan, order = np.empty(n_, mx.dtype), np.empty(n_, np.bool_), np.empty(kk, np.int64)
+        for c in range(c_):
             for n in range(n_):
-                d = s[n, c] / p - mean
-                spread += d * d
-            o_sum[c], o_m2[c], o_max[c], o_pos[c] = total, squares + spread * p, best, count
+                col[n], nan[n] = mx[n, c], np.isnan(mx[n, c])
+            if n_ <= 32:  # each image's rank counted, without branches: the images before it
+                for i in range(n_):
+                    rank = 0
+                    for j in range(n_):
+                        j_ahead = (col[j] > col[i]) | (nan[i] & ~nan[j])
+                        i_ahead = (col[i] > col[j]) | (nan[j] & ~nan[i])
+                        rank += j_ahead | ((j < i) & ~i_ahead)
+                    if rank < kk:
+                        order[rank] = i
+            else:  # by insertion into the best k' so far
+                filled = 0
+                for n in range(n_):
+                    j = filled
+                    while j > 0 and ahead(col[n], col[order[j - 1]]):
+                        j -= 1
+                    if j < kk:
+                        for q in range(min(filled, kk - 1), j, -1):
+                            order[q] = order[q - 1]
+                        order[j] = n
+                        filled = min(filled + 1, kk)
             for r in range(kk):
                 i = order[r]
-                t_val[c, r], t_img[c, r], t_y[c, r], t_x[c, r] = mx[i, c], images[i], arg[i, c] // w, arg[i, c] % w
+                t_val[c, r], t_img[c, r], t_y[c, r], t_x[c, r] = col[i], images[i], arg[i, c] // w, arg[i, c] % w
 
     @numba.njit(nogil=True, cache=True)
     def merge_top(va, ia, ya, xa, vb, ib, yb, xb, ov, oi, oy, ox):

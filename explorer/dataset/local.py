@@ -2,6 +2,7 @@
 block's output reduced on the device the moment the block makes it (``stats.reduce_batch``)."""
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Callable
 
 import torch
@@ -50,11 +51,12 @@ class ShardImages(Dataset):
 
 
 def reduce_shard(model: nn.Module, x: torch.Tensor, used: list[int], blocks: list[str], k: int,
-                 plan: Design | None = None) -> tuple[dict[str, Partial], LesionPartial | None]:
-    """One forward of a shard's batch, each block's output reduced as it is made; for a lesion study that
-    forward is taped and the lesions replayed from it (``lesion_batch``)."""
+                 plan: Design | None = None, threads: int | None = None) -> tuple[dict[str, Partial], LesionPartial | None]:
+    """One forward of a shard's batch, each block's output reduced as it is made (in ``threads`` threads, by
+    default torch's); for a lesion study that forward is taped and the lesions replayed from it
+    (``lesion_batch``)."""
     parts: dict[str, Partial] = {}
-    threads = torch.get_num_threads()
+    threads = threads or torch.get_num_threads()
 
     def watch(plan) -> dict:  # noqa: ANN001
         return {b.output: [lambda t, n=b.name: parts.__setitem__(n, reduce_batch(t, k, used, threads))]
@@ -73,13 +75,16 @@ def run_local(job: DatasetJob, images: ImageSet, pre: Preprocess, model: nn.Modu
     before = torch.get_num_threads()
     if job.threads:
         torch.set_num_threads(job.threads)
+    # The reductions read memory more than they compute: on cores the decoding workers share, more threads
+    # contend more than they help (two cores, two workers: one thread, ~10 % faster than two).
+    threads = max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - job.workers))
     loader = DataLoader(ShardImages(images, pre, todo, job.limits), batch_size=None, num_workers=job.workers,
                         collate_fn=lambda item: item, persistent_workers=False)
     try:
         with running_on(model, device):
             for index, crops, used, skipped in loader:
                 x = input_like(model, to_batch(crops, pre).to(device)) if crops else None
-                parts, lesion = reduce_shard(model, x, used, blocks, job.top_k, plan) if crops else ({}, None)
+                parts, lesion = reduce_shard(model, x, used, blocks, job.top_k, plan, threads) if crops else ({}, None)
                 finished(index, ShardResult.of(blocks, parts, len(used), skipped, lesion))
     finally:
         torch.set_num_threads(before)

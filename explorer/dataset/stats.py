@@ -72,12 +72,19 @@ def reduce_batch(y, k: int, images: list[int], threads: int = 1) -> Partial:  # 
     y = y.detach()
     n, c, h, w = y.shape
     pairs = cpu_pairs(y, threads) if y.device.type == "cpu" else device_pairs(y)
+    return combine(pairs, k, images, h, w)
+
+
+def combine(pairs: Pairs, k: int, images: list[int], h: int, w: int) -> Partial:
+    """A batch's pairs (N×C, each over h×w positions) as one partial: per channel, in float64, and its best
+    min(k, N) images by their maximum, ties to the earlier image, NaN last (as a stable argsort of −max)."""
+    n, c = pairs.sum.shape
     kk = min(k, n)
     out = Partial(np.empty(c), np.empty(c), np.full(c, n * h * w, dtype=np.int64), np.empty(c, np.float32),
                   np.empty(c, np.int64), np.empty((c, kk), np.float32), np.empty((c, kk), np.int64),
                   np.empty((c, kk), np.int32), np.empty((c, kk), np.int32))
     load().combine(pairs.sum, pairs.m2, pairs.max, pairs.argmax, pairs.positive, np.asarray(images, dtype=np.int64),
-              h * w, w, out.sum, out.m2, out.max, out.positive, out.top_value, out.top_image, out.top_y, out.top_x)
+                   h * w, w, out.sum, out.m2, out.max, out.positive, out.top_value, out.top_image, out.top_y, out.top_x)
     return out
 
 
@@ -117,5 +124,5 @@ def top_columns(block: str, p: Partial, images: tuple[str, ...] | list[str]) -> 
             "y": p.top_y.ravel(), "x": p.top_x.ravel()}
 
 
-__all__ = ["CHANNEL_COLUMNS", "FIELDS", "Partial", "TOP_COLUMNS", "channel_columns", "reduce_batch",
+__all__ = ["CHANNEL_COLUMNS", "FIELDS", "Partial", "TOP_COLUMNS", "channel_columns", "combine", "reduce_batch",
            "top_columns"]
