@@ -10,7 +10,7 @@ Module map — two pipelines over frozen records:
                                       └► figures/   the paper figure; SVG/PDF/PNG, TikZ, draw.io, Mermaid, GraphML
     image ─► features/ ─► Capture ─► features/views  channel grids, overlay, across-network plots
                      └► CamRun  ─► features/cam_views  class maps over the crop, per stage
-    folder ─► dataset/ ─► partials per shard ─► summary.json, channels.csv, top.csv ─► dataset/views
+    folder ─► dataset/ ─► partials, merged ─► summary.json, channels.csv, top.csv ─► dataset/views
                      └► lesion/  each block removed (replays of one taped forward) ─► lesion.csv, lesion_k.csv
 
     models.py   what a spec names (ours, timm:…) and which model a checkpoint is; sources.py models from files
@@ -31,8 +31,9 @@ Module map — two pipelines over frozen records:
     features/   images.py (safe decoding), capture.py (per-block maps and statistics), cam.py (class activation
                 maps at every block), store.py (models, captures and CAM runs kept for a server), views.py and
                 cam_views.py (what they show)
-    dataset/    folder.py (images and labels), stats.py (partials that merge exactly), run.py (the run, its files,
-                resuming), local.py and ray_engine.py (the engines), views.py (the Dataset tab's views)
+    dataset/    folder.py (images and labels), stats.py (partials that merge exactly) and kernels.py (their
+                compiled loops), run.py (the run, its files), checkpoint.py (the merged tally a run resumes
+                from), local.py and ray_engine.py (the engines), views.py (the Dataset tab's views)
     lesion/     replay.py (a forward taped, then replayed from an op with additions lesioned), plan.py (each
                 block's addition, the values a cut needs), measure.py (a batch's numbers), partial.py, study.py
                 (settings, labels, draws, path lengths; torch-free), views.py (the charts)
