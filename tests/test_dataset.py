@@ -243,3 +243,7 @@ def test_the_cli_writes_files_pandas_reads(folder: Path, tmp_path: Path) -> None
     bad = subprocess.run([sys.executable, "-m", "explorer", "dataset", "resnet18", str(folder), "--out", str(out),
                           "--top-k", "0"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--top-k must be a whole number of at least 1, got 0" in bad.stderr
+    big = subprocess.run([sys.executable, "-m", "explorer", "dataset", "resnet18", str(folder), "--out", str(out),
+                          "--crop", "5000"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert big.returncode == 2 and "the crop must be 32 to 1024 px, got 5000" in big.stderr
+    assert "Traceback" not in big.stderr and len(big.stderr.strip().splitlines()) == 1

@@ -49,6 +49,28 @@ def test_a_run_over_uploaded_images_then_its_blocks_and_channels(client, images:
         client.predict("layer3.1", 999, api_name="/dataset_channel")
 
 
+def test_a_run_at_a_chosen_resize_and_crop(client, images: list[Path]) -> None:
+    """The preprocessing set in the tab (as the CLI's --resize/--crop): the blocks' resolutions follow the crop."""
+    from ui.context import APP
+
+    summary, block, channels, *_ = client.predict(
+        "resnet18", [handle_file(str(p)) for p in images[:2]], None, "random", None, 2, False, 0, 80, 64,
+        api_name="/dataset_run")
+    assert "crop 64 px" in summary and "over **2** images" in summary
+    run = APP.runs[max(APP.runs, key=lambda name: APP.runs[name].stat().st_mtime)]
+    made = json.loads((run / "summary.json").read_text())
+    assert made["preprocessing"]["resize_size"] == 80 and made["preprocessing"]["crop_size"] == 64
+    top = [line.split(",") for line in (run / "top.csv").read_text().splitlines()[1:]]
+    # layer1 of a ResNet-18 is at a quarter of the crop: every maximum's position is inside 16×16
+    assert {int(r[5]) for r in top if r[0] == "layer1.0"} <= set(range(16)) and max(int(r[5]) for r in top) < 16
+    with pytest.raises(Exception, match="the crop must be 32 to 1024 px, got 5000"):
+        client.predict("resnet18", [handle_file(str(images[0]))], None, "random", None, 2, False, 0, 0, 5000,
+                       api_name="/dataset_run")
+    with pytest.raises(Exception, match=r"the resize must be at least half the crop \(32\) and at most 4096 px, got 20"):
+        client.predict("resnet18", [handle_file(str(images[0]))], None, "random", None, 2, False, 0, 20, 64,
+                       api_name="/dataset_run")
+
+
 def test_a_zip_with_class_folders_and_a_finished_cli_run(client, images: list[Path], tmp_path: Path) -> None:
     from ui.context import APP
     from ui.settings import AppSettings

@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from resnet import Preprocess
 from resnet.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 from ..lesion.study import Study
@@ -64,18 +63,13 @@ class _Bar:
 
 def dataset(args: argparse.Namespace, limits: Limits) -> str:
     from ..dataset import DatasetJob, run_dataset
+    from ..dataset.folder import preprocessing
 
     config = model_from_args(args, limits)
     weights = args.weights or (str(args.opened.path) if args.opened else None)
     if weights and not Path(weights).is_file():
         raise UsageError(f"--weights: no such file {weights}")
-    pre = None
-    if args.resize or args.crop or tuple(args.mean) != IMAGENET_MEAN or tuple(args.std) != IMAGENET_STD:
-        crop = args.crop or 224
-        pre = Preprocess(args.resize or max(crop, 256 * crop // 224), crop, tuple(args.mean), tuple(args.std))
-        if pre.crop_size < 32 or pre.resize_size < pre.crop_size // 2:
-            raise UsageError(f"--crop must be at least 32 and --resize at least half of it, got {pre.resize_size}, "
-                             f"{pre.crop_size}")
+    pre = preprocessing(args.resize, args.crop, args.mean, args.std, limits)
     names = None
     if args.labels:
         from ..features.views import read_labels

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from resnet import Preprocess
+from resnet.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 from ..features.images import ImageError, load_image
-from ..limits import DEFAULT_LIMITS, Limits
+from ..limits import DEFAULT_LIMITS, MIN_INPUT_SIZE, Limits
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -65,6 +66,25 @@ def decode(root: Path, file: str, pre: Preprocess, limits: Limits = DEFAULT_LIMI
         return None, exc.strerror or "the image is damaged or truncated and cannot be decoded"
 
 
+def preprocessing(resize: int | None = None, crop: int | None = None, mean: tuple[float, ...] = IMAGENET_MEAN,
+                  std: tuple[float, ...] = IMAGENET_STD, limits: Limits = DEFAULT_LIMITS) -> Preprocess | None:
+    """The preprocessing a run is asked for (None: the weights' own). A crop alone is resized as torchvision's
+    ImageNet recipe is (shorter side 256/224 of it); a resize alone crops 224 (or the resize, if smaller)."""
+    mean, std = tuple(float(v) for v in mean), tuple(float(v) for v in std)
+    if not (resize or crop) and mean == IMAGENET_MEAN and std == IMAGENET_STD:
+        return None
+    crop = int(crop or min(224, resize or 224))
+    resize = int(resize or max(crop, 256 * crop // 224))
+    if not MIN_INPUT_SIZE <= crop <= limits.max_input_size:
+        raise DatasetError(f"the crop must be {MIN_INPUT_SIZE} to {limits.max_input_size} px, got {crop}")
+    if not crop // 2 <= resize <= 4 * limits.max_input_size:
+        raise DatasetError(f"the resize must be at least half the crop ({crop // 2}) and at most "
+                           f"{4 * limits.max_input_size} px, got {resize}")
+    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+        raise DatasetError(f"the mean and std are three numbers each, the std above 0; got {mean}, {std}")
+    return Preprocess(resize, crop, mean, std)
+
+
 def to_batch(crops: list[np.ndarray], pre: Preprocess):  # noqa: ANN201 - a torch tensor, imported late
     """uint8 crops (N×H×W×3) as the normalised N×3×H×W float batch the model takes."""
     import torch
@@ -75,4 +95,4 @@ def to_batch(crops: list[np.ndarray], pre: Preprocess):  # noqa: ANN201 - a torc
     return (x - mean) / std
 
 
-__all__ = ["DatasetError", "IMAGE_SUFFIXES", "ImageSet", "decode", "list_images", "to_batch"]
+__all__ = ["DatasetError", "IMAGE_SUFFIXES", "ImageSet", "decode", "list_images", "preprocessing", "to_batch"]

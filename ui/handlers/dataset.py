@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from explorer.dataset import DatasetJob, run_dataset
-from explorer.dataset.folder import IMAGE_SUFFIXES, DatasetError
+from explorer.dataset.folder import IMAGE_SUFFIXES, DatasetError, preprocessing
 from explorer.dataset.views import CHANNEL_COLUMNS, RunFiles, channels_figure, examples
 from explorer.files import display_name, fresh_folder
 from explorer.lesion.study import Study
@@ -102,11 +102,13 @@ def _from_upload(paths: list[str]) -> Path:
 
 @titled("Cannot run this dataset")
 def dataset_run(spec: str, uploads: list[str] | None, folder: str | None, weights: str, checkpoint: str | None,
-                top_k: float, lesion: bool = False, remove_k: float = 0,
+                top_k: float, lesion: bool = False, remove_k: float = 0, resize: float = 0, crop: float = 0,
                 progress: gr.Progress = gr.Progress()) -> DatasetView:
     """The applied model over the images (uploaded, or the server folder picked), every block's channels; with
-    ``lesion``, each block removed in turn (and ``remove_k`` random blocks at once, 5 draws each)."""
+    ``lesion``, each block removed in turn (and ``remove_k`` random blocks at once, 5 draws each). ``resize``
+    and ``crop`` (px; 0: the weights' own) are the preprocessing, as the CLI's ``--resize`` and ``--crop``."""
     config = model_config(spec)
+    pre = preprocessing(whole("resize", resize or 0), whole("crop", crop or 0), limits=APP.settings.limits)
     if uploads:
         root = _from_upload(list(uploads))
     elif folder:
@@ -118,7 +120,7 @@ def dataset_run(spec: str, uploads: list[str] | None, folder: str | None, weight
     else:
         raise Refusal("upload images (or a .zip of them), or pick a folder the server offers", "No images")
     out = fresh_folder(OUTPUT_ROOT) / "run"
-    job = DatasetJob(config, root, out, weights, checkpoint or APP.settings.weights, top_k=whole("top-k", top_k),
+    job = DatasetJob(config, root, out, weights, checkpoint or APP.settings.weights, pre, top_k=whole("top-k", top_k),
                      batch_size=DATASET_BATCH, workers=0, device=APP.settings.device, limits=APP.settings.limits,
                      lesion=Study(whole("k", remove_k or 0)) if lesion else None)
 

@@ -44,6 +44,11 @@ def build(page: Page) -> DatasetTabView:
                                               info="remove each block in turn (Veit et al. 2016)")
                     p["remove_k"] = gr.Number(0, precision=0, minimum=0, maximum=64, label="…and k at once, up to",
                                               elem_id="ds-remove-k")
+                with gr.Row():
+                    p["resize"] = gr.Number(0, precision=0, minimum=0, label="Resize (px; 0: the weights')",
+                                            elem_id="ds-resize", info="the shorter side, before the crop")
+                    p["crop"] = gr.Number(0, precision=0, minimum=0, label="Crop (px; 0: the weights')",
+                                          elem_id="ds-crop", info="the centre square the model sees")
                 p["run"] = gr.Button("Run over the images", variant="primary", elem_id="ds-run")
         with gr.Row():
             p["results"] = gr.Dropdown(h.saved_runs(), value=None, label="…or open a finished run",
