@@ -66,15 +66,17 @@ def _compiled() -> Kernels:  # compiled, or loaded from numba's cache, on first 
     @numba.njit(nogil=True, cache=True, fastmath={"contract", "arcp", "nsz"})
     def channels_last(a, s, m2, mx, arg, pos):  # a: N×P×C, channels contiguous (a channels-last output)
         # Each channel its own accumulators, updated without branches (selects): the loop over channels
-        # vectorises (twice as fast as branching on each value); each accumulator still adds in order.
+        # vectorises (twice as fast as branching on each value); each accumulator still adds in order. The
+        # position and the count in 32 bits (a pair has at most H×W positions): twice the lanes, 1.6x faster.
         n_, p_, c_ = a.shape
         shift, total, squares = np.empty(c_), np.empty(c_), np.empty(c_)
-        best, where, count = np.empty(c_, a.dtype), np.empty(c_, np.int64), np.empty(c_, np.int64)
+        best, where, count = np.empty(c_, a.dtype), np.empty(c_, np.int32), np.empty(c_, np.int32)
         for n in range(n_):
             row = a[n]
             for c in range(c_):
                 shift[c], total[c], squares[c], best[c], where[c], count[c] = row[0, c], 0.0, 0.0, row[0, c], 0, 0
             for p in range(p_):
+                here = np.int32(p)
                 for c in range(c_):
                     v = row[p, c]
                     d = np.float64(v) - shift[c]
@@ -82,8 +84,8 @@ def _compiled() -> Kernels:  # compiled, or loaded from numba's cache, on first 
                     squares[c] += d * d
                     ahead_ = v > best[c]
                     best[c] = v if ahead_ else best[c]
-                    where[c] = p if ahead_ else where[c]
-                    count[c] += v > 0
+                    where[c] = here if ahead_ else where[c]
+                    count[c] += np.int32(v > 0)
             for c in range(c_):
                 m2[n, c] = max(squares[c] - total[c] * total[c] / p_, 0.0)
                 s[n, c] = total[c] + shift[c] * p_
