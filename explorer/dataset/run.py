@@ -129,7 +129,7 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     images = list_images(job.folder, job.limit)
     loaded = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, device)
     pre = job.preprocess or loaded.preprocess
-    blocks = block_names(loaded.model, pre)
+    blocks = block_names(loaded.model, pre, min(job.batch_size, max(1, len(images.files))))
     plan = (design(loaded.model, pre.crop_size, images.classes, images.labels, job.lesion, job.class_names)
             if job.lesion else None)
     wanted = manifest(job, images, pre, loaded.weights_label, blocks)
@@ -165,12 +165,17 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     return write_outputs(job, images, wanted, blocks, tally.merged, time.perf_counter() - start, plan)
 
 
-def block_names(model, pre: Preprocess) -> list[str]:  # noqa: ANN001 - an nn.Module
-    import torch
+def block_names(model, pre: Preprocess, batch: int = 1) -> list[str]:  # noqa: ANN001 - an nn.Module
+    """The blocks, from the plan of a batch like the engines' (``to_batch``'s layout, the model's dtype): the
+    local engine's first batch then finds it made."""
+    import numpy as np
 
+    from ..features.capture import input_like
     from ..tracing.watch import plan_for
+    from .folder import to_batch
 
-    return [b.name for b in plan_for(model, torch.zeros(1, 3, pre.crop_size, pre.crop_size)).blocks]
+    x = input_like(model, to_batch([np.zeros((pre.crop_size, pre.crop_size, 3), np.uint8)] * batch, pre))
+    return [b.name for b in plan_for(model, x).blocks]
 
 
 def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[str], merged: ShardResult,
@@ -209,27 +214,34 @@ def _columns(columns, rows: list[dict]) -> dict[str, list]:  # noqa: ANN001
 
 def _csv(path: Path, columns, tables: list[dict]) -> None:  # noqa: ANN001 - column names
     """Tables (column -> values, one table after another) as one CSV, written at once: floats to nine
-    significant digits, strings quoted where they need it (as the csv module would)."""
+    significant digits, strings quoted where they need it (as the csv module would). Cells are made a column
+    at a time and joined by row in C (``map``): a ResNet-50 top.csv (240,000 rows) in a third of the time of
+    a %-format per row."""
     lines = [",".join(columns)]
     for table in tables:
-        formats, cells = zip(*(_column(table[c]) for c in columns))
-        row = ",".join(formats)
-        lines.extend(row % values for values in zip(*cells))
+        lines.extend(map(",".join, zip(*(_cells(table[c]) for c in columns))))
     atomic(path, ("\n".join(lines) + "\n").encode())
 
 
-def _column(values) -> tuple[str, list]:  # noqa: ANN001 - a list or an array
-    """A column's %-format and its values for it."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
-        return ("%.9g" if values.dtype.kind == "f" else "%d"), values.tolist()
-    quoted: dict[tuple, str] = {}  # strings repeat (a block's name, an image in many channels' top lists)
+def _cells(values) -> list[str] | np.ndarray:  # noqa: ANN001 - a list or an array
+    """A column's cells as text."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        return list(map("%.9g".__mod__, values.tolist()))
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        if values.size and 0 <= values.min() and values.max() < 65536:  # (indices: a table of their texts)
+            return np.array([str(i) for i in range(int(values.max()) + 1)], dtype=object)[values]
+        return list(map(str, values.tolist()))
+    values = values.tolist() if isinstance(values, np.ndarray) else values
+    if set(map(type, values)) == {str}:  # each text quoted once: a block's name, an image in many top lists
+        return list(map({v: _quote(v) for v in set(values)}.__getitem__, values))
+    quoted: dict[tuple, str] = {}
     out = []
-    for v in values.tolist() if isinstance(values, np.ndarray) else values:
+    for v in values:
         key = (type(v), v)  # (True and 1 are equal keys)
         if key not in quoted:
             quoted[key] = _quote(f"{v:.9g}" if isinstance(v, float) else "" if v is None else str(v))
         out.append(quoted[key])
-    return "%s", out
+    return out
 
 
 def _quote(text: str) -> str:
