@@ -29,3 +29,20 @@ def cold_median(fn: Callable[[], object], clear: Callable[[], None], repeats: in
         fn()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(ticks stolen by the host, all ticks) of this machine so far (Linux's /proc/stat; (0, 0) elsewhere): a
+    virtual machine's neighbours take its CPUs at times, which shows as a slow run of either side."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def stolen(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The fraction of the CPUs' time stolen between two ``cpu_ticks``."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else 0.0
