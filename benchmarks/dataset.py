@@ -6,6 +6,9 @@
   after one untimed warm-up of each, the two run in turns (bare first, then local first), and the median of
   the rounds' ratios is reported (this machine's speed drifts by ±15 % between runs: a best-of-each compares
   different moments);
+- per batch, at the same moment: each batch of one DataLoader pass through ``model(x)`` and through what the
+  local engine does with it (``reduce_shard``, its ``ShardResult`` and the merge into the running total), in
+  alternating order, the median of the per-batch ratios (what the engine's work costs, free of the drift);
 - the ray engine on this machine against the local one (a report: Ray's start-up and scheduling are the cost);
 - the run's RSS after N and after 4N images (target: growth under 10 %: the partials are O(blocks × channels × k)).
 """
@@ -22,9 +25,10 @@ import torch
 from PIL import Image
 
 from explorer.dataset import DatasetJob, list_images, run_dataset
+from explorer.dataset.checkpoint import ShardResult
 from explorer.dataset.folder import to_batch
-from explorer.dataset.local import ShardImages
-from explorer.dataset.run import shards
+from explorer.dataset.local import ShardImages, reduce_shard, reduction_threads
+from explorer.dataset.run import block_names, shards
 from explorer.limits import DEFAULT_LIMITS
 from resnet import Preprocess, build, parse_spec
 
@@ -70,6 +74,33 @@ def _run(folder: Path, out: Path, engine: str, limit: int | None = None) -> tupl
     return summary["images_used"] / (end - start), (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan")
 
 
+def _per_batch(folder: Path, model: torch.nn.Module, k: int = 16) -> tuple[float, float, float]:
+    """(median ms of model(x), median ms of the engine's work on the same batch, median of their ratios)."""
+    images = list_images(folder)
+    blocks = block_names(model, PRE, BATCH)
+    loader = torch.utils.data.DataLoader(ShardImages(images, PRE, shards(images, BATCH), DEFAULT_LIMITS), batch_size=None,
+                                         num_workers=WORKERS, collate_fn=lambda item: item)
+    bare, engine, total = [], [], ShardResult()
+    threads = reduction_threads(WORKERS)
+
+    def work(x: torch.Tensor, used: list[int]) -> ShardResult:
+        parts, _ = reduce_shard(model, x, used, blocks, k, None, threads)
+        return total.then(ShardResult.of(blocks, parts, len(used), []), k)
+
+    with torch.no_grad():
+        for i, (_, crops, used, _) in enumerate(loader):
+            x = to_batch(crops, PRE)
+            for which in ("bare", "engine") if i % 2 == 0 else ("engine", "bare"):
+                start = time.perf_counter()
+                if which == "bare":
+                    model(x)
+                else:
+                    total = work(x, used)
+                (bare if which == "bare" else engine).append(time.perf_counter() - start)
+    b, e = np.array(bare[2:]), np.array(engine[2:])  # (the first batches: plans, the kernels' first calls)
+    return float(np.median(b) * 1e3), float(np.median(e) * 1e3), float(np.median(b / e))
+
+
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -100,6 +131,10 @@ def run(repeats: int = 3, n: int = 192) -> list[dict]:
                  "steady: local / bare": round(float(np.median(ratios[1])), 3),
                  "ratios per round": " ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(*ratios)),
                  "CPU stolen by the host per round": " ".join(f"{v:.0%}" for v in steal), "target": ">= 0.85"}]
+        b_ms, e_ms, ratio = _per_batch(folder, model)
+        rows.append({"benchmark": "dataset, per batch at the same moment", "model(x) (ms)": round(b_ms, 1),
+                     "the local engine's work (ms)": round(e_ms, 1), "model(x) / engine": round(ratio, 3),
+                     "batches": 4 * n // BATCH - 2})
         _run(folder, Path(tmp) / "n", "local", limit=n)
         after_n = _rss_mib()
         _run(folder, Path(tmp) / "4n", "local", limit=4 * n)

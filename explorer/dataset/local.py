@@ -69,15 +69,19 @@ def reduce_shard(model: nn.Module, x: torch.Tensor, used: list[int], blocks: lis
     return parts, lesion_batch(model, x, targets, plan.draw_blocks, watch, parts.clear)
 
 
+def reduction_threads(workers: int) -> int:
+    """Threads for the reductions: the cores the decoding workers leave, at most torch's. On cores the workers
+    share, more threads contend more than they help (two cores, two workers: one thread, ~10 % faster)."""
+    return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - workers))
+
+
 def run_local(job: DatasetJob, images: ImageSet, pre: Preprocess, model: nn.Module, blocks: list[str],
               todo: list[Shard], finished: Callable[[int, ShardResult], None], plan: Design | None = None) -> None:
     device = resolve_device(job.device)
     before = torch.get_num_threads()
     if job.threads:
         torch.set_num_threads(job.threads)
-    # The reductions read memory more than they compute: on cores the decoding workers share, more threads
-    # contend more than they help (two cores, two workers: one thread, ~10 % faster than two).
-    threads = max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - job.workers))
+    threads = reduction_threads(job.workers)
     loader = DataLoader(ShardImages(images, pre, todo, job.limits), batch_size=None, num_workers=job.workers,
                         collate_fn=lambda item: item, persistent_workers=False)
     try:
@@ -90,4 +94,4 @@ def run_local(job: DatasetJob, images: ImageSet, pre: Preprocess, model: nn.Modu
         torch.set_num_threads(before)
 
 
-__all__ = ["ShardImages", "reduce_shard", "run_local"]
+__all__ = ["ShardImages", "reduce_shard", "reduction_threads", "run_local"]
