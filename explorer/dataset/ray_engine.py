@@ -1,7 +1,10 @@
 """The Ray engine: Ray Data reads and decodes shards on CPU tasks, an actor pool holds the model (a GPU each
 where the cluster has GPUs) and reduces each shard to its partials, which stream back to the driver and are
 written as they come. Ray is optional (``pip install -e .[ray]``); pinned, since ``map_batches``' ``compute`` /
-``concurrency`` API changed twice.
+``concurrency`` API changed twice (2.60 takes ``compute=ActorPoolStrategy(size=n)``; ``concurrency`` is deprecated).
+The bounded retries (``max_retries``, ``max_restarts``, ``max_task_retries``) have no named parameter in 2.60 and
+go as its deprecated ``**ray_remote_args``: Ray Data's default, restarting an actor forever, would wedge a run
+whose actor dies every time (a model too large for the node's memory).
 
 Around Ray's known pitfalls: the work is a list of shards (paths, never a directory listing), every shard is
 decoded to one uniform size before it is batched, the model stage has an explicit ``batch_size`` (one shard),
@@ -114,7 +117,8 @@ def run_ray(job: DatasetJob, images: ImageSet, pre: Preprocess, blocks: list[str
                     num_cpus=STAGE_CPUS, max_retries=3)
         ds = ds.map_batches(_Reducer, fn_constructor_kwargs={"job": job, "pre": asdict(pre), "blocks": blocks,
                                                              "plan": plan},
-                            batch_size=1, batch_format="numpy", concurrency=actors, num_cpus=STAGE_CPUS,
+                            batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
+                            num_cpus=STAGE_CPUS,
                             num_gpus=1 if gpus else 0, max_restarts=3, max_task_retries=3)
         for row in ds.select_columns(["shard", "partial"]).iter_rows():
             finished(int(row["shard"]), ShardResult.unpack(bytes(row["partial"]))[0])
