@@ -22,7 +22,8 @@ _POOL: ThreadPoolExecutor | None = None
 @dataclass
 class Pairs:
     """Per (image, channel), N×C each: the sum, the sum of squared deviations from the pair's mean, the maximum
-    and where it is (the first such position, as ``argmax``), and the positions above 0."""
+    and where it is (the first such position, as ``argmax``; a NaN is the maximum, as numpy's and torch's), and
+    the positions above 0."""
 
     sum: np.ndarray  # float64
     m2: np.ndarray  # float64
@@ -55,7 +56,7 @@ def _compiled() -> Kernels:  # compiled, or loaded from numba's cache, on first 
                     d = np.float64(v) - shift
                     total += d
                     squares += d * d
-                    if v > best:
+                    if v > best or (v != v and best == best):  # (a NaN is the maximum, as numpy's)
                         best, where = v, p
                     if v > 0:
                         count += 1
@@ -82,7 +83,7 @@ def _compiled() -> Kernels:  # compiled, or loaded from numba's cache, on first 
                     d = np.float64(v) - shift[c]
                     total[c] += d
                     squares[c] += d * d
-                    ahead_ = v > best[c]
+                    ahead_ = (v > best[c]) | ((v != v) & (best[c] == best[c]))  # (the first NaN, as argmax)
                     best[c] = v if ahead_ else best[c]
                     where[c] = here if ahead_ else where[c]
                     count[c] += np.int32(v > 0)
@@ -165,8 +166,8 @@ _LOADING = threading.Lock()
 
 
 def load() -> Kernels:
-    """The kernels (a block's pairs on the CPU, a batch's combination, the top-k merge), compiled or loaded from numba's cache on the first call (about a second: a run starts it in
-    a thread while its model is built)."""
+    """The kernels (a block's pairs on the CPU, a batch's combination, the top-k merge), compiled or loaded from
+    numba's cache on the first call (about a second: a run starts it in a thread while its model is built)."""
     global _KERNELS
     with _LOADING:
         if _KERNELS is None:
