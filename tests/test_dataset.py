@@ -123,7 +123,7 @@ def test_an_interrupted_run_resumes_to_the_same_files(folder: Path, tmp_path: Pa
     seen = []
     run_dataset(_job(folder, part), lambda done, total: seen.append(done))
     assert seen[0] == 8  # it started where it stopped
-    for name in ("channels.csv", "top.csv"):
+    for name in ("channels.csv", "top.csv", "channels.parquet", "top.parquet"):
         assert (part / name).read_bytes() == (whole / name).read_bytes()
     with pytest.raises(DatasetError, match="holds a run with another model"):
         run_dataset(DatasetJob(parse_spec("resnet34"), folder, part, preprocess=PRE, top_k=K, batch_size=4, workers=0))
@@ -187,7 +187,7 @@ def test_the_ray_engine_on_a_two_node_cluster_writes_the_local_engines_files(fol
     summary = run_dataset(_job(folder, tmp_path / "ray", engine="ray", ray_address=c.address, threads=1, lesion=study))
     assert summary["engine"] == "ray" and summary["images_used"] == 13
     assert summary["accuracy"] is None and summary["labels"].startswith("no labels: 2 class folders for 1000")
-    for name in ("channels.csv", "top.csv", "lesion.csv", "lesion_k.csv"):
+    for name in ("channels.csv", "top.csv", "channels.parquet", "top.parquet", "lesion.csv", "lesion_k.csv"):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
 
 
@@ -219,7 +219,7 @@ def test_a_worker_killed_mid_run_still_ends_with_the_same_files(folder: Path, tm
         run_dataset(job)
     t.join()
     assert killed
-    for name in ("channels.csv", "top.csv"):
+    for name in ("channels.csv", "top.csv", "channels.parquet", "top.parquet"):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
 
 
@@ -240,6 +240,16 @@ def test_the_cli_writes_files_pandas_reads(folder: Path, tmp_path: Path) -> None
     top = pd.read_csv(out / "top.csv")
     assert list(top.columns) == ["block", "channel", "rank", "image", "value", "y", "x"]
     assert set(top["rank"]) == {1, 2} and not set(top["image"]) & {s["file"] for s in summary["skipped"]}
+    for name, table in (("channels", channels), ("top", top)):  # the same tables as Parquet (pyarrow: installed)
+        assert f"wrote {out / (name + '.parquet')}" in r.stdout and f"{name}.parquet" in summary["files"]
+        typed = pd.read_parquet(out / f"{name}.parquet")
+        assert list(typed.columns) == list(table.columns) and len(typed) == len(table)
+        for column in table.columns:
+            if table[column].dtype.kind == "f":  # (the CSV's nine digits; Parquet keeps the float32 value)
+                assert np.allclose(typed[column], table[column], rtol=1e-8, atol=0, equal_nan=True), column
+            else:
+                assert list(typed[column]) == list(table[column]), column
+    assert typed.dtypes["y"] == np.int32 and pd.read_parquet(out / "channels.parquet").dtypes["dead"] == bool
     bad = subprocess.run([sys.executable, "-m", "explorer", "dataset", "resnet18", str(folder), "--out", str(out),
                           "--top-k", "0"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--top-k must be a whole number of at least 1, got 0" in bad.stderr

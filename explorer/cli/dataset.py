@@ -98,8 +98,7 @@ def dataset(args: argparse.Namespace, limits: Limits) -> str:
         acc = summary["accuracy"]
         lines.append(f"full model: top-1 {acc:.2%} on {summary['labelled']:,} labelled images" if acc is not None
                      else f"full model: {summary['labels']}")
-    names = ("summary.json", "channels.csv", "top.csv") + (("lesion.csv", "lesion_k.csv") if args.lesion else ())
-    lines += [f"wrote {out / name}" for name in names]
+    lines += [f"wrote {out / name}" for name in summary["files"]]
     return "\n".join(lines)
 
 
