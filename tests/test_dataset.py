@@ -250,6 +250,15 @@ def test_the_cli_writes_files_pandas_reads(folder: Path, tmp_path: Path) -> None
             else:
                 assert list(typed[column]) == list(table[column]), column
     assert typed.dtypes["y"] == np.int32 and pd.read_parquet(out / "channels.parquet").dtypes["dead"] == bool
+    csv = (out / "top.csv").read_bytes()
+    blocked = ("import runpy, sys; sys.modules['pyarrow'] = None; sys.argv = ['explorer', *sys.argv[1:]]; "
+               "runpy.run_module('explorer', run_name='__main__')")  # (without pyarrow: as an app install)
+    again = subprocess.run([sys.executable, "-c", blocked, *r.args[3:]], cwd=ROOT, capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "parquet" not in again.stdout and not list(out.glob("*.parquet"))  # (none stale beside the CSVs)
+    assert (out / "top.csv").read_bytes() == csv
+    assert json.loads((out / "summary.json").read_text())["files"] == ["summary.json", "channels.csv", "top.csv"]
     bad = subprocess.run([sys.executable, "-m", "explorer", "dataset", "resnet18", str(folder), "--out", str(out),
                           "--top-k", "0"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--top-k must be a whole number of at least 1, got 0" in bad.stderr
