@@ -189,6 +189,11 @@ def test_the_ray_engine_on_a_two_node_cluster_writes_the_local_engines_files(fol
     assert summary["accuracy"] is None and summary["labels"].startswith("no labels: 2 class folders for 1000")
     for name in ("channels.csv", "top.csv", "channels.parquet", "top.parquet", "lesion.csv", "lesion_k.csv"):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    # --device cuda: the driver plans on its CPU (a cluster's head often has no GPU); a cluster without GPUs refuses
+    with pytest.raises(DatasetError, match="--device cuda: this Ray cluster has no GPU"):
+        run_dataset(_job(folder, tmp_path / "gpu", engine="ray", ray_address=c.address, device="cuda"))
+    with pytest.raises(DatasetError, match="--engine ray runs on CPUs and CUDA GPUs"):
+        run_dataset(_job(folder, tmp_path / "mps", engine="ray", ray_address=c.address, device="mps"))
 
 
 def test_a_worker_killed_mid_run_still_ends_with_the_same_files(folder: Path, tmp_path: Path, cluster) -> None:

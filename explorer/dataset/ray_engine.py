@@ -27,6 +27,8 @@ from .checkpoint import ShardResult
 from .run import Shard
 
 if TYPE_CHECKING:
+    import torch
+
     from ..lesion.study import Design
     from .run import DatasetJob
 
@@ -93,6 +95,23 @@ class _Reducer:
         return out
 
 
+def driver_device(device: str) -> torch.device:
+    """Where the driver builds the model: the CPU, whatever ``--device`` says (it only plans the blocks; the
+    actors hold the GPUs, and the head of a cluster often has none). ``device`` is checked here: CPUs and CUDA
+    GPUs are what Ray schedules."""
+    import torch
+
+    from .folder import DatasetError
+
+    try:
+        kind = "auto" if device == "auto" else torch.device(device).type
+    except RuntimeError:
+        kind = None
+    if kind not in ("auto", "cpu", "cuda"):
+        raise DatasetError(f"--engine ray runs on CPUs and CUDA GPUs: --device must be auto, cpu or cuda, got {device!r}")
+    return torch.device("cpu")
+
+
 def run_ray(job: DatasetJob, images: ImageSet, pre: Preprocess, blocks: list[str], todo: list[Shard],
             finished: Callable[[int, ShardResult], None], plan: Design | None = None) -> None:
     try:
@@ -109,6 +128,11 @@ def run_ray(job: DatasetJob, images: ImageSet, pre: Preprocess, blocks: list[str
                  runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(_paths())}} if not job.ray_address else None)
     try:
         gpus = int(ray.cluster_resources().get("GPU", 0)) if job.device != "cpu" else 0
+        if not gpus and job.device.startswith("cuda"):
+            from .folder import DatasetError
+
+            raise DatasetError(f"--device {job.device}: this Ray cluster has no GPU (--device auto takes its GPUs "
+                               "where it has them, else its CPUs)")
         actors = max(1, gpus) if gpus else max(1, min(len(todo), int(ray.cluster_resources().get("CPU", 1) / 2 /
                                                                      STAGE_CPUS)))
         rows = [{"shard": s.index, "indices": s.images, "files": [images.files[i] for i in s.images]} for s in todo]
@@ -134,4 +158,4 @@ def _paths() -> list[str]:
     return [str(Path(__file__).resolve().parents[2])]
 
 
-__all__ = ["RAY_MISSING", "run_ray"]
+__all__ = ["RAY_MISSING", "driver_device", "run_ray"]

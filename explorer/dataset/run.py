@@ -121,7 +121,12 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
 
     check_job(job)
     start = time.perf_counter()
-    device = resolve_device(job.device)
+    if job.engine == "ray":
+        from .ray_engine import driver_device
+
+        device = driver_device(job.device)
+    else:
+        device = resolve_device(job.device)
     if job.engine == "local" and device.type == "cpu":
         from .kernels import load
 
