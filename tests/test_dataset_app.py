@@ -35,7 +35,7 @@ def test_a_run_over_uploaded_images_then_its_blocks_and_channels(client, images:
     summary, block, channels, plot, gallery, caption, lesion, lesion_k = client.predict(
         "resnet18", [handle_file(str(p)) for p in images], None, "random", None, 4, api_name="/dataset_run")
     assert lesion["visible"] is False and "Lesions" not in summary  # no lesion study asked for
-    assert "**resnet18** over **5** images" in summary and "skipped 1" in summary
+    assert "**resnet18** over **5** images of uploads" in summary and "skipped 1" in summary
     assert block["value"] == "layer1.0" and len(block["choices"]) == 8
     assert len(channels["data"]) == 64 and channels["headers"][:2] == ["channel", "mean"]
     plotted = json.loads(plot["plot"])

@@ -93,3 +93,8 @@ def test_cli_lines_run_as_pasted(workdir: Path, args: str, writes: str | None) -
     assert r.returncode == 0, r.stderr
     if writes:
         assert (workdir / writes).stat().st_size > 0
+
+
+def test_readme_pictures_exist() -> None:
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", README)
+    assert pictures and all((ROOT / p).is_file() and (ROOT / p).stat().st_size > 10_000 for p in pictures), pictures

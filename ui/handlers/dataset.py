@@ -71,7 +71,7 @@ def _run_folder(name: str) -> Path:
 def _from_upload(paths: list[str]) -> Path:
     """Uploaded images (or one .zip of them) in a fresh folder under names the server picks; a .zip keeps its
     subfolders (one per class), within the upload limit as it inflates."""
-    folder = fresh_folder(OUTPUT_ROOT) / "images"
+    folder = fresh_folder(OUTPUT_ROOT) / "uploads"  # (the summary: "over 12 images of uploads")
     folder.mkdir()
     limit, total = APP.settings.limits.upload_bytes, 0
     if len(paths) == 1 and paths[0].lower().endswith(".zip"):
