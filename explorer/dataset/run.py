@@ -196,15 +196,16 @@ def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[
         _csv(job.out / f"{name}.csv", columns, tables)
         files += [f"{name}.csv"] + ([f"{name}.parquet"] if _parquet(job.out / f"{name}.parquet", columns, tables)
                                     else [])
+    lesion = plan is not None and merged.lesion is not None
+    files += ["lesion.csv", "lesion_k.csv"] if lesion else []
     summary = {**{k: wanted[k] for k in ("model", "weights", "preprocessing", "top_k", "batch_size")},
                "weights_file": str(Path(job.checkpoint).resolve()) if job.checkpoint and job.weights == "file" else None,
                "engine": job.engine, "folder": job.folder.name, "root": str(job.folder.resolve()), "images": len(images.files), "images_used": merged.used,
                "classes": list(images.classes),
                "skipped": [{"file": images.files[i], "reason": r} for i, r in merged.skipped],
                "blocks": blocks, "seconds": round(seconds, 3), "files": files}
-    if plan is not None and merged.lesion is not None:
+    if lesion:
         summary.update(write_lesion(job, plan, merged.lesion))
-        files += ["lesion.csv", "lesion_k.csv"]
     atomic(job.out / "summary.json", json.dumps(summary, indent=1).encode())
     return summary
 
