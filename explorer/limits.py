@@ -59,6 +59,7 @@ class Limits:
     model_cache: int = 2  # models with weights kept in memory (least recently used goes first)
     capture_store: int = 32  # captures kept for block switching (also capped at capture_mb in total)
     max_checkpoint_keys: int = 20_000  # tensors in one checkpoint (a ResNet has under 2,000)
+    max_graph_nodes: int = 20_000  # nodes in an ONNX graph, subgraphs included (ResNet-152 has about 500)
     output_cache_mb: float = 1024  # files the server has written for answers and Gradio's copies of them
 
     def __post_init__(self) -> None:

@@ -13,21 +13,25 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .files import display_name as display
+from .limits import DEFAULT_LIMITS, Limits, format_bytes, how_to_raise
+from .trust import UnsafeFile, vet_onnx, vet_pt2, weights_only_loads
 
 if TYPE_CHECKING:
     from torch import nn
 
 KINDS = ("onnx", "export", "hf")
 SUFFIXES = {".onnx": "onnx", ".pt2": "export", ".zip": "hf"}
+MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few KiB
 HF_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
 ONNX_MISSING = "onnx and onnx2torch are not installed (pip install onnx onnx2torch): they are needed for ONNX files"
 HF_MISSING = "transformers is not installed (pip install transformers): it is needed for Hugging Face folders"
@@ -45,6 +49,7 @@ class FileModel:
     name: str  # the file's (or folder's) name, for people
     digest: str  # sha256 of the content, 12 hex digits
     path: str  # where it was opened (never shown: the spec carries the digest)
+    limits: Limits = field(default=DEFAULT_LIMITS, compare=False, repr=False)  # what it was measured against
 
     @property
     def spec(self) -> str:
@@ -90,8 +95,10 @@ def is_source_path(text: str) -> bool:
         return False
 
 
-def open_model_file(path: str | Path, max_bytes: int, display_name: str | None = None) -> FileModel:
-    """Check and load a model file (or folder), and remember it under its spec."""
+def open_model_file(path: str | Path, max_bytes: int, display_name: str | None = None,
+                    limits: Limits = DEFAULT_LIMITS) -> FileModel:
+    """Check and load a model file (or folder), and remember it under its spec. A zipped folder that is refused
+    leaves nothing unpacked behind."""
     path = Path(path)
     kind = "hf" if path.is_dir() else SUFFIXES.get(path.suffix.lower())
     if kind is None:
@@ -101,10 +108,16 @@ def open_model_file(path: str | Path, max_bytes: int, display_name: str | None =
     if size > max_bytes:
         raise SourceError(f"{path.name} is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit "
                           "(raise it with RESNET_EXPLORER_MAX_CHECKPOINT_MB, or --max-checkpoint-mb for app.py)")
-    if path.suffix.lower() == ".zip":
+    unpacked = path.suffix.lower() == ".zip"
+    if unpacked:
         path = unpack_hf_zip(path, max_bytes)
-    model = FileModel(kind, display(display_name or path.name), _digest(path), str(path))
-    _load(model)  # checked and loaded now: a file that cannot be used is refused when it is opened
+    model = FileModel(kind, display(display_name or path.name), _digest(path), str(path), limits)
+    try:
+        _load(model)  # checked and loaded now: a file that cannot be used is refused when it is opened
+    except BaseException:
+        if unpacked:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
     with _LOCK:
         _OPENED[model.digest] = model
         _OPENED.move_to_end(model.digest)
@@ -158,12 +171,20 @@ _LOADED: OrderedDict[FileModel, nn.Module] = OrderedDict()
 _LOADED_MAX = 2
 
 
+def _vetted(check, *args) -> None:  # noqa: ANN001 - a trust.vet_* function and its arguments
+    """``check(*args)``, its refusal as this module's."""
+    try:
+        check(*args)
+    except UnsafeFile as exc:
+        raise SourceError(str(exc)) from None
+
+
 def _load(model: FileModel) -> nn.Module:
     with _LOCK:
         if model in _LOADED:
             _LOADED.move_to_end(model)
             return _LOADED[model]
-    module = {"onnx": load_onnx, "export": load_export, "hf": load_hf}[model.kind](Path(model.path))
+    module = {"onnx": load_onnx, "export": load_export, "hf": load_hf}[model.kind](Path(model.path), model.limits)
     module.eval()
     with _LOCK:
         _LOADED[model] = module
@@ -174,9 +195,10 @@ def _load(model: FileModel) -> nn.Module:
 
 # ---- ONNX ------------------------------------------------------------------------------------------------------
 
-def load_onnx(path: Path) -> nn.Module:
+def load_onnx(path: Path, limits: Limits = DEFAULT_LIMITS) -> nn.Module:
     """An ONNX graph as torch modules (onnx2torch), named after its nodes. The graph is read without external
-    data (which could name any file), initialisers an exporter shared through Identity nodes are copied to
+    data, and refused if any tensor in it names some (onnx2torch would read it from the working folder) or if
+    it has more nodes than a ResNet could (``trust.vet_onnx``); initialisers an exporter shared through Identity nodes are copied to
     where onnx2torch looks for them."""
     try:
         import onnx
@@ -187,9 +209,7 @@ def load_onnx(path: Path) -> nn.Module:
         graph = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf says little that helps
         raise SourceError(f"{path.name} is not a readable ONNX model ({type(exc).__name__})") from None
-    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.graph.initializer):
-        raise SourceError(f"{path.name} keeps its weights in separate files (ONNX external data), which are not "
-                          "read here; save it as one file (onnx.save_model(..., save_as_external_data=False))")
+    _vetted(vet_onnx, graph, path.name, limits.max_graph_nodes)
     _inline_identities(graph)
     try:
         return onnx2torch.convert(graph)
@@ -221,49 +241,18 @@ def _inline_identities(graph: object) -> None:
 
 # ---- torch.export ------------------------------------------------------------------------------------------------
 
-def vet_pt2(path: Path) -> None:
-    """Refuse a .pt2 that would unpickle anything but tensors: ``torch.export.load`` falls back to full pickle
-    (``weights_only=False``) for weights and loads custom objects with pickle, so every pickled member is
-    loaded here first with ``weights_only=True``, and any custom object is refused."""
-    import torch
-
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-            configs = [n for n in names if n.endswith(("_weights_config.json", "_constants_config.json"))]
-            pickled: list[str] = [n for n in names if "/data/sample_inputs/" in n or
-                                  ("/data/weights/" in n or "/data/constants/" in n) and n.endswith(".pt")]
-            for c in configs:
-                folder = c.rsplit("/", 1)[0]
-                for fqn, meta in json.loads(z.read(c)).get("config", {}).items():
-                    name = str(meta.get("path_name", ""))
-                    if name.startswith(("custom_obj", "opaque_obj")):
-                        raise SourceError(f"{path.name} holds a custom object ({fqn}), which loads with pickle and "
-                                          "could run code: refused")
-                    if meta.get("use_pickle"):
-                        pickled.append(f"{folder}/{name}")
-            for name in pickled:
-                if name not in names:
-                    continue
-                try:
-                    torch.load(io.BytesIO(z.read(name)), map_location="cpu", weights_only=True)
-                except Exception:  # noqa: BLE001 - anything weights_only refuses is refused
-                    raise SourceError(f"{path.name} holds pickled objects ({name.rsplit('/', 1)[-1]}) that are not "
-                                      "plain tensors: refused, since loading them could run code") from None
-    except zipfile.BadZipFile:
-        raise SourceError(f"{path.name} is not a torch.export archive (.pt2 is a zip)") from None
-
-
-def load_export(path: Path) -> nn.Module:
+def load_export(path: Path, limits: Limits = DEFAULT_LIMITS) -> nn.Module:
     """A ``torch.export`` program, vetted, with its module hierarchy restored (``torch.export.unflatten``) so its
     blocks keep their names; the flat graph where that fails."""
     import torch
 
-    vet_pt2(path)
+    _vetted(vet_pt2, path)
     try:
-        program = torch.export.load(str(path))
-    except Exception as exc:  # noqa: BLE001
-        raise SourceError(f"{path.name}: cannot load this exported program ({type(exc).__name__})") from None
+        with weights_only_loads():  # torch.export.load's own fallbacks read weights only too
+            program = torch.export.load(str(path))
+    except Exception:  # noqa: BLE001 - torch says little a user can act on
+        raise SourceError(f"{path.name}: torch.export cannot read this program (written by another torch version, "
+                          "or damaged)") from None
     try:
         return torch.export.unflatten(program)
     except Exception:  # noqa: BLE001 - the flat graph still runs and is recognised by its dataflow
@@ -272,7 +261,7 @@ def load_export(path: Path) -> nn.Module:
 
 # ---- Hugging Face transformers -------------------------------------------------------------------------------------
 
-def load_hf(folder: Path) -> nn.Module:
+def load_hf(folder: Path, limits: Limits = DEFAULT_LIMITS) -> nn.Module:
     """A transformers image classifier from ``config.json`` (no remote code) and ``model.safetensors``."""
     try:
         import transformers
@@ -284,17 +273,22 @@ def load_hf(folder: Path) -> nn.Module:
         raise SourceError(f"{folder.name}: a Hugging Face folder needs model.safetensors (pytorch_model.bin is "
                           "pickled and refused)")
     try:
+        if (folder / "config.json").stat().st_size > MAX_CONFIG_BYTES:
+            raise SourceError(f"{folder.name}: config.json is over {MAX_CONFIG_BYTES // 1024} KiB; a model's is a few")
         raw = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         raise SourceError(f"{folder.name}: config.json is not readable JSON") from None
     if not isinstance(raw, dict) or "auto_map" in raw or "model_type" not in raw:
         raise SourceError(f"{folder.name}: config.json names no built-in model type (remote code is not run)")
     try:
         config = transformers.AutoConfig.for_model(**raw)
+        _measure_hf(transformers, config, folder, limits)
         model = transformers.AutoModelForImageClassification.from_config(config)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SourceError(f"{folder.name}: transformers cannot build a {raw.get('model_type')!r} image classifier "
-                          f"({str(exc).splitlines()[0][:120]})") from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        if isinstance(exc, SourceError):
+            raise
+        raise SourceError(f"{folder.name}: transformers cannot build a {str(raw.get('model_type'))[:40]!r} image "
+                          f"classifier from this config.json ({(str(exc).splitlines() or [''])[0][:120]})") from None
     try:
         state = load_file(str(folder / "model.safetensors"), device="cpu")
     except Exception as exc:  # noqa: BLE001
@@ -304,6 +298,25 @@ def load_hf(folder: Path) -> nn.Module:
         raise SourceError(f"{folder.name}: the weights do not fit config.json ({len(missing)} missing, "
                           f"{len(unexpected)} unexpected, e.g. {(list(missing) + list(unexpected))[0]})")
     return model
+
+
+def _measure_hf(transformers, config, folder: Path, limits: Limits) -> None:  # noqa: ANN001 - a module, a config
+    """Refuse, before anything is allocated, a model whose config describes more weights than the checkpoint
+    limit, or other weights than the safetensors file declares: the model is built on the meta device first
+    (``from_config`` allocates and initialises everything the config describes)."""
+    import torch
+
+    with torch.device("meta"):
+        meta = transformers.AutoModelForImageClassification.from_config(config)
+    need = sum(t.numel() * t.element_size() for t in (*meta.parameters(), *meta.buffers()))
+    del meta
+    if need > limits.checkpoint_bytes:
+        raise SourceError(f"{folder.name}: config.json describes {format_bytes(need)} of weights, over the "
+                          f"{format_bytes(limits.checkpoint_bytes)} limit ({how_to_raise('max_checkpoint_mb')})")
+    have = (folder / "model.safetensors").stat().st_size
+    if need > 2 * have + (1 << 20):  # (weights may be stored in half precision: not fewer bytes than that)
+        raise SourceError(f"{folder.name}: config.json describes {format_bytes(need)} of weights, but "
+                          f"model.safetensors holds {format_bytes(have)}: they do not belong together")
 
 
 def hf_labels(model: FileModel) -> tuple[str, ...] | None:

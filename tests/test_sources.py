@@ -156,7 +156,7 @@ def test_files_that_could_run_code_or_read_elsewhere_are_refused(tmp_path: Path,
     external = tmp_path / "external.onnx"
     graph = onnx.load(str(onnx_file))
     onnx.save_model(graph, str(external), save_as_external_data=True, location="weights.bin")
-    with pytest.raises(SourceError, match="keeps its weights in separate files"):
+    with pytest.raises(SourceError, match="keeps tensors in separate files"):
         open_model_file(external, LIMIT)
     folder, _ = hf_folder
     remote = tmp_path / "remote"

@@ -7,6 +7,7 @@ import gc
 from pathlib import Path
 
 from explorer.tracing.patching import forwards
+from explorer.trust import guard_process
 
 from . import lib
 from .context import APP
@@ -16,6 +17,7 @@ from .settings import AppSettings
 
 def serve(args: argparse.Namespace) -> None:
     """Serve the app as the flags say, until interrupted."""
+    guard_process()  # no torch.load of an upload unpickles more than tensors (explorer.trust)
     try:
         device = args.device
         if device != "auto":  # a device asked for is checked now (torch is imported for it)

@@ -17,6 +17,7 @@ from resnet import CheckpointError
 from ..graph.render import GraphvizMissing
 from ..limits import Limits
 from ..tracing.layout import NotAResNet
+from ..trust import guard_process
 from . import dataset, images, structure, weights
 from .common import SPEC_HELP, Command, Parser, UsageError
 
@@ -33,6 +34,7 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    guard_process()  # no torch.load of a user's file unpickles more than tensors (explorer.trust)
     try:
         args = build_parser().parse_args(argv)
         limits = Limits.from_env()

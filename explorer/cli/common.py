@@ -72,7 +72,7 @@ def model_of(text: str, limits: Limits) -> tuple[Model, OpenedCheckpoint | None]
     """The model a spec names, a model file is (.onnx, .pt2, a Hugging Face folder or its .zip), or a checkpoint
     file holds (with the opened checkpoint)."""
     if is_source_path(text):
-        return open_model_file(text, limits.checkpoint_bytes), None
+        return open_model_file(text, limits.checkpoint_bytes, limits=limits), None
     if _looks_like_a_file(text) and not Path(text).exists():
         raise UsageError(f"no such file: {text}")
     if _looks_like_a_file(text) and Path(text).is_dir():

@@ -123,7 +123,7 @@ def open_checkpoint_file(path: str | None) -> OpenedModel:
         raise Refusal("choose a checkpoint file", "No checkpoint")
     limit = APP.settings.limits.checkpoint_bytes
     if Path(path).suffix.lower() in SUFFIXES:
-        model = open_model_file(path, limit)
+        model = open_model_file(path, limit, limits=APP.settings.limits)
         return _opened(model.spec, f"from {model.title}")
     opened = open_checkpoint(path, max_bytes=limit, max_keys=APP.settings.limits.max_checkpoint_keys)
     return _opened(opened.model.spec, opened.notice)
@@ -140,7 +140,8 @@ def open_model_folder(paths: list[str] | None) -> OpenedModel:
     for f in files:
         if f.name in HF_FILES:
             shutil.copyfile(f, folder / f.name)
-    model = open_model_file(folder, APP.settings.limits.checkpoint_bytes, display_name="model folder")
+    model = open_model_file(folder, APP.settings.limits.checkpoint_bytes, display_name="model folder",
+                            limits=APP.settings.limits)
     return _opened(model.spec, f"from {model.title}")
 
 
