@@ -4,18 +4,61 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 MAX_AGE_S = 3600
+_HELD: dict[Path, int] = {}  # folders that are in use (a run going, a run listed): never pruned
+_HELD_LOCK = threading.Lock()
+
+
+@contextmanager
+def holding(folder: str | Path) -> Iterator[Path]:
+    """Keep ``folder`` from being pruned while the block runs (a dataset run that takes hours)."""
+    path = hold(folder)
+    try:
+        yield path
+    finally:
+        release(path)
+
+
+def hold(folder: str | Path) -> Path:
+    """Keep ``folder`` from being pruned until ``release``; holds nest."""
+    path = Path(folder).resolve()
+    with _HELD_LOCK:
+        _HELD[path] = _HELD.get(path, 0) + 1
+    return path
+
+
+def release(folder: str | Path) -> None:
+    path = Path(folder).resolve()
+    with _HELD_LOCK:
+        if _HELD.get(path, 0) <= 1:
+            _HELD.pop(path, None)
+        else:
+            _HELD[path] -= 1
+
+
+def is_held(path: Path) -> bool:
+    """Whether ``path`` is a held folder, inside one, or holds one."""
+    try:
+        path = path.resolve()
+    except OSError:
+        return False
+    with _HELD_LOCK:
+        return any(path == h or h in path.parents or path in h.parents for h in _HELD)
 
 
 def prune(root: Path, max_age_s: float = MAX_AGE_S) -> None:
-    """Remove folders under ``root`` older than ``max_age_s``, so temporary files do not pile up."""
+    """Remove folders under ``root`` older than ``max_age_s``, so temporary files do not pile up (but for the
+    held ones)."""
     now = time.time()
     for old in root.iterdir() if root.is_dir() else ():
         try:
-            if old.is_dir() and now - old.stat().st_mtime > max_age_s:
+            if old.is_dir() and now - old.stat().st_mtime > max_age_s and not is_held(old):
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
@@ -31,14 +74,14 @@ def display_name(name: str, limit: int = 80) -> str:
 def prune_to(root: str | Path, max_bytes: int, keep_s: float = 5.0) -> int:
     """Remove the oldest files under ``root`` until they take at most ``max_bytes`` (files written in the last
     ``keep_s`` seconds stay: an answer may still be on its way); empty folders go too. Returns the bytes left.
-    Also catches what a cut-off upload left behind."""
+    Also catches what a cut-off upload left behind. Held folders are never touched, nor counted."""
     root = Path(root)
     if not root.is_dir():
         return 0
     files = []
     for f in root.rglob("*"):
         try:
-            if f.is_file() and not f.is_symlink():
+            if f.is_file() and not f.is_symlink() and not is_held(f.parent):
                 st = f.stat()
                 files.append((st.st_mtime, st.st_size, f))
         except OSError:

@@ -35,7 +35,7 @@ def test_a_run_over_uploaded_images_then_its_blocks_and_channels(client, images:
     summary, block, channels, plot, gallery, caption, lesion, lesion_k = client.predict(
         "resnet18", [handle_file(str(p)) for p in images], None, "random", None, 4, api_name="/dataset_run")
     assert lesion["visible"] is False and "Lesions" not in summary  # no lesion study asked for
-    assert "**resnet18** over **5** images of uploads" in summary and "skipped 1" in summary
+    assert "**resnet18** over **5** images of uploads" in summary and "Skipped 1 image (00005_broken.jpg: this file is not an image we can read" in summary
     assert block["value"] == "layer1.0" and len(block["choices"]) == 8
     assert len(channels["data"]) == 64 and channels["headers"][:2] == ["channel", "mean"]
     plotted = json.loads(plot["plot"])
@@ -57,7 +57,7 @@ def test_a_run_at_a_chosen_resize_and_crop(client, images: list[Path]) -> None:
         "resnet18", [handle_file(str(p)) for p in images[:2]], None, "random", None, 2, False, 0, 80, 64,
         api_name="/dataset_run")
     assert "crop 64 px" in summary and "over **2** images" in summary
-    run = APP.runs[max(APP.runs, key=lambda name: APP.runs[name].stat().st_mtime)]
+    run = max((APP.runs[n].folder for n in APP.runs), key=lambda p: p.stat().st_mtime)
     made = json.loads((run / "summary.json").read_text())
     assert made["preprocessing"]["resize_size"] == 80 and made["preprocessing"]["crop_size"] == 64
     top = [line.split(",") for line in (run / "top.csv").read_text().splitlines()[1:]]
@@ -89,7 +89,7 @@ def test_a_zip_with_class_folders_and_a_finished_cli_run(client, images: list[Pa
                        timeout=600)
     assert r.returncode == 0, r.stderr[-1500:]
     before = APP.settings
-    APP.configure(AppSettings(limits=before.limits, runs=runs))
+    APP.configure(AppSettings(limits=before.limits, runs=runs, datasets=images[0].parent))  # (its images offered)
     try:
         summary, block, channels, *_ = client.predict("mine", None, api_name="/dataset_open")
         assert "over **5** images" in summary and len(channels["data"]) == 64

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from explorer.files import prune_to
 
 from . import lib
+from .runs import Runs
 from .settings import OUTPUT_ROOT, AppSettings, gradio_cache
 
 if TYPE_CHECKING:
@@ -23,8 +24,7 @@ class AppContext:
     _store: FeatureStore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tidied: float = -1e9
-    runs: dict[str, Path] = field(default_factory=dict)  # dataset runs made or opened here: name -> folder
-    run_models: dict[str, tuple] = field(default_factory=dict)  # runs made here: name -> (model, weights, file)
+    runs: Runs = field(default_factory=Runs)  # dataset runs made or opened here, by session
 
     @property
     def store(self) -> FeatureStore:

@@ -11,6 +11,7 @@ forward pass (feature maps, class maps) is one at a time besides (``FeatureStore
   It waits a little for a work slot (``quick_work()``), and a flood of it gets "busy" at once rather than a
   thread each; an error raised there shows no toast, so its handler shows refusals in the totals instead.
 - ``RUN``: a real forward (and backward) pass.
+- ``DATASET``: a dataset run, in its own queue (one at a time) and outside the work slots.
 - ``PRIVATE``: UI glue the API does not list.
 - ``INSTANT``: client-side echoes (a picker copied into another), which need neither queue nor progress.
 """
@@ -28,6 +29,10 @@ QUICK_WAIT_S = 5.0
 VIEW: dict[str, Any] = dict(show_progress="minimal", trigger_mode="always_last")
 QUICK: dict[str, Any] = dict(show_progress="hidden", queue=False, trigger_mode="always_last")
 RUN: dict[str, Any] = dict(trigger_mode="always_last")
+# A dataset run (minutes to hours): a queue of its own, one at a time, outside the work slots, so the views keep
+# answering while runs go; the run itself stops when its client goes (ui.handlers.dataset).
+DATASET_ID = "dataset"
+DATASET: dict[str, Any] = dict(concurrency_id=DATASET_ID, concurrency_limit=1)
 DOWNLOAD: dict[str, Any] = dict(concurrency_id="download", concurrency_limit=1)  # the network, not the CPU
 
 

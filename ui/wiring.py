@@ -126,7 +126,7 @@ def wire_dataset(page: Page, view: DatasetTabView, features: FeaturesView) -> No
     c, p = page.controls, view.parts
     p["run"].click(dataset_run, [c.model, p["upload"], p["folder"], features.parts["weights"], c.checkpoint,
                                  p["top_k"], p["lesion"], p["remove_k"], p["resize"], p["crop"]], view.view,
-                   api_name="dataset_run", **events.RUN)
+                   api_name="dataset_run", **events.DATASET)
     channel = features.parts["channel"]
     channel.submit(open_from_features, [c.model, p["run_id"], page.inspector.selected, channel],
                    [page.tabs, p["channel"], *view.shown], api_name="dataset_from_features",

@@ -12,7 +12,7 @@ import hashlib
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -54,6 +54,7 @@ class DatasetJob:
     limits: Limits = field(default=DEFAULT_LIMITS)
     lesion: Study | None = None  # also a lesion study of every block (and k-removal draws)
     class_names: tuple[str, ...] | None = None  # the model's classes in output order (a labels file)
+    lowered_from: int | None = None  # the batch asked for, when memory made the run take a smaller one
 
 
 @dataclass
@@ -134,6 +135,7 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     images = list_images(job.folder, job.limit)
     loaded = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, device)
     pre = job.preprocess or loaded.preprocess
+    job = fit_batch(job, pre.crop_size)
     blocks = block_names(loaded.model, pre, min(job.batch_size, max(1, len(images.files))))
     plan = (design(loaded.model, pre.crop_size, images.classes, images.labels, job.lesion, job.class_names)
             if job.lesion else None)
@@ -167,7 +169,44 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     if tally.next < len(every):
         raise DatasetError(f"{len(every) - tally.next} of {len(every)} shards did not come back; run the same "
                            "command again to finish them")
+    if tally.merged.used == 0:
+        index, why = tally.merged.skipped[0] if tally.merged.skipped else (0, "not readable")
+        raise DatasetError(f"none of the {len(images.files):,} images could be used ({images.files[index]}: {why})")
     return write_outputs(job, images, wanted, blocks, tally.merged, time.perf_counter() - start, plan)
+
+
+def run_memory(model: Model, crop: int, batch: int, lesion: bool) -> tuple[int, int]:
+    """(weights, the rest) a run needs at ``batch`` images of ``crop`` px, from the meta-device trace: the
+    forward's peak, the decoded batch (uint8 and float), and for a lesion study the tape (a copy of every value
+    read after a cut: at most what autograd would save, ``training_activations_bytes``) and a replay's peak."""
+    from ..tracing.cache import structure_trace
+
+    memory = structure_trace(model, crop).memory
+    assert memory is not None  # structure traces always measure it
+    rest = memory.inference_peak_bytes(batch) + batch * 3 * crop * crop * (1 + 4 + 4)
+    if lesion:
+        rest += memory.training_activations_bytes(batch) + memory.inference_peak_bytes(batch)
+    return memory.weights_bytes(), rest
+
+
+def fit_batch(job: DatasetJob, crop: int) -> DatasetJob:
+    """The job at the largest batch (up to its own) whose memory fits ``limits.max_model_mb``; refused, before
+    anything runs, when one image does not fit."""
+    from ..limits import ModelTooLarge, format_bytes, how_to_raise
+
+    limit = job.limits.model_bytes
+    batch = job.batch_size
+    while batch >= 1:
+        weights, rest = run_memory(job.model, crop, batch, job.lesion is not None)
+        if weights + rest <= limit:
+            break
+        batch = batch // 2 if batch > 1 else 0
+    if batch < 1:
+        weights, rest = run_memory(job.model, crop, 1, job.lesion is not None)
+        raise ModelTooLarge(f"this run needs {format_bytes(weights + rest)} for one {crop} px image"
+                            f"{' with its lesion tape' if job.lesion else ''}, over the {format_bytes(limit)} limit "
+                            f"({how_to_raise('max_model_mb')}); try a smaller crop")
+    return job if batch == job.batch_size else replace(job, batch_size=batch, lowered_from=job.batch_size)
 
 
 def block_names(model, pre: Preprocess, batch: int = 1) -> list[str]:  # noqa: ANN001 - an nn.Module
@@ -203,7 +242,8 @@ def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[
                "engine": job.engine, "folder": job.folder.name, "root": str(job.folder.resolve()), "images": len(images.files), "images_used": merged.used,
                "classes": list(images.classes),
                "skipped": [{"file": images.files[i], "reason": r} for i, r in merged.skipped],
-               "blocks": blocks, "seconds": round(seconds, 3), "files": files}
+               "blocks": blocks, "seconds": round(seconds, 3), "files": files,
+               **({"batch_lowered_from": job.lowered_from} if job.lowered_from else {})}
     if lesion:
         summary.update(write_lesion(job, plan, merged.lesion))
     atomic(job.out / "summary.json", json.dumps(summary, indent=1).encode())

@@ -4,8 +4,6 @@ image around the channel's maximum, as large as the channel's receptive field, w
 (OpenAI Microscope's dataset examples, for any model and any folder)."""
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -14,10 +12,11 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from ..lesion.views import read_rows
+from ..limits import DEFAULT_LIMITS, Limits
 from ..palette import SELECTED
 from ..theme import TEMPLATE
 from .folder import DatasetError
+from .opened import channel_rows, image_path, lesion_tables, read_summary, top_rows
 
 CHANNEL_COLUMNS = ("channel", "mean", "std", "max", "active fraction", "dead")
 TILE = 160
@@ -25,7 +24,9 @@ TILE = 160
 
 @dataclass
 class RunFiles:
-    """A finished run: ``summary.json``, and ``channels.csv`` / ``top.csv`` by block."""
+    """A finished run: ``summary.json`` (checked: ``opened.check_summary``), and ``channels.csv`` / ``top.csv`` by
+    block; ``images`` is the folder its examples are read from, when the caller vouches for one (else None:
+    the examples are listed, not drawn)."""
 
     folder: Path
     summary: dict
@@ -33,25 +34,24 @@ class RunFiles:
     top: dict[str, list[dict]]
     lesion: list[dict] = field(default_factory=list)  # lesion.csv, where the run had --lesion
     lesion_k: list[dict] = field(default_factory=list)
+    images: Path | None = None
 
     @classmethod
-    def load(cls, folder: str | Path) -> RunFiles:
+    def load(cls, folder: str | Path, limits: Limits = DEFAULT_LIMITS, images: Path | None = None,
+             max_bytes: int | None = None) -> RunFiles:
+        """Read a run's files as data: each within ``max_bytes`` (when given), every field and row checked."""
         folder = Path(folder)
         try:
-            summary = json.loads((folder / "summary.json").read_text())
-            channels: dict[str, list[dict]] = {}
-            with open(folder / "channels.csv", newline="") as f:
-                for row in csv.DictReader(f):
-                    channels.setdefault(row["block"], []).append(row)
-            top: dict[str, list[dict]] = {}
-            with open(folder / "top.csv", newline="") as f:
-                for row in csv.DictReader(f):
-                    top.setdefault(row["block"], []).append(row)
-            lesion, lesion_k = read_rows(folder / "lesion.csv"), read_rows(folder / "lesion_k.csv")
-        except (OSError, ValueError, KeyError) as exc:
-            raise DatasetError(f"{folder.name}: not a finished dataset run (summary.json, channels.csv and top.csv; "
-                               f"{type(exc).__name__})") from None
-        return cls(folder, summary, channels, top, lesion, lesion_k)
+            summary = read_summary(folder / "summary.json", limits)
+            channels = channel_rows(folder / "channels.csv", summary["blocks"], max_bytes)
+            top = top_rows(folder / "top.csv", channels, summary["top_k"], max_bytes)
+            lesion, lesion_k = lesion_tables(folder, summary["blocks"], max_bytes)
+        except FileNotFoundError as exc:
+            raise DatasetError(f"this run has no {Path(exc.filename or '').name or 'files'} (a finished run has "
+                               "summary.json, channels.csv and top.csv)") from None
+        except OSError:
+            raise DatasetError("this run's files cannot be read") from None
+        return cls(folder, summary, channels, top, lesion, lesion_k, images)
 
     @property
     def blocks(self) -> list[str]:
@@ -121,12 +121,12 @@ def example_tile(image: Image.Image, channel_map: np.ndarray, y: int, x: int, st
 def examples(run: RunFiles, block: str, channel: int, stride: int, field: int,
              channel_map: Callable[[Path], tuple[Image.Image, np.ndarray]]) -> list[tuple[Image.Image, str]]:
     """The channel's top images as tiles with captions; ``channel_map(path)`` gives an image's crop and the
-    channel's map on it (one forward pass). Images no longer where the run read them are left out."""
-    root = Path(run.summary.get("root", ""))
+    channel's map on it (one forward pass). Only images inside ``run.images`` are read; the others (not there,
+    or no folder vouched for) are left out, all alike."""
     tiles = []
     for row in run.examples(block, channel):
-        path = root / row["image"]
-        if not path.is_file():
+        path = image_path(run.images, row["image"]) if run.images is not None else None
+        if path is None:
             continue
         crop, m = channel_map(path)
         tiles.append((example_tile(crop, m, int(row["y"]), int(row["x"]), stride, field),

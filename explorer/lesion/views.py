@@ -4,8 +4,6 @@ orange (their Fig. 3 and 4), beside the ‖F(x)‖ / ‖shortcut‖ magnitude pr
 random blocks are removed, mean ± std over the draws (Fig. 5a); the share of paths of each length (Fig. 6a)."""
 from __future__ import annotations
 
-import csv
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,13 +14,6 @@ from ..theme import TEMPLATE
 from .study import path_lengths
 
 IDENTITY_COLOR, PROJECTION_COLOR = "#1f77b4", "#ff7f0e"
-
-
-def read_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def _effect(rows: list[dict]) -> tuple[list[float], str]:
@@ -96,4 +87,4 @@ def k_figure(rows: list[dict], blocks: int) -> go.Figure:
     return fig
 
 
-__all__ = ["k_figure", "lesion_figure", "read_rows", "spearman"]
+__all__ = ["k_figure", "lesion_figure", "spearman"]

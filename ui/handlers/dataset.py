@@ -3,31 +3,38 @@ start-up (``--datasets DIR``) through the applied model, with progress; or a fin
 or its files zipped); then a block's channels, and a channel's top images as dataset examples."""
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import gradio as gr
 
 from explorer.dataset import DatasetJob, run_dataset
-from explorer.dataset.folder import IMAGE_SUFFIXES, DatasetError, preprocessing
+from explorer.dataset.folder import IMAGE_SUFFIXES, preprocessing
+from explorer.dataset.opened import MAX_TEXT
 from explorer.dataset.views import CHANNEL_COLUMNS, RunFiles, channels_figure, examples
-from explorer.files import display_name, fresh_folder
+from explorer.files import display_name, fresh_folder, holding
+from explorer.limits import how_to_raise
 from explorer.lesion.study import Study
 from explorer.lesion.views import k_figure, lesion_figure
-from explorer.models import parse_model
 from resnet import Preprocess
 
 from .. import lib
 from ..context import APP
 from ..refusals import Refusal, titled
+from ..runs import ARCHIVE_BYTES, OpenRun, vouched
 from ..settings import OUTPUT_ROOT
 from .checks import capped, model_config, skipped, whole
 
 MAX_FILES = 5000  # images one upload may hold
+UPLOAD_FILES = 8  # one upload may hold this many times the image limit in all (200 MiB by default)
 DATASET_BATCH = 16
+RUN_FILES = ("summary.json", "channels.csv", "top.csv", "lesion.csv", "lesion_k.csv")
+log = logging.getLogger("resnet-explorer")
 
 
 class DatasetView(NamedTuple):
@@ -50,67 +57,149 @@ def server_folders() -> list[str]:
     return ["(all of it)", *sorted(p.name for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))]
 
 
-def saved_runs() -> list[str]:
-    """The finished runs ``--runs DIR`` offers, and the ones made here since start-up, by name."""
-    found = [name for name in APP.runs]
+def _session(request: gr.Request | None) -> str:
+    """The browser session a request comes from (each sees its own runs); one name for calls made in-process."""
+    return getattr(request, "session_hash", None) or "local"
+
+
+def saved_runs(session: str = "local") -> list[str]:
+    """The runs a session may open: its own (made or opened here), and the finished ones ``--runs DIR`` offers."""
+    found = APP.runs.names(session)
     root = APP.settings.runs
     if root is not None and Path(root).is_dir():
         found += sorted(p.name for p in Path(root).iterdir() if (p / "summary.json").is_file() and p.name not in found)
     return found
 
 
-def _run_folder(name: str) -> Path:
-    if name in APP.runs:
-        return APP.runs[name]
-    root = APP.settings.runs
-    if root is None or name not in saved_runs():
-        raise Refusal(f"no dataset run named {name[:80]!r} here; run one, or pick one of the list", "Unknown run")
-    return Path(root) / name
+def _run(name: str, session: str) -> tuple[OpenRun, RunFiles]:
+    """A run the session may see, its files read (once) and checked."""
+    if not name:
+        raise Refusal("run a dataset, or open a finished run, first", "No run yet")
+    capped("a run name", name)
+    run = APP.runs.get(name, session)
+    if run is None:
+        root = APP.settings.runs
+        if root is None or name not in saved_runs(session) or name in APP.runs:
+            raise Refusal(f"no dataset run named {name[:80]!r} here; run one, or pick one of the list", "Unknown run")
+        folder = Path(root) / name  # (a name the listing gave: a folder in --runs, not a path the request made)
+        files = RunFiles.load(folder, APP.settings.limits)
+        run = OpenRun(folder, "", _vouched(files.summary["root"], session))
+        APP.runs.add(name, run)
+    return run, APP.runs.files(name, run, APP.settings.limits)
 
 
-def _from_upload(paths: list[str]) -> Path:
+def _vouched(root: str | Path | None, session: str) -> Path | None:
+    return vouched(root, APP.settings.datasets, APP.runs.upload_folders(session))
+
+
+def _limit_text(n: float) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def _from_upload(paths: list[str], session: str) -> Path:
     """Uploaded images (or one .zip of them) in a fresh folder under names the server picks; a .zip keeps its
-    subfolders (one per class), within the upload limit as it inflates."""
-    folder = fresh_folder(OUTPUT_ROOT) / "uploads"  # (the summary: "over 12 images of uploads")
-    folder.mkdir()
-    limit, total = APP.settings.limits.upload_bytes, 0
+    subfolders (one per class). Every file is measured before anything is copied: each within the image limit,
+    all of them within ``UPLOAD_FILES`` times it."""
+    limit = APP.settings.limits.upload_bytes
     if len(paths) == 1 and paths[0].lower().endswith(".zip"):
-        try:
-            with zipfile.ZipFile(paths[0]) as z:
-                members = [i for i in z.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in IMAGE_SUFFIXES]
-                if len(members) > MAX_FILES or sum(i.file_size for i in members) > 8 * limit:
-                    raise Refusal(f"this archive holds {len(members):,} images ({sum(i.file_size for i in members) / 2**20:,.0f} "
-                                  f"MiB); at most {MAX_FILES:,} images of {8 * limit / 2**20:,.0f} MiB are taken", "Too large")
-                for n, i in enumerate(members):
-                    parts = [display_name(p) for p in Path(i.filename).parts if p not in ("", ".", "..", "/")][-2:]
-                    target = folder.joinpath(*parts)
-                    if folder.resolve() not in target.resolve().parents or target.exists():
-                        target = folder / f"{n:05d}_{parts[-1]}"  # never outside, never over another
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with z.open(i) as src, open(target, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-        except zipfile.BadZipFile:
-            raise Refusal("this .zip is not a readable archive", "Cannot read the archive") from None
-        return folder
+        return _from_zip(paths[0], limit, session)
     if len(paths) > MAX_FILES:
         raise Refusal(f"{len(paths):,} files; at most {MAX_FILES:,} are taken", "Too many files")
+    sizes = [Path(p).stat().st_size for p in paths]
+    for p, size in zip(paths, sizes):
+        if size > limit:
+            raise Refusal(f"{display_name(Path(p).name)} is {_limit_text(size)}, over the {_limit_text(limit)} limit "
+                          f"for an image ({how_to_raise('max_upload_mb')})", "Too large")
+    if sum(sizes) > UPLOAD_FILES * limit:
+        raise Refusal(f"these images take {_limit_text(sum(sizes))}; at most {_limit_text(UPLOAD_FILES * limit)} "
+                      "are taken at once (offer a larger folder with python app.py --datasets DIR)", "Too large")
+    folder = _upload_folder(session)
     for n, p in enumerate(paths):
-        total += Path(p).stat().st_size
-        shutil.copyfile(p, folder / f"{n:05d}_{display_name(Path(p).name)}")
+        target = folder / f"{n:05d}_{display_name(Path(p).name)}"
+        try:
+            os.link(p, target)  # (Gradio's copy of the upload: no second copy on disk where one can be linked)
+        except OSError:
+            shutil.copyfile(p, target)
     return folder
+
+
+def _upload_folder(session: str) -> Path:
+    folder = fresh_folder(OUTPUT_ROOT) / "uploads"  # (the summary: "over 12 images of uploads")
+    folder.mkdir()
+    APP.runs.uploaded(folder, session)
+    return folder
+
+
+def _from_zip(path: str, limit: int, session: str) -> Path:
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = [i for i in z.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in IMAGE_SUFFIXES]
+            total = sum(i.file_size for i in members)
+            big = next((i for i in members if i.file_size > limit), None)
+            if big is not None:
+                raise Refusal(f"{display_name(Path(big.filename).name)} in this archive is {_limit_text(big.file_size)}, "
+                              f"over the {_limit_text(limit)} limit for an image", "Too large")
+            if len(members) > MAX_FILES or total > UPLOAD_FILES * limit:
+                raise Refusal(f"this archive holds {len(members):,} images ({_limit_text(total)}); at most "
+                              f"{MAX_FILES:,} images of {_limit_text(UPLOAD_FILES * limit)} are taken", "Too large")
+            folder = _upload_folder(session)
+            for n, i in enumerate(members):
+                parts = [display_name(p) for p in Path(i.filename).parts if p not in ("", ".", "..", "/")][-2:]
+                target = folder.joinpath(*parts)
+                if folder.resolve() not in target.resolve().parents or target.exists() or target.parent.is_file():
+                    target = folder / f"{n:05d}_{parts[-1]}"  # never outside, never over another
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                except OSError:  # a member named like another's folder ("a.jpg" and "a.jpg/b.jpg")
+                    target = folder / f"{n:05d}_{parts[-1]}"
+                with z.open(i) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)  # (zipfile stops at the declared size)
+            return folder
+    except zipfile.BadZipFile:
+        raise Refusal("this .zip is not a readable archive", "Cannot read the archive") from None
+
+
+class Stopped(Exception):
+    """The run's client went away (or cancelled it): the run stops at its next batch."""
+
+
+def _client_alive() -> Callable[[], bool]:
+    """Whether the request running this handler still has its client. Gradio marks a queued event dead when
+    its session's stream closes or it is cancelled (``Queue.clean_events``); a thread it started runs on, so a
+    long run asks at every batch. Always alive outside a queued event."""
+    from gradio.context import LocalContext
+
+    blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
+    queue = getattr(blocks, "_queue", None)
+    if queue is None or event_id is None:
+        return lambda: True
+
+    def alive() -> bool:
+        for jobs in list(queue.active_jobs):
+            for event in jobs or ():
+                if getattr(event, "_id", None) == event_id:
+                    return bool(event.alive)
+        return True
+
+    return alive
 
 
 @titled("Cannot run this dataset")
 def dataset_run(spec: str, uploads: list[str] | None, folder: str | None, weights: str, checkpoint: str | None,
                 top_k: float, lesion: bool = False, remove_k: float = 0, resize: float = 0, crop: float = 0,
-                progress: gr.Progress = gr.Progress()) -> DatasetView:
+                progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> DatasetView:
     """The applied model over the images (uploaded, or the server folder picked), every block's channels; with
     ``lesion``, each block removed in turn (and ``remove_k`` random blocks at once, 5 draws each). ``resize``
-    and ``crop`` (px; 0: the weights' own) are the preprocessing, as the CLI's ``--resize`` and ``--crop``."""
+    and ``crop`` (px; 0: the weights' own) are the preprocessing, as the CLI's ``--resize`` and ``--crop``.
+    Runs in its own queue (one at a time), stops when its client goes, and belongs to the client's session."""
+    session = _session(request)
     config = model_config(spec)
     pre = preprocessing(whole("resize", resize or 0), whole("crop", crop or 0), limits=APP.settings.limits)
+    alive = _client_alive()
+    made: list[Path] = []
     if uploads:
-        root = _from_upload(list(uploads))
+        root = _from_upload(list(uploads), session)
+        made.append(root.parent)
     elif folder:
         capped("a folder", folder)
         if folder not in server_folders():
@@ -120,94 +209,144 @@ def dataset_run(spec: str, uploads: list[str] | None, folder: str | None, weight
     else:
         raise Refusal("upload images (or a .zip of them), or pick a folder the server offers", "No images")
     out = fresh_folder(OUTPUT_ROOT) / "run"
+    made.append(out.parent)
     job = DatasetJob(config, root, out, weights, checkpoint or APP.settings.weights, pre, top_k=whole("top-k", top_k),
                      batch_size=DATASET_BATCH, workers=0, device=APP.settings.device, limits=APP.settings.limits,
                      lesion=Study(whole("k", remove_k or 0)) if lesion else None)
 
     def report(done: int, total: int) -> None:
+        if not alive():
+            raise Stopped()
         progress(done / max(total, 1), desc=f"{done:,} of {total:,} images")
 
-    run_dataset(job, report)
+    try:
+        with holding(made[0]), holding(made[-1]):  # (never pruned while it runs, however long)
+            run_dataset(job, report)
+    except BaseException as exc:
+        for f in made:  # a run that failed or stopped leaves nothing behind, and is not listed
+            shutil.rmtree(f, ignore_errors=True)
+        if isinstance(exc, Stopped):
+            log.info("a dataset run stopped: its client went away")
+            raise Refusal("the run was stopped", "Stopped") from None
+        raise
     name = f"{display_name(root.name if folder else 'upload')}-{uuid.uuid4().hex[:6]}"
-    APP.runs[name] = out
-    APP.run_models[name] = (config, weights, checkpoint or APP.settings.weights)
-    return _view(name, "")
+    APP.runs.add(name, OpenRun(out, session, root.resolve(), (config, weights, checkpoint or APP.settings.weights),
+                               held=made))
+    return _view(name, "", session)
 
 
 @titled("Cannot open this run")
-def dataset_open(name: str | None, archive: str | None) -> DatasetView:
-    """A finished run: one ``--runs DIR`` offers, or its files uploaded as a .zip."""
+def dataset_open(name: str | None, archive: str | None, request: gr.Request = None) -> DatasetView:
+    """A finished run: one ``--runs DIR`` offers, or its files uploaded as a .zip (read as data: its images
+    only from a folder the server vouches for, never its weights file)."""
+    session = _session(request)
     if archive:
+        name = f"uploaded-{uuid.uuid4().hex[:6]}"
         folder = fresh_folder(OUTPUT_ROOT)
         try:
-            with zipfile.ZipFile(archive) as z:
-                for want in ("summary.json", "channels.csv", "top.csv", "lesion.csv", "lesion_k.csv"):
-                    info = next((i for i in z.infolist() if Path(i.filename).name == want), None)
-                    if info is None and want.startswith("lesion"):
-                        continue
-                    if info is None or info.file_size > 256 * 2**20:
-                        raise Refusal(f"the archive needs {want} (as `python -m explorer dataset` writes it)", "Not a run")
-                    (folder / want).write_bytes(z.read(info))
-        except zipfile.BadZipFile:
-            raise Refusal("this .zip is not a readable archive", "Cannot read the archive") from None
-        name = f"uploaded-{uuid.uuid4().hex[:6]}"
-        APP.runs[name] = folder
+            _unpack_run(archive, folder)
+            files = RunFiles.load(folder, APP.settings.limits, max_bytes=ARCHIVE_BYTES)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        APP.runs.add(name, OpenRun(folder, session, _vouched(files.summary["root"], session), held=[folder],
+                                   uploaded=True))
     elif name:
-        capped("a run name", name)
-        _run_folder(name)
+        _run(name, session)
     else:
         raise Refusal("pick a run, or upload one's files as a .zip", "No run")
-    return _view(name, "")
+    return _view(name, "", session)
 
 
-def _run(name: str) -> RunFiles:
-    if not name:
-        raise Refusal("run a dataset, or open a finished run, first", "No run yet")
-    return RunFiles.load(_run_folder(name))
+def _unpack_run(archive: str, folder: Path) -> None:
+    """A run's files from a .zip, by their base names, each within ``ARCHIVE_BYTES`` as declared and as read."""
+    try:
+        with zipfile.ZipFile(archive) as z:
+            for want in RUN_FILES:
+                info = next((i for i in z.infolist() if Path(i.filename).name == want and not i.is_dir()), None)
+                if info is None and want.startswith("lesion"):
+                    continue
+                if info is None:
+                    raise Refusal(f"the archive needs {want} (as `python -m explorer dataset` writes it)", "Not a run")
+                if info.file_size > ARCHIVE_BYTES:
+                    raise Refusal(f"the archive's {want} is {_limit_text(info.file_size)}, over the "
+                                  f"{_limit_text(ARCHIVE_BYTES)} an uploaded run may hold; offer such a run with "
+                                  "python app.py --runs DIR", "Too large")
+                with z.open(info) as src, open(folder / want, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+    except zipfile.BadZipFile:
+        raise Refusal("this .zip is not a readable archive", "Cannot read the archive") from None
 
 
-def _view(name: str, block: str) -> DatasetView:
-    run = _run(name)
+def _view(name: str, block: str, session: str) -> DatasetView:
+    _, run = _run(name, session)
     s = run.summary
     chosen = block if block in run.channels else run.blocks[0]
     dead = sum(1 for rows in run.channels.values() for r in rows if r["dead"] == "True")
-    text = (f"**{s['model']}** over **{s['images_used']:,}** images of {s['folder']} · weights {s['weights']} · "
-            f"crop {s['preprocessing']['crop_size']} px · {dead:,} dead channels in all"
-            + (f" · skipped {len(s['skipped'])} ({', '.join(x['file'] for x in s['skipped'][:3])})" if s["skipped"] else ""))
+    text = (f"**{_code(s['model'])}** over **{s['images_used']:,}** images of {s['folder'] or 'a folder'} · weights "
+            f"{_code(s['weights'])} · crop {s['preprocessing']['crop_size']} px · {dead:,} dead channels in all"
+            + _skipped_text(s) + _lowered_text(s) + _images_text(run))
     rows = run.rows(chosen)
     return DatasetView(name, text + _lesion_text(s), gr.update(choices=run.blocks, value=chosen),
                        {"headers": list(CHANNEL_COLUMNS), "data": rows}, channels_figure(run, chosen),
-                       gr.update(value=None), f"Pick a channel of **{chosen}** (a row, a point, or its number) to see "
-                                              "its top images.",
+                       gr.update(value=None), f"Pick a channel of **{_code(chosen)}** (a row, a point, or its number) "
+                                              "to see its top images.",
                        gr.update(value=lesion_figure(run.lesion, s.get("accuracy"), chosen), visible=True)
                        if run.lesion else gr.update(value=None, visible=False),
                        gr.update(value=k_figure(run.lesion_k, len(run.lesion)), visible=True)
-                       if run.lesion else gr.update(value=None, visible=False))
+                       if run.lesion and run.lesion_k else gr.update(value=None, visible=False))
 
 
+def _code(text: str) -> str:
+    """Text a run's files carry, shown as itself: a plain name stays plain; anything else as code (no link, no
+    image, no markup is made of it)."""
+    if all(c.isalnum() or c in " ._-:()+;,=/×" for c in text) and "//" not in text:
+        return text
+    return "`" + text.replace("`", "'")[:MAX_TEXT] + "`"
+
+
+def _skipped_text(s: dict) -> str:
+    skipped = s["skipped"]
+    if not skipped:
+        return ""
+    shown = "; ".join(f"{_code(x['file'])}: {_code(x['reason'] or 'not readable')}" for x in skipped[:3])
+    return f"\n\nSkipped {len(skipped):,} image{'s' if len(skipped) > 1 else ''} ({shown}{'; …' if len(skipped) > 3 else ''})."
+
+
+def _lowered_text(s: dict) -> str:
+    b = s.get("batch_size")
+    return (f"\n\nRun in batches of {b} (not {DATASET_BATCH}): a larger batch would need more memory than the "
+            "server's limit.") if b and b < DATASET_BATCH and s.get("batch_lowered_from") else ""
+
+
+def _images_text(run: RunFiles) -> str:
+    return "" if run.images is not None else ("\n\nIts images are not in a folder this server offers: the top images "
+                                              "are listed, not shown.")
 def _lesion_text(s: dict) -> str:
     if "lesion" not in s:
         return ""
     acc = s.get("accuracy")
-    head = f"full model top-1 **{acc:.1%}** on {s['labelled']:,} labelled images" if acc is not None else s["labels"]
+    head = (f"full model top-1 **{acc:.1%}** on {s['labelled']:,} labelled images" if acc is not None
+            else _code(s["labels"]))
     k = s["lesion"]["remove_k"]
     draws = (f" · k-removal up to {k}, {s['lesion']['repeats']} draws each from seed {s['lesion']['seed']}, "
              f"drawn from {'identity blocks only' if s['lesion']['pool'] == 'identity' else 'all blocks'}") if k else ""
     return f"\n\nLesions: {head}{draws}."
 
 
-def dataset_block(name: str, block: str) -> DatasetView:
+def dataset_block(name: str, block: str, request: gr.Request = None) -> DatasetView:
     """Another block of the run."""
     capped("a block name", block)
-    return _view(name, block)
+    return _view(name, block, _session(request))
 
 
-def dataset_follow(name: str, block: str, active: str = "dataset") -> DatasetView:
+def dataset_follow(name: str, block: str, active: str = "dataset", request: gr.Request = None) -> DatasetView:
     """The selected block, when a run is open (and the tab is)."""
     if active != "dataset" or not name:
         return skipped(DatasetView)
-    run = _run(name)
-    return _view(name, block) if block in run.channels else skipped(DatasetView)
+    session = _session(request)
+    _, run = _run(name, session)
+    return _view(name, block, session) if block in run.channels else skipped(DatasetView)
 
 
 class Examples(NamedTuple):
@@ -217,69 +356,77 @@ class Examples(NamedTuple):
 
 
 @titled("Cannot show these examples")
-def dataset_channel(name: str, block: str, channel: float) -> Examples:
+def dataset_channel(name: str, block: str, channel: float, request: gr.Request = None) -> Examples:
     """A channel's top images, each cropped around its maximum to the channel's receptive field, with its map."""
-    run = _run(name)
+    opened, run = _run(name, _session(request))
     c = whole("channel", channel)
+    capped("a block name", block)
     rows = run.examples(block, c)
     s = run.summary
     pre = Preprocess(s["preprocessing"]["resize_size"], s["preprocessing"]["crop_size"],
                      tuple(s["preprocessing"]["mean"]), tuple(s["preprocessing"]["std"]))
-    config, weights, ckpt, notice = _model_of(name, s)
+    config, weights, ckpt, notice = _model_of(opened, s)
     trace = lib.structure_trace(config, pre.crop_size)
-    field = next(r for r in lib.receptive_fields(trace) if r.name == block)
+    field = next((r for r in lib.receptive_fields(trace) if r.name == block), None)
+    if field is None:
+        raise Refusal(f"{block[:80]!r} is a block of this run but not of {config.spec}: the run's files do not "
+                      "belong to its model", "Not this model")
 
     def channel_map(path: Path):  # noqa: ANN202
         _, cap, _ = APP.store.run_image(config, path, weights, ckpt, APP.settings.device, preprocess=pre)
         return cap.crop, cap.maps[block].channel(c)
 
     tiles = examples(run, block, c, field.output_stride, field.size, channel_map)
-    caption = (f"**{block} · channel {c}**: its top {len(rows)} images by their maximum, each cropped to its "
+    caption = (f"**{_code(block)} · channel {c}**: its top {len(rows)} images by their maximum, each cropped to its "
                f"receptive field ({field.size} px) around the maximum, the channel's map over it{notice}")
     if len(tiles) < len(rows):
-        caption += f" ({len(rows) - len(tiles)} images are no longer where the run read them)"
+        missing = len(rows) - len(tiles)
+        caption += (f" ({missing} of them are not in a folder this server offers, or no longer there: "
+                    + ", ".join(_code(r["image"]) for r in rows[:3]) + ("…" if len(rows) > 3 else "") + ")"
+                    if run.images is None else f" ({missing} images are no longer where the run read them)")
     return Examples(channels_figure(run, block, c), tiles, caption)
 
 
-def run_choices() -> Any:
-    """The runs to open, read when the picker is opened (a run made since is among them)."""
-    return gr.update(choices=saved_runs())
+def run_choices(request: gr.Request = None) -> Any:
+    """The runs this session may open, read when the picker is opened (a run made since is among them)."""
+    return gr.update(choices=saved_runs(_session(request)))
 
 
-def open_from_features(spec: str, name: str, block: str, channel: float) -> tuple:
+def open_from_features(spec: str, name: str, block: str, channel: float, request: gr.Request = None) -> tuple:
     """A channel zoomed in the Feature maps tab: the Dataset tab opens on its examples, when a run of the same
     model is open there (else nothing changes)."""
     if not name or channel is None or float(channel) < 0:
         return (gr.skip(),) * 5
-    run = _run(name)
+    _, run = _run(name, _session(request))
     if run.summary.get("model") != spec or block not in run.channels:
         return (gr.skip(),) * 5
     c = whole("channel", channel)
-    return (gr.update(selected="dataset"), c, *dataset_channel(name, block, c))
+    return (gr.update(selected="dataset"), c, *dataset_channel(name, block, c, request))
 
 
-def channel_row(name: str, block: str, evt: gr.SelectData) -> tuple:
+def channel_row(name: str, block: str, evt: gr.SelectData, request: gr.Request = None) -> tuple:
     """A row of the channels table: its channel's examples."""
     row = evt.row_value or []
     if not row:
         return (gr.skip(),) * 4
-    return (int(row[0]), *dataset_channel(name, block, int(row[0])))
+    return (int(row[0]), *dataset_channel(name, block, int(row[0]), request))
 
 
-def _model_of(name: str, summary: dict) -> tuple[Any, str, str | None, str]:
-    """The model and weights a run used, to draw its maps again; with a notice where they differ."""
-    if name in APP.run_models:
-        config, weights, ckpt = APP.run_models[name]
+def _model_of(run: OpenRun, summary: dict) -> tuple[Any, str, str | None, str]:
+    """The model and weights a run used, to draw its maps again; with a notice where they differ. The weights
+    file a run names is used only for a run of the server's own --runs folder, never for an uploaded one."""
+    if run.made is not None:
+        config, weights, ckpt = run.made
         return config, weights, ckpt, "."
-    config = parse_model(summary["model"])
+    config = model_config(summary["model"])
     path = summary.get("weights_file")
-    if path and Path(path).is_file():
+    if path and not run.uploaded and Path(path).is_file():
         return config, "file", path, "."
     if summary["weights"].startswith("random"):
         return config, "random", None, "."
-    return config, "random", None, (f" — the run's weights ({summary['weights']}) are not here: the maps are of "
-                                    "random weights, the crops are where the run found the maxima.")
+    return config, "random", None, (" — the run's weights are not here: the maps are of random weights, the crops "
+                                    "are where the run found the maxima.")
 
 
-__all__ = ["DatasetView", "Examples", "channel_row", "open_from_features", "run_choices", "dataset_block", "dataset_channel", "dataset_follow", "dataset_open",
-           "dataset_run", "saved_runs", "server_folders"]
+__all__ = ["DatasetView", "Examples", "channel_row", "open_from_features", "run_choices", "dataset_block",
+           "dataset_channel", "dataset_follow", "dataset_open", "dataset_run", "saved_runs", "server_folders"]
