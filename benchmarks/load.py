@@ -37,10 +37,13 @@ def _rss(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
-def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
+def start_server(port: int, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                 log: Path | None = None) -> subprocess.Popen:
+    """``python app.py`` on ``port``, ready to answer; its stderr to ``log`` when given."""
+    err = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - the server's for its life
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=ROOT,
                             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.time() + 120
     while time.time() < deadline:
         try:

@@ -78,7 +78,7 @@ def refusal(exc: BaseException, default_title: str = DEFAULT_TITLE) -> tuple[str
         if isinstance(exc, KeyError) and not isinstance(exc, lib.Expired):
             return None  # a missing key is ours, not the user's
         if isinstance(exc, OSError):
-            return title, exc.strerror or type(exc).__name__
+            return title, exc.strerror or "a file could not be read or written on the server"
         return title, str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)
     return None
 

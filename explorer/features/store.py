@@ -26,7 +26,7 @@ from ..tracing.cache import check_model_fits
 from ..tracing.device import resolve_device
 from .cam import CamRun, cam_run
 from .capture import Capture, capture
-from .images import load_image
+from .images import ImageError, load_image
 
 RANDOM_SEED = 0
 CAM_RUNS = 2  # class-map runs kept (each holds its graph for class switching: about a training step's activations)
@@ -134,7 +134,10 @@ class FeatureStore:
         capture every block; returns (id, capture, model)."""
         loaded = self.model(config, source, path, device)
         pre = preprocess or loaded.preprocess
-        crop = pre.crop(load_image(image, need_short_side=pre.resize_size, limits=self.limits))
+        try:
+            crop = pre.crop(load_image(image, need_short_side=pre.resize_size, limits=self.limits))
+        except OSError as exc:  # PIL decodes lazily: a damaged file can fail only at the crop
+            raise ImageError("the image is damaged or truncated and cannot be decoded") from exc
         with self._passes, loaded.lock:
             cap = capture(loaded.model, pre.to_tensor(crop), budget_bytes=self.limits.capture_bytes)
         cap.crop = crop

@@ -226,7 +226,7 @@ def dataset_run(spec: str, uploads: list[str] | None, folder: str | None, weight
         for f in made:  # a run that failed or stopped leaves nothing behind, and is not listed
             shutil.rmtree(f, ignore_errors=True)
         if isinstance(exc, Stopped):
-            log.info("a dataset run stopped: its client went away")
+            log.warning("a dataset run stopped: its client went away")
             raise Refusal("the run was stopped", "Stopped") from None
         raise
     name = f"{display_name(root.name if folder else 'upload')}-{uuid.uuid4().hex[:6]}"
