@@ -14,7 +14,8 @@ Module map — two pipelines over frozen records:
                      └► lesion/  each block removed (replays of one taped forward) ─► lesion.csv, lesion_k.csv
 
     models.py   what a spec names (ours, timm:…) and which model a checkpoint is; sources.py models from files
-                (ONNX via onnx2torch, torch.export programs, Hugging Face folders)
+                (ONNX via onnx2torch, torch.export programs, Hugging Face folders); trust.py what such a file may
+                make the server do (.pt2 and ONNX vetting, the weights-only guard on torch.load)
     tracing/    layout.py (the ResNet in any module, by structure), identify.py (its name and closest config),
                 hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
                 (one forward pass -> Trace), macs.py, memory.py and meta.py (memory measured on the meta
@@ -33,7 +34,8 @@ Module map — two pipelines over frozen records:
                 cam_views.py (what they show)
     dataset/    folder.py (images and labels), stats.py (partials that merge exactly) and kernels.py (their
                 compiled loops), run.py (the run, its files), checkpoint.py (the merged tally a run resumes
-                from), local.py and ray_engine.py (the engines), views.py (the Dataset tab's views)
+                from), local.py and ray_engine.py (the engines), views.py (the Dataset tab's views), opened.py (a
+                finished run's files read back as data)
     lesion/     replay.py (a forward taped, then replayed from an op with additions lesioned), plan.py (each
                 block's addition, the values a cut needs), measure.py (a batch's numbers), partial.py, study.py
                 (settings, labels, draws, path lengths; torch-free), views.py (the charts)

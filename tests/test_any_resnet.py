@@ -281,3 +281,15 @@ def test_a_repeated_trace_follows_changes_to_the_model() -> None:
     model.layer4 = nn.Sequential(model.layer4[0])  # one block fewer: another structure
     assert len(trace(model, input_size=SIZE).blocks) == 7
     assert len(trace(Doubled(model), input_size=SIZE).blocks) == 7
+
+
+def test_a_whole_detector_is_refused_naming_its_backbone() -> None:
+    """A detector as people hold it (images in, boxes out): one line naming the module to trace, which traces
+    exactly (#33: before, a KeyError from inside the tracer)."""
+    model = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval()
+    with pytest.raises(NotAResNet, match=r"^FasterRCNN holds residual blocks, but its input or output is not one "
+                                         r"tensor .*explorer.trace\(model, backbone='backbone.body'\)$"):
+        trace(model)
+    inner = trace(model, backbone="backbone.body")
+    assert [b.name for b in inner.blocks] == [b.name for b in trace(model.backbone.body).blocks]
+    assert len(inner.blocks) == 16 and inner.total_params == sum(p.numel() for p in model.backbone.body.parameters())

@@ -2,6 +2,7 @@
 
     settings.py   flags, environment, the app's files; standard library only (``--help`` answers at once)
     context.py    what handlers share while the app runs: the settings and the feature store (``APP``)
+    runs.py       dataset runs per browser session, their folders held, their files read once
     lib.py        the torch side, one lazy namespace: the page is served before torch is imported
     refusals.py   exception -> the one-line toast the user sees; one wrapper around every event's function
     handlers/     the public API by area (model, structure, selection, graph, features, cams): validate, call

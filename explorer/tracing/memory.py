@@ -143,15 +143,24 @@ def _measure(model: nn.Module, parts: list[Part], input_shape: tuple[int, ...], 
     def enter(name: str) -> None:
         part[0] = name
 
-    x = torch.empty((1, *input_shape), device="meta", dtype=dtype)
-    with _train_mode(model), torch.enable_grad(), _entering(parts, enter), \
-            torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), MetaOps():
-        torch.func.functional_call(model, state, (x,), strict=False)
+    # One sample, or two where a train-mode BatchNorm meets a 1×1 map (at a small input it has one value per
+    # channel and refuses a batch of one): the scaling bytes then halved.
+    for batch in (1, 2):
+        saved.clear()
+        x = torch.empty((batch, *input_shape), device="meta", dtype=dtype)
+        try:
+            with _train_mode(model), torch.enable_grad(), _entering(parts, enter), \
+                    torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), MetaOps():
+                torch.func.functional_call(model, state, (x,), strict=False)
+            break
+        except ValueError as exc:
+            if batch > 1 or "more than 1 value per channel" not in str(exc):
+                raise
 
     records = []
     for name, modules in parts:
         full, half = _weights(modules)
-        per_sample = sum(b for p, b, scales in saved.values() if p == name and scales)
+        per_sample = sum(b for p, b, scales in saved.values() if p == name and scales) // batch
         fixed = sum(b for p, b, scales in saved.values() if p == name and not scales)
         records.append(PartMemory(name, full, half, live.peaks.get(name, 0), per_sample, fixed))
     return MemoryProfile(tuple(records))

@@ -352,6 +352,22 @@ def _block_type(b: BlockLayout, convs: tuple[ConvRecord, ...]) -> str:
     return {(1, 3, 1): "Bottleneck", (3, 3): "BasicBlock"}.get(tuple(kernels), "ResidualBlock")
 
 
+def _not_a_tensor(model: nn.Module, layout: Layout) -> NotAResNet:
+    """A model that wraps its ResNet between steps that are not one tensor in, one out (a detector: images in
+    a list, boxes in dicts out): refused, naming the module that holds every block, which traces."""
+    paths = [b.name.split(".") for b in layout.blocks]
+    common = []
+    for parts in zip(*paths):
+        if len(set(parts)) > 1:
+            break
+        common.append(parts[0])
+    inner = ".".join(common[:-1] if len(common) == len(paths[0]) else common)
+    inner = ".".join(p for p in inner.split(".") if not p.startswith("layer")) or inner
+    hint = f"explorer.trace(model, backbone={inner!r})" if inner else "its backbone"
+    return NotAResNet(f"{type(model).__name__} holds residual blocks, but its input or output is not one tensor "
+                      f"(a detector's or segmenter's): trace the ResNet inside it: {hint}")
+
+
 def build_trace(model: nn.Module, layout: Layout, input_shape: Shape, batch: int, device: str,
                 memory: MemoryProfile | None = None, backbone: str | None = None) -> Trace:
     """Records from a recognised recording; pure bookkeeping, no tensors."""
@@ -362,6 +378,8 @@ def build_trace(model: nn.Module, layout: Layout, input_shape: Shape, batch: int
     base_in = layout.base.inputs[0]
     stem = builder.part("stem", layout.stem_ops, base_in, first.input)
     out_value = layout.base.outputs[-1] if layout.base.outputs else last.output
+    if out_value not in rec.shapes or base_in not in rec.shapes:
+        raise _not_a_tensor(model, layout)
     head = builder.part("head", layout.head_ops, last.output, out_value)
     config = infer_config(layout, blocks, head)
     stages = _stages(layout, blocks)
