@@ -11,7 +11,6 @@ stays where it was opened.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import shutil
 import tempfile

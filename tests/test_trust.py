@@ -236,3 +236,41 @@ def test_a_config_is_measured_before_the_model_it_describes_is_built(tmp_path: P
     assert set(Path(tempfile.gettempdir()).glob("resnet-explorer-hf-*")) == unpacked  # the refused zip left nothing
     r = _cli("summary", str(folder))
     assert r.returncode == 2 and "config.json describes" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_a_dataset_run_takes_a_batch_its_memory_allows(tmp_path: Path) -> None:
+    """A run whose batch would pass --max-model-mb at its crop takes the largest batch that fits (the numbers
+    are the same: shards merge exactly), and says so; one image over the limit is refused before anything runs."""
+    import numpy as np
+    from PIL import Image
+
+    from explorer.dataset import DatasetJob, run_dataset
+    from explorer.dataset.folder import preprocessing
+    from explorer.dataset.run import run_memory
+    from explorer.limits import ModelTooLarge
+    from resnet import parse_spec
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "images").mkdir()
+    for i in range(6):
+        Image.fromarray((rng.random((80, 80, 3)) * 255).astype(np.uint8)).save(tmp_path / "images" / f"{i}.png")
+    model, pre = parse_spec("resnet18"), preprocessing(96, 96)
+    weights, two = run_memory(model, 96, 2, False)
+    limit = Limits(max_model_mb=(weights + two + 1) / 2**20)  # two images fit, four do not
+    assert sum(run_memory(model, 96, 4, False)) > limit.model_bytes
+    small = run_dataset(DatasetJob(model, tmp_path / "images", tmp_path / "small", preprocess=pre, batch_size=16,
+                                   workers=0, limits=limit))
+    assert small["batch_size"] == 2 and small["batch_lowered_from"] == 16
+    whole = run_dataset(DatasetJob(model, tmp_path / "images", tmp_path / "whole", preprocess=pre, batch_size=16,
+                                   workers=0))
+    assert whole["batch_size"] == 16 and "batch_lowered_from" not in whole
+    import pandas as pd
+
+    a, b = (pd.read_csv(tmp_path / run / "channels.csv") for run in ("small", "whole"))
+    assert (a[["block", "channel", "dead"]] == b[["block", "channel", "dead"]]).all().all()
+    assert np.allclose(a[["mean", "std", "max", "active_fraction"]], b[["mean", "std", "max", "active_fraction"]],
+                       rtol=1e-5, atol=1e-6)
+    with pytest.raises(ModelTooLarge, match="this run needs .* for one 96 px image, over the"):
+        run_dataset(DatasetJob(model, tmp_path / "images", tmp_path / "none", preprocess=pre, workers=0,
+                               limits=Limits(max_model_mb=(weights + two / 4) / 2**20)))
+    assert not (tmp_path / "none").exists()

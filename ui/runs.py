@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from explorer.dataset.views import RunFiles
 from explorer.files import hold, release
@@ -106,6 +106,31 @@ class Runs:
             return iter(list(self._runs))
 
 
+class Stopped(Exception):
+    """The run's client went away (or cancelled it): the run stops at its next batch."""
+
+
+def client_alive() -> Callable[[], bool]:
+    """Whether the request running this handler still has its client. Gradio marks a queued event dead when
+    its session's stream closes or it is cancelled (``Queue.clean_events``); a thread it started runs on, so a
+    long run asks at every batch. Always alive outside a queued event."""
+    from gradio.context import LocalContext
+
+    blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
+    queue = getattr(blocks, "_queue", None)
+    if queue is None or event_id is None:
+        return lambda: True
+
+    def alive() -> bool:
+        for jobs in list(queue.active_jobs):
+            for event in jobs or ():
+                if getattr(event, "_id", None) == event_id:
+                    return bool(event.alive)
+        return True
+
+    return alive
+
+
 def vouched(root: str | Path | None, datasets: Path | None, uploads: set[Path]) -> Path | None:
     """``root`` when it is the ``--datasets`` folder, a folder inside it, or an upload folder this server made;
     else None. A run's own record of where it read its images is never followed by itself."""
@@ -119,4 +144,4 @@ def vouched(root: str | Path | None, datasets: Path | None, uploads: set[Path]) 
     return path if any(path == a or a in path.parents for a in allowed) and path.is_dir() else None
 
 
-__all__ = ["ARCHIVE_BYTES", "OpenRun", "Runs", "vouched"]
+__all__ = ["ARCHIVE_BYTES", "OpenRun", "Runs", "Stopped", "client_alive", "vouched"]

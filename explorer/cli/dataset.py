@@ -90,6 +90,9 @@ def dataset(args: argparse.Namespace, limits: Limits) -> str:
     print(file=sys.stderr)
     lines = [f"{summary['model']} over {summary['images_used']:,} images of {summary['folder']} "
              f"({summary['engine']} engine, {summary['seconds']:.1f} s)"]
+    if summary.get("batch_lowered_from"):
+        lines.append(f"batches of {summary['batch_size']} (not {summary['batch_lowered_from']}): a larger batch "
+                     "would need more memory than --max-model-mb allows")
     if summary["skipped"]:
         lines.append(f"skipped {len(summary['skipped'])}: " + "; ".join(f"{s['file']} ({s['reason']})"
                                                                    for s in summary["skipped"][:3]))

@@ -96,9 +96,10 @@ class FeatureStore:
         self._passes = threading.BoundedSemaphore(1)
 
     def model(self, config: Model, source: str = "random", path: str | None = None,
-              device: str | torch.device | None = "cpu") -> LoadedModel:
+              device: str | torch.device | None = "cpu", input_size: int | None = None) -> LoadedModel:
         """A cached model for ``config`` with the chosen weights on ``device``; refused before anything is
-        allocated when it needs more than ``limits.max_model_mb``."""
+        allocated when it needs more than ``limits.max_model_mb`` at ``input_size`` (default: the weights'
+        own crop)."""
         dev = resolve_device(device)
         wk = WeightsKey("own") if isinstance(config, FileModel) else weights_key(config, source, path)
         key = (config, wk, str(dev))
@@ -108,7 +109,7 @@ class FeatureStore:
                 return self._models[key]
         info = weights_by_filename(Path(wk.path).name) if wk.source == "file" else None
         pre = info.transforms if info else Preprocess()
-        check_model_fits(config, pre.crop_size, self.limits)
+        check_model_fits(config, input_size or pre.crop_size, self.limits)
         if wk.source == "own":  # a model file carries its weights: they are what runs, whatever was chosen
             loaded = LoadedModel(config.build(), threading.Lock(), f"{config.name} (its own weights)", True, pre)
         elif wk.source == "random":
@@ -132,7 +133,7 @@ class FeatureStore:
                   preprocess: Preprocess | None = None) -> tuple[str, Capture, LoadedModel]:
         """Decode ``image``, preprocess it for the weights (or as ``preprocess`` says: a dataset run's own),
         capture every block; returns (id, capture, model)."""
-        loaded = self.model(config, source, path, device)
+        loaded = self.model(config, source, path, device, preprocess.crop_size if preprocess else None)
         pre = preprocess or loaded.preprocess
         try:
             crop = pre.crop(load_image(image, need_short_side=pre.resize_size, limits=self.limits))

@@ -4,21 +4,18 @@ or its files zipped); then a block's channels, and a channel's top images as dat
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import uuid
-import zipfile
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import gradio as gr
 
 from explorer.dataset import DatasetJob, run_dataset
-from explorer.dataset.folder import IMAGE_SUFFIXES, preprocessing
+from explorer.dataset.folder import preprocessing
 from explorer.dataset.opened import MAX_TEXT
 from explorer.dataset.views import CHANNEL_COLUMNS, RunFiles, channels_figure, examples
 from explorer.files import display_name, fresh_folder, holding
-from explorer.limits import how_to_raise
 from explorer.lesion.study import Study
 from explorer.lesion.views import k_figure, lesion_figure
 from resnet import Preprocess
@@ -26,14 +23,12 @@ from resnet import Preprocess
 from .. import lib
 from ..context import APP
 from ..refusals import Refusal, titled
-from ..runs import ARCHIVE_BYTES, OpenRun, vouched
+from ..runs import ARCHIVE_BYTES, OpenRun, Stopped, client_alive, vouched
+from .uploads import from_upload, unpack_run
 from ..settings import OUTPUT_ROOT
 from .checks import capped, model_config, skipped, whole
 
-MAX_FILES = 5000  # images one upload may hold
-UPLOAD_FILES = 8  # one upload may hold this many times the image limit in all (200 MiB by default)
 DATASET_BATCH = 16
-RUN_FILES = ("summary.json", "channels.csv", "top.csv", "lesion.csv", "lesion_k.csv")
 log = logging.getLogger("resnet-explorer")
 
 
@@ -92,98 +87,6 @@ def _vouched(root: str | Path | None, session: str) -> Path | None:
     return vouched(root, APP.settings.datasets, APP.runs.upload_folders(session))
 
 
-def _limit_text(n: float) -> str:
-    return f"{n / 2**20:,.0f} MiB"
-
-
-def _from_upload(paths: list[str], session: str) -> Path:
-    """Uploaded images (or one .zip of them) in a fresh folder under names the server picks; a .zip keeps its
-    subfolders (one per class). Every file is measured before anything is copied: each within the image limit,
-    all of them within ``UPLOAD_FILES`` times it."""
-    limit = APP.settings.limits.upload_bytes
-    if len(paths) == 1 and paths[0].lower().endswith(".zip"):
-        return _from_zip(paths[0], limit, session)
-    if len(paths) > MAX_FILES:
-        raise Refusal(f"{len(paths):,} files; at most {MAX_FILES:,} are taken", "Too many files")
-    sizes = [Path(p).stat().st_size for p in paths]
-    for p, size in zip(paths, sizes):
-        if size > limit:
-            raise Refusal(f"{display_name(Path(p).name)} is {_limit_text(size)}, over the {_limit_text(limit)} limit "
-                          f"for an image ({how_to_raise('max_upload_mb')})", "Too large")
-    if sum(sizes) > UPLOAD_FILES * limit:
-        raise Refusal(f"these images take {_limit_text(sum(sizes))}; at most {_limit_text(UPLOAD_FILES * limit)} "
-                      "are taken at once (offer a larger folder with python app.py --datasets DIR)", "Too large")
-    folder = _upload_folder(session)
-    for n, p in enumerate(paths):
-        target = folder / f"{n:05d}_{display_name(Path(p).name)}"
-        try:
-            os.link(p, target)  # (Gradio's copy of the upload: no second copy on disk where one can be linked)
-        except OSError:
-            shutil.copyfile(p, target)
-    return folder
-
-
-def _upload_folder(session: str) -> Path:
-    folder = fresh_folder(OUTPUT_ROOT) / "uploads"  # (the summary: "over 12 images of uploads")
-    folder.mkdir()
-    APP.runs.uploaded(folder, session)
-    return folder
-
-
-def _from_zip(path: str, limit: int, session: str) -> Path:
-    try:
-        with zipfile.ZipFile(path) as z:
-            members = [i for i in z.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in IMAGE_SUFFIXES]
-            total = sum(i.file_size for i in members)
-            big = next((i for i in members if i.file_size > limit), None)
-            if big is not None:
-                raise Refusal(f"{display_name(Path(big.filename).name)} in this archive is {_limit_text(big.file_size)}, "
-                              f"over the {_limit_text(limit)} limit for an image", "Too large")
-            if len(members) > MAX_FILES or total > UPLOAD_FILES * limit:
-                raise Refusal(f"this archive holds {len(members):,} images ({_limit_text(total)}); at most "
-                              f"{MAX_FILES:,} images of {_limit_text(UPLOAD_FILES * limit)} are taken", "Too large")
-            folder = _upload_folder(session)
-            for n, i in enumerate(members):
-                parts = [display_name(p) for p in Path(i.filename).parts if p not in ("", ".", "..", "/")][-2:]
-                target = folder.joinpath(*parts)
-                if folder.resolve() not in target.resolve().parents or target.exists() or target.parent.is_file():
-                    target = folder / f"{n:05d}_{parts[-1]}"  # never outside, never over another
-                try:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                except OSError:  # a member named like another's folder ("a.jpg" and "a.jpg/b.jpg")
-                    target = folder / f"{n:05d}_{parts[-1]}"
-                with z.open(i) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)  # (zipfile stops at the declared size)
-            return folder
-    except zipfile.BadZipFile:
-        raise Refusal("this .zip is not a readable archive", "Cannot read the archive") from None
-
-
-class Stopped(Exception):
-    """The run's client went away (or cancelled it): the run stops at its next batch."""
-
-
-def _client_alive() -> Callable[[], bool]:
-    """Whether the request running this handler still has its client. Gradio marks a queued event dead when
-    its session's stream closes or it is cancelled (``Queue.clean_events``); a thread it started runs on, so a
-    long run asks at every batch. Always alive outside a queued event."""
-    from gradio.context import LocalContext
-
-    blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
-    queue = getattr(blocks, "_queue", None)
-    if queue is None or event_id is None:
-        return lambda: True
-
-    def alive() -> bool:
-        for jobs in list(queue.active_jobs):
-            for event in jobs or ():
-                if getattr(event, "_id", None) == event_id:
-                    return bool(event.alive)
-        return True
-
-    return alive
-
-
 @titled("Cannot run this dataset")
 def dataset_run(spec: str, uploads: list[str] | None, folder: str | None, weights: str, checkpoint: str | None,
                 top_k: float, lesion: bool = False, remove_k: float = 0, resize: float = 0, crop: float = 0,
@@ -195,10 +98,10 @@ def dataset_run(spec: str, uploads: list[str] | None, folder: str | None, weight
     session = _session(request)
     config = model_config(spec)
     pre = preprocessing(whole("resize", resize or 0), whole("crop", crop or 0), limits=APP.settings.limits)
-    alive = _client_alive()
+    alive = client_alive()
     made: list[Path] = []
     if uploads:
-        root = _from_upload(list(uploads), session)
+        root = from_upload(list(uploads), session)
         made.append(root.parent)
     elif folder:
         capped("a folder", folder)
@@ -244,7 +147,7 @@ def dataset_open(name: str | None, archive: str | None, request: gr.Request = No
         name = f"uploaded-{uuid.uuid4().hex[:6]}"
         folder = fresh_folder(OUTPUT_ROOT)
         try:
-            _unpack_run(archive, folder)
+            unpack_run(archive, folder)
             files = RunFiles.load(folder, APP.settings.limits, max_bytes=ARCHIVE_BYTES)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -256,26 +159,6 @@ def dataset_open(name: str | None, archive: str | None, request: gr.Request = No
     else:
         raise Refusal("pick a run, or upload one's files as a .zip", "No run")
     return _view(name, "", session)
-
-
-def _unpack_run(archive: str, folder: Path) -> None:
-    """A run's files from a .zip, by their base names, each within ``ARCHIVE_BYTES`` as declared and as read."""
-    try:
-        with zipfile.ZipFile(archive) as z:
-            for want in RUN_FILES:
-                info = next((i for i in z.infolist() if Path(i.filename).name == want and not i.is_dir()), None)
-                if info is None and want.startswith("lesion"):
-                    continue
-                if info is None:
-                    raise Refusal(f"the archive needs {want} (as `python -m explorer dataset` writes it)", "Not a run")
-                if info.file_size > ARCHIVE_BYTES:
-                    raise Refusal(f"the archive's {want} is {_limit_text(info.file_size)}, over the "
-                                  f"{_limit_text(ARCHIVE_BYTES)} an uploaded run may hold; offer such a run with "
-                                  "python app.py --runs DIR", "Too large")
-                with z.open(info) as src, open(folder / want, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-    except zipfile.BadZipFile:
-        raise Refusal("this .zip is not a readable archive", "Cannot read the archive") from None
 
 
 def _view(name: str, block: str, session: str) -> DatasetView:
