@@ -135,11 +135,10 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     images = list_images(job.folder, job.limit)
     if job.preprocess is not None:  # (measured before the model is built, where the crop is known)
         job = fit_batch(job, job.preprocess.crop_size)
-    loaded = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, device,
-                                            job.preprocess.crop_size if job.preprocess else None)
+    crop = job.preprocess.crop_size if job.preprocess else None
+    loaded = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, device, crop)
     pre = job.preprocess or loaded.preprocess
-    if job.preprocess is None:
-        job = fit_batch(job, pre.crop_size)
+    job = job if crop else fit_batch(job, pre.crop_size)
     blocks = block_names(loaded.model, pre, min(job.batch_size, max(1, len(images.files))))
     plan = (design(loaded.model, pre.crop_size, images.classes, images.labels, job.lesion, job.class_names)
             if job.lesion else None)

@@ -1,6 +1,7 @@
 """``trace(model, x)``: one recorded forward pass, its residual blocks recognised, turned into a ``Trace``."""
 from __future__ import annotations
 
+import os
 import weakref
 
 import torch
@@ -353,16 +354,9 @@ def _block_type(b: BlockLayout, convs: tuple[ConvRecord, ...]) -> str:
 
 
 def _not_a_tensor(model: nn.Module, layout: Layout) -> NotAResNet:
-    """A model that wraps its ResNet between steps that are not one tensor in, one out (a detector: images in
-    a list, boxes in dicts out): refused, naming the module that holds every block, which traces."""
-    paths = [b.name.split(".") for b in layout.blocks]
-    common = []
-    for parts in zip(*paths):
-        if len(set(parts)) > 1:
-            break
-        common.append(parts[0])
-    inner = ".".join(common[:-1] if len(common) == len(paths[0]) else common)
-    inner = ".".join(p for p in inner.split(".") if not p.startswith("layer")) or inner
+    """A ResNet inside a model whose input or output is not one tensor (a detector): refused, naming it."""
+    common = os.path.commonprefix([b.name.split(".") for b in layout.blocks])  # (lists: the shared parts)
+    inner = ".".join(p for p in common if not p.startswith("layer") and not p.isdigit())
     hint = f"explorer.trace(model, backbone={inner!r})" if inner else "its backbone"
     return NotAResNet(f"{type(model).__name__} holds residual blocks, but its input or output is not one tensor "
                       f"(a detector's or segmenter's): trace the ResNet inside it: {hint}")
