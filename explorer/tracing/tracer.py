@@ -79,8 +79,7 @@ def trace(
     return done
 
 
-# Real-device traces by model: what a repeated trace of an unchanged model returns after a light run of the same
-# ops (the records hold no module, so the model can still be collected).
+# Real-device traces by model, returned after a light run of the same ops (the records hold no module).
 _TRACES: weakref.WeakKeyDictionary[nn.Module, dict[tuple, tuple[tuple[str, ...], Trace]]] = weakref.WeakKeyDictionary()
 
 
@@ -355,11 +354,11 @@ def _block_type(b: BlockLayout, convs: tuple[ConvRecord, ...]) -> str:
 
 def _not_a_tensor(model: nn.Module, layout: Layout) -> NotAResNet:
     """A ResNet inside a model whose input or output is not one tensor (a detector): refused, naming it."""
-    common = os.path.commonprefix([b.name.split(".") for b in layout.blocks])  # (lists: the shared parts)
-    inner = ".".join(p for p in common if not p.startswith("layer") and not p.isdigit())
-    hint = f"explorer.trace(model, backbone={inner!r})" if inner else "its backbone"
+    inner = ".".join(p for p in os.path.commonprefix([b.name.split(".") for b in layout.blocks])
+                     if not p.startswith("layer") and not p.isdigit())  # (commonprefix of lists: shared parts)
     return NotAResNet(f"{type(model).__name__} holds residual blocks, but its input or output is not one tensor "
-                      f"(a detector's or segmenter's): trace the ResNet inside it: {hint}")
+                      "(a detector's or segmenter's): trace the ResNet inside it: "
+                      + (f"explorer.trace(model, backbone={inner!r})" if inner else "its backbone"))
 
 
 def build_trace(model: nn.Module, layout: Layout, input_shape: Shape, batch: int, device: str,
