@@ -28,7 +28,7 @@ from resnet import get_preset
 
 from .common import median_times
 
-IMAGE = Path(__file__).resolve().parent.parent / "assets" / "examples" / "cat.jpg"
+IMAGE = Path(__file__).resolve().parent.parent / "resnet_explorer" / "assets" / "examples" / "cat.jpg"
 
 _MEMORY_PROBE = r"""
 import json, resource, sys, torch

@@ -42,10 +42,12 @@ Module map — two pipelines over frozen records:
     limits.py   every resource limit as one value; files.py output folders; theme.py plotly template;
                 palette.py the colours that mean one thing in every view
     cli/        the command line: structure.py (summary, analyze, export, compare), images.py (features,
-                cam), weights.py, dataset.py (dataset runs and lesion studies); common.py (model and image arguments, the one file writer)
+                cam), weights.py, dataset.py (dataset runs and lesion studies), app.py (app, open: the web app);
+                common.py (model and image arguments, the one file writer)
+    data/       package data: ImageNet's class names
 
-The web UI (``app.py`` and the ``ui`` package beside it) is built on this library and never the other way
-round.
+The web UI (the ``resnet_explorer`` package: ``python app.py``, ``resnet-explorer app``, ``explorer.show``) is
+built on this library and never the other way round: it is imported only when an app starts.
 
 The names below are loaded on first use, so ``import explorer`` stays cheap.
 """

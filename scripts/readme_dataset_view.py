@@ -1,8 +1,8 @@
-"""The README's picture of the Dataset tab (``assets/readme/dataset_tab.png``), made the way a user makes it:
+"""The README's picture of the Dataset tab (``docs/images/dataset_tab.png``), made the way a user makes it:
 the real app in headless Chromium, the example photos (and their mirror images and crops) uploaded, a run, a
 channel picked from the table, its dataset examples shown. Needs the test setup (``scripts/setup.sh --test``).
 
-    .venv/bin/python scripts/readme_dataset_view.py [--out assets/readme/dataset_tab.png]
+    .venv/bin/python scripts/readme_dataset_view.py [--out docs/images/dataset_tab.png]
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ CHROMIUM = "/usr/bin/chromium"
 def _photos(folder: Path) -> list[Path]:
     """The example photos, each as itself, mirrored, and two crops: a dozen images of a few subjects."""
     out = []
-    for src in sorted((ROOT / "assets" / "examples").glob("*.jpg")):
+    for src in sorted((ROOT / "resnet_explorer" / "assets" / "examples").glob("*.jpg")):
         im = Image.open(src).convert("RGB")
         w, h = im.size
         for tag, view in (("", im), ("mirrored", ImageOps.mirror(im)),
@@ -34,7 +34,7 @@ def _photos(folder: Path) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "assets" / "readme" / "dataset_tab.png")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "dataset_tab.png")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory() as tmp:
@@ -42,7 +42,7 @@ def main() -> None:
         photos = _photos(Path(tmp))
         from playwright.sync_api import expect, sync_playwright
 
-        from ui.page import build_demo, launch_options
+        from resnet_explorer.page import build_demo, launch_options
 
         demo = build_demo()
         demo.queue(default_concurrency_limit=2)

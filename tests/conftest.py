@@ -26,7 +26,7 @@ def reference() -> dict:
 def app_url(tmp_path_factory: pytest.TempPathFactory):
     """The real app, launched in-process on a free port, closed at the end."""
     os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
-    from ui.page import build_demo, launch_options
+    from resnet_explorer.page import build_demo, launch_options
 
     demo = build_demo()
     demo.queue(default_concurrency_limit=2)

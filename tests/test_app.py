@@ -8,12 +8,12 @@ import gradio as gr
 import pytest
 
 from explorer.graph.dot import SHORTCUT_EDGE
-from ui.context import APP
-from ui.handlers.model import apply_spec, custom_from_preset, show_custom, spec_from_controls
-from ui.handlers.selection import keep_selection
-from ui.handlers.structure import summarize as summarize_handler
-from ui.page import build_demo
-from ui.settings import AppSettings, parse_args
+from resnet_explorer.context import APP
+from resnet_explorer.handlers.model import apply_spec, custom_from_preset, show_custom, spec_from_controls
+from resnet_explorer.handlers.selection import keep_selection
+from resnet_explorer.handlers.structure import summarize as summarize_handler
+from resnet_explorer.page import build_demo
+from resnet_explorer.settings import AppSettings, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -283,7 +283,7 @@ def test_features_upload_grid_plot_and_predictions(client, tmp_path) -> None:
     ckpt = tmp_path / "resnet18-f37072fd.pth"  # torchvision's file name: V1 preprocessing is picked
     torch.save(build(get_preset("resnet18")).state_dict(), ckpt)
     image = tmp_path / "upload.png"
-    Image.open(ROOT / "assets" / "examples" / "coffee.jpg").save(image)
+    Image.open(ROOT / "resnet_explorer" / "assets" / "examples" / "coffee.jpg").save(image)
     # the capture id lives in the session's gr.State, which the API hides; the client keeps the session
     notice, crop, block, grid, caption, zoom, over, network, preds = features(
         client, upload=image, weights="file", checkpoint=ckpt)

@@ -223,7 +223,7 @@ def test_the_cli_never_replaces_a_file_unless_told_and_checks_before_making_fold
     assert notes.read_text() == "my notes\n" * 1000
     r = _cli("export", "resnet18", "-o", str(notes), "--force", cwd=tmp_path)
     assert r.returncode == 0 and notes.read_text().startswith("```mermaid")
-    cat = ROOT / "assets" / "examples" / "cat.jpg"
+    cat = ROOT / "resnet_explorer" / "assets" / "examples" / "cat.jpg"
     r = _cli("cam", "resnet18", str(cat), "--opacity", "5", "--out", str(tmp_path / "cams"), cwd=tmp_path)
     assert r.returncode == 2 and "--opacity must be from 0 to 1, got 5" in r.stderr and not (tmp_path / "cams").exists()
     out = tmp_path / "views"

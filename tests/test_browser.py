@@ -162,7 +162,7 @@ def test_upload_image_shows_grid_and_bad_file_shows_error(app_url: str, browser,
     from PIL import Image
 
     good = tmp_path / "rocket.png"
-    Image.open(Path(__file__).resolve().parent.parent / "assets" / "examples" / "rocket.jpg").save(good)
+    Image.open(Path(__file__).resolve().parent.parent / "resnet_explorer" / "assets" / "examples" / "rocket.jpg").save(good)
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"this is text, not a PNG")
     page = browser.new_page(viewport={"width": 1300, "height": 1400})

@@ -18,7 +18,7 @@ from torch import nn
 from explorer.features.cam import cam_run, eigencam, gradcam, gradcam_pp, layercam, parse_target
 
 ROOT = Path(__file__).resolve().parent.parent
-CAT = ROOT / "assets" / "examples" / "cat.jpg"
+CAT = ROOT / "resnet_explorer" / "assets" / "examples" / "cat.jpg"
 
 
 @pytest.fixture(scope="module")

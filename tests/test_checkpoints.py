@@ -20,7 +20,7 @@ from resnet import PRESETS, CheckpointError, build, get_preset, parse_spec, read
 from resnet.infer import infer_architecture
 
 ROOT = Path(__file__).resolve().parent.parent
-CAT = ROOT / "assets" / "examples" / "cat.jpg"
+CAT = ROOT / "resnet_explorer" / "assets" / "examples" / "cat.jpg"
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -165,8 +165,8 @@ sys.meta_path.insert(0, Hide())
 def test_app_cli_and_library_work_without_torchvision_and_timm(finetuned) -> None:
     script = HIDDEN + f"""
 import explorer
-from ui.handlers.structure import summarize
-from ui.page import build_demo
+from resnet_explorer.handlers.structure import summarize
+from resnet_explorer.page import build_demo
 from explorer.models import open_checkpoint, parse_model
 from resnet import get_preset
 build_demo()

@@ -102,7 +102,7 @@ def test_explorer_does_not_import_gradio() -> None:
     assert r.stdout.strip() == "False"
 
 
-CAT = str(ROOT / "assets" / "examples" / "cat.jpg")
+CAT = str(ROOT / "resnet_explorer" / "assets" / "examples" / "cat.jpg")
 
 
 def test_features_table_predictions_files_and_json(tmp_path: Path) -> None:

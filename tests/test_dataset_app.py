@@ -51,7 +51,7 @@ def test_a_run_over_uploaded_images_then_its_blocks_and_channels(client, images:
 
 def test_a_run_at_a_chosen_resize_and_crop(client, images: list[Path]) -> None:
     """The preprocessing set in the tab (as the CLI's --resize/--crop): the blocks' resolutions follow the crop."""
-    from ui.context import APP
+    from resnet_explorer.context import APP
 
     summary, block, channels, *_ = client.predict(
         "resnet18", [handle_file(str(p)) for p in images[:2]], None, "random", None, 2, False, 0, 80, 64,
@@ -72,8 +72,8 @@ def test_a_run_at_a_chosen_resize_and_crop(client, images: list[Path]) -> None:
 
 
 def test_a_zip_with_class_folders_and_a_finished_cli_run(client, images: list[Path], tmp_path: Path) -> None:
-    from ui.context import APP
-    from ui.settings import AppSettings
+    from resnet_explorer.context import APP
+    from resnet_explorer.settings import AppSettings
 
     archive = tmp_path / "pets.zip"
     with zipfile.ZipFile(archive, "w") as z:

@@ -19,7 +19,7 @@ from explorer.limits import Limits
 from resnet import build, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
-CAT = ROOT / "assets" / "examples" / "cat.jpg"
+CAT = ROOT / "resnet_explorer" / "assets" / "examples" / "cat.jpg"
 
 
 @pytest.fixture(scope="module")

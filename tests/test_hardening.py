@@ -121,8 +121,8 @@ def test_checkpoint_corpus(client, tmp_path: Path) -> None:
 
 def test_limits_are_the_configured_ones(client, tmp_path: Path) -> None:
     """The app enforces the limits it was configured with (flags and env vars at start-up), not module globals."""
-    from ui.context import APP
-    from ui.settings import AppSettings
+    from resnet_explorer.context import APP
+    from resnet_explorer.settings import AppSettings
     from explorer.limits import Limits
 
     before = APP.settings

@@ -82,9 +82,9 @@ def test_other_libraries_show_their_modules_repr() -> None:
 
 
 def test_the_inspector_shows_what_the_last_image_did_in_the_block() -> None:
-    from ui.context import APP
-    from ui.handlers.features import features
-    from ui.handlers.selection import select_block
+    from resnet_explorer.context import APP
+    from resnet_explorer.handlers.features import features
+    from resnet_explorer.handlers.selection import select_block
 
     cid = features("resnet18", None, "cat", "random", None, "cpu", "", 16)[0]
     facts = select_block("resnet18", 224, "layer2.0", cid)[2]

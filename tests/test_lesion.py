@@ -270,8 +270,8 @@ def test_the_lesion_views_in_the_app(client, page, trained, tmp_path: Path) -> N
 
     from gradio_client import handle_file
 
-    from ui.context import APP
-    from ui.settings import AppSettings
+    from resnet_explorer.context import APP
+    from resnet_explorer.settings import AppSettings
 
     folder, ckpt = trained
     archive = tmp_path / "colours.zip"

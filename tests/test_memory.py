@@ -24,7 +24,7 @@ from resnet import PRESETS, build, get_preset, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 LARGEST = "bottleneck:64-64-64-64:64x256d"  # every slider at its maximum: ~250 G parameters, 935 GiB of weights
-EXAMPLE = ROOT / "assets" / "examples" / "cat.jpg"
+EXAMPLE = ROOT / "resnet_explorer" / "assets" / "examples" / "cat.jpg"
 MiB = 2 ** 20
 
 

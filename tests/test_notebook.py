@@ -65,7 +65,7 @@ def test_capture_displays_as_its_across_network_plot() -> None:
     from explorer.capture import capture
 
     torch.manual_seed(0)
-    cap = capture(resnet.resnet18().eval(), resnet.Preprocess()(Image.open(ROOT / "assets/examples/cat.jpg")))
+    cap = capture(resnet.resnet18().eval(), resnet.Preprocess()(Image.open(ROOT / "resnet_explorer/assets/examples/cat.jpg")))
     bundle = cap._repr_mimebundle_()
     fig = bundle["application/vnd.plotly.v1+json"]
     fig = json.loads(fig) if isinstance(fig, str) else fig

@@ -58,7 +58,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.save(resnet50().state_dict(), folder / "resnet50-11ad3fa6.pth")
     torch.save({"epoch": 1, "state_dict": resnet18(num_classes=10).state_dict()}, folder / "finetuned.pth")
     (folder / "classes.txt").write_text("\n".join(f"class {i}" for i in range(10)))
-    shutil.copy(ROOT / "assets" / "examples" / "cat.jpg", folder / "cat.jpg")
+    shutil.copy(ROOT / "resnet_explorer" / "assets" / "examples" / "cat.jpg", folder / "cat.jpg")
     from PIL import Image
 
     rng = np.random.default_rng(0)  # image folders: pets/ by class name, digits/ by class index

@@ -23,7 +23,7 @@ from explorer.sources import SourceError, open_model_file
 from explorer.tracing import structure_trace, trace
 
 ROOT = Path(__file__).resolve().parent.parent
-CAT = ROOT / "assets" / "examples" / "cat.jpg"
+CAT = ROOT / "resnet_explorer" / "assets" / "examples" / "cat.jpg"
 LIMIT = 512 * 2**20
 
 
@@ -184,8 +184,7 @@ def test_the_cli_takes_model_files(onnx_file: Path, pt2_file: Path, hf_folder) -
     r = subprocess.run([sys.executable, "-m", "explorer", "features", str(onnx_file), str(CAT)], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "its own weights" in r.stdout and "top-5:" in r.stdout, r.stderr[-1500:]
-    r = subprocess.run([sys.executable, "-m", "explorer", "summary", str(ROOT / "README.md").replace("README.md",
-                        "assets")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-m", "explorer", "summary", str(ROOT / "docs")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
 
 

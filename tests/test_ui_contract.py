@@ -33,7 +33,7 @@ def test_the_ui_keeps_its_house_rules() -> None:
 
     root = Path(__file__).resolve().parent.parent
     assert len((root / "app.py").read_text().splitlines()) <= 80
-    modules = sorted((root / "ui").rglob("*.py"))
+    modules = sorted((root / "resnet_explorer").rglob("*.py"))
     assert len(modules) >= 6
     raises = 0
     for path in [root / "app.py", *modules]:

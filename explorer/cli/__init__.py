@@ -1,7 +1,7 @@
-"""Command line: ``python -m explorer summary|analyze|export|compare|features|cam|weights MODEL ...`` (or
-``resnet-explorer``). Each command is a ``Command`` whose arguments are defined beside its function:
-``structure`` (summary, analyze, export, compare), ``images`` (features, cam), ``weights``; what they share is
-in ``common``.
+"""Command line: ``python -m explorer summary|analyze|export|compare|features|cam|weights|dataset MODEL ...``
+(or ``resnet-explorer``). Each command is a ``Command`` whose arguments are defined beside its function:
+``structure`` (summary, analyze, export, compare), ``images`` (features, cam), ``weights``, ``dataset``, and
+``app`` (app, open: the web app, imported only when one of them runs); what they share is in ``common``.
 
 MODEL is a model spec (``resnet50``, ``bottleneck:3-4-6-3:32x4d:v1``: see ``resnet.spec``), the same string the
 app shows, or a checkpoint file; flags such as ``--layers`` change it. Bad arguments exit with status 2 and one
@@ -18,10 +18,11 @@ from ..graph.render import GraphvizMissing
 from ..limits import Limits
 from ..tracing.layout import NotAResNet
 from ..trust import guard_process
-from . import dataset, images, structure, weights
+from . import app, dataset, images, structure, weights
 from .common import SPEC_HELP, Command, Parser, UsageError
 
-COMMANDS: tuple[Command, ...] = (*structure.COMMANDS, *images.COMMANDS, *weights.COMMANDS, *dataset.COMMANDS)
+COMMANDS: tuple[Command, ...] = (*structure.COMMANDS, *images.COMMANDS, *weights.COMMANDS, *dataset.COMMANDS,
+                                 *app.COMMANDS)
 
 
 def build_parser() -> Parser:
@@ -35,6 +36,10 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     guard_process()  # no torch.load of a user's file unpickles more than tensors (explorer.trust)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in app.NAMES:  # the web app, with its own flags
+        app.run(argv)
+        return 0
     try:
         args = build_parser().parse_args(argv)
         limits = Limits.from_env()

@@ -16,7 +16,7 @@ from ..theme import TEMPLATE
 from ..tracing.records import format_shape
 from .capture import Capture
 
-CLASSES_FILE = Path(__file__).resolve().parents[2] / "assets" / "imagenet_classes.txt"
+CLASSES_FILE = Path(__file__).resolve().parents[1] / "data" / "imagenet_classes.txt"  # package data
 GRID_TILE = 96  # px per channel tile
 GRID_GAP = 4
 LABEL_BOX = (0, 0, 0)  # behind each tile's channel index

@@ -33,7 +33,7 @@ _LOCK = threading.RLock()
 def __getattr__(name: str) -> Any:
     module = _HOME.get(name)
     if module is None:
-        raise AttributeError(f"ui.lib has no {name!r}: add it to ui.lib.SOURCES")
+        raise AttributeError(f"resnet_explorer.lib has no {name!r}: add it to resnet_explorer.lib.SOURCES")
     with _LOCK:
         value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # the next lookup is a plain module attribute

@@ -15,12 +15,14 @@ from .tabs import Page, compare, controls, dataset, features, graph, structure, 
 TABS = (tables, structure, compare, features, graph, dataset)  # in the order they show
 
 
-def build_demo() -> gr.Blocks:
+def build_demo(landing: str | None = None, notice: str = "") -> gr.Blocks:
+    """The page; ``landing`` is the model it shows first (default: the settings' own), ``notice`` where it came
+    from."""
     settings = APP.settings
     with gr.Blocks(title="ResNet Explorer") as demo:
         gr.Markdown("# ResNet Explorer\nToggle depth configs and see every residual block's shapes, "
                     "downsample paths and cost.", elem_id="intro")
-        c = controls.build_controls(settings)
+        c = controls.build_controls(settings, landing or settings.landing, notice)
         totals = gr.Markdown(elem_id="totals")
         inspector = controls.build_inspector()
         page = Page(demo, settings, c, totals, inspector, active=gr.State("tables"), capture_id=gr.State(""))

@@ -59,13 +59,15 @@ def _custom_fields(settings: AppSettings) -> tuple[gr.Group, list[gr.components.
     return custom, fields, load_preset
 
 
-def build_controls(settings: AppSettings) -> Controls:
+def build_controls(settings: AppSettings, landing: str = DEFAULT_SPEC, notice: str = "") -> Controls:
+    """The model bar; ``landing`` is the model shown first (``notice`` says where it came from)."""
     limits = settings.limits
     with gr.Row():
         mode = gr.Radio(list(h.MODES), value="Preset", label="Model", elem_id="mode", scale=1)
-        preset = gr.Dropdown([(p.title, n) for n, p in PRESETS.items()], value=DEFAULT_SPEC, label="Preset",
+        preset = gr.Dropdown([(p.title, n) for n, p in PRESETS.items()],
+                             value=landing if landing in PRESETS else DEFAULT_SPEC, label="Preset",
                              elem_id="preset", scale=1)
-        spec_box = gr.Textbox(DEFAULT_SPEC, label="Model spec (type one and press Enter; the CLI takes the same)",
+        spec_box = gr.Textbox(landing, label="Model spec (type one and press Enter; the CLI takes the same)",
                               elem_id="spec", scale=2, max_lines=1,
                               info="e.g. resnet101, resnet50:v1, bottleneck:3-4-6-3:32x4d, bottleneck:2-2-2-2:c10")
         input_size = gr.Slider(MIN_INPUT_SIZE, limits.max_input_size, value=min(224, limits.max_input_size), step=1,
@@ -73,10 +75,10 @@ def build_controls(settings: AppSettings) -> Controls:
         batch = gr.Number(1, precision=0, minimum=1, maximum=MAX_BATCH, label="Batch size (memory figures)",
                           elem_id="batch-size", scale=1)
     checkpoint, folder, timm_arch = _sources(settings)
-    source = gr.Markdown(elem_id="model-source")
-    opened = gr.State(None)
+    source = gr.Markdown(notice, elem_id="model-source")
+    opened = gr.State([landing, notice] if notice else None)
     custom, fields, load_preset = _custom_fields(settings)
-    model = gr.Textbox(DEFAULT_SPEC, visible=False, elem_id="model")
+    model = gr.Textbox(landing, visible=False, elem_id="model")
     return Controls(model, input_size, batch, spec_box, checkpoint, opened, source, mode, preset, fields, timm_arch,
                     load_preset, custom, folder)
 

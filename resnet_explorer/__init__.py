@@ -1,5 +1,6 @@
-"""ResNet Explorer's web UI (``python app.py``), one room per concern:
+"""ResNet Explorer's web UI (``python app.py``, ``resnet-explorer app``), one room per concern:
 
+    main.py       the entry point every start goes through (app.py, python -m resnet_explorer, the wheel's command)
     settings.py   flags, environment, the app's files; standard library only (``--help`` answers at once)
     context.py    what handlers share while the app runs: the settings and the feature store (``APP``)
     runs.py       dataset runs per browser session, their folders held, their files read once
@@ -14,4 +15,5 @@
     wiring.py     what crosses tabs: the redraw of a new model, tab opening, the selection, the checkpoint
     page.py       ``build_demo()``: build every part, wire every part, wrap every handler
     server.py     start-up: serve, then load the torch side and warm the presets
+    assets/       package data: the page's scripts and styles, the example photos
 """

@@ -11,7 +11,7 @@ from typing import Any
 
 from explorer.limits import LimitError, Limits, env_name, flag_name
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parent / "assets"  # package data: the wheel carries it
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "resnet-explorer-outputs"  # a fresh folder per response under it
 EXAMPLES = {p.stem: p for p in sorted((ASSETS / "examples").glob("*")) if p.suffix in (".jpg", ".png")}
 DEFAULT_SPEC = "resnet50"
@@ -31,6 +31,7 @@ class AppSettings:
     limits: Limits = field(default_factory=Limits)
     datasets: Path | None = None  # --datasets DIR: image folders the Dataset tab offers (by name)
     runs: Path | None = None  # --runs DIR: finished dataset runs the Dataset tab offers (by name)
+    landing: str = DEFAULT_SPEC  # the model the page shows first (--open FILE: that file's)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,15 +39,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None, prog: str = "app.py") -> argparse.Namespace:
     """The app's flags; a bad flag or environment variable exits with one line naming it."""
-    p = _Parser(prog="app.py", description="ResNet Explorer web app")
+    p = _Parser(prog=prog, description="ResNet Explorer web app")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                    help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_port, default=None, help="port to serve on (default 7860; env GRADIO_SERVER_PORT)")
     p.add_argument("--device", default="auto", help="where activations run: auto, cpu, cuda, mps")
     p.add_argument("--weights", default=None, help="checkpoint for the feature maps (torchvision .pth or .safetensors)")
     p.add_argument("--inbrowser", action="store_true", help="open a browser tab")
+    p.add_argument("--open", type=_model_path, default=None, metavar="FILE", dest="open_file",
+                   help="show this model first: a checkpoint (.pth, .safetensors), .onnx, .pt2, or a Hugging Face "
+                        "folder or its .zip (its weights run in the feature maps)")
     p.add_argument("--datasets", type=_folder, default=None, metavar="DIR",
                    help="image folders the Dataset tab offers (it and each folder in it, by name)")
     p.add_argument("--runs", type=_folder, default=None, metavar="DIR",
@@ -73,6 +77,13 @@ def _folder(text: str) -> Path:
     path = Path(text)
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"no such folder: {text}")
+    return path.resolve()
+
+
+def _model_path(text: str) -> Path:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"no such file or folder: {text}")
     return path.resolve()
 
 

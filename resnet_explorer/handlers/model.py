@@ -145,8 +145,13 @@ def open_model_folder(paths: list[str] | None) -> OpenedModel:
     return _opened(model.spec, f"from {model.title}")
 
 
+def opened_notice(where: str) -> str:
+    """The line under the model bar while an opened model is shown: ``where`` it came from."""
+    return f"**Model {where}**; its weights run in the Feature maps tab."
+
+
 def _opened(spec: str, notice: str) -> OpenedModel:
-    return OpenedModel(spec, spec, "file", [spec, f"**Model {notice}**; its weights run in the Feature maps tab."])
+    return OpenedModel(spec, spec, "file", [spec, opened_notice(notice)])
 
 
 def custom_from_preset(preset: str) -> CustomFields:
@@ -165,5 +170,5 @@ def source_notice(spec: str, opened: list[str] | None) -> str:
 
 
 __all__ = ["AppliedSpec", "CustomFields", "MODES", "OpenedModel", "Spec", "apply_spec", "custom_from_preset",
-           "open_checkpoint_file", "open_model_folder", "pick_timm", "show_custom", "source_notice", "spec_from_controls",
+           "open_checkpoint_file", "open_model_folder", "opened_notice", "pick_timm", "show_custom", "source_notice", "spec_from_controls",
            "timm_choices"]

@@ -1,4 +1,4 @@
-"""Regenerate assets/examples/shapes.png: a synthetic test card (stripes, rings, a checkerboard, colour ramps)."""
+"""Regenerate resnet_explorer/assets/examples/shapes.png: a synthetic test card (stripes, rings, a checkerboard, colour ramps)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,4 +26,4 @@ def shapes(size: tuple[int, int] = (480, 360)) -> Image.Image:
 
 
 if __name__ == "__main__":
-    shapes().save(Path(__file__).resolve().parent / "examples" / "shapes.png")
+    shapes().save(Path(__file__).resolve().parent.parent / "resnet_explorer" / "assets" / "examples" / "shapes.png")
