@@ -64,5 +64,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "structure.tables": ["BLOCK_COLUMNS", "STAGE_COLUMNS", "block_rows", "format_table", "stage_rows", "totals",
                          "totals_markdown"],
     "figures": ["figure"],
+    "show": ["show", "Shown"],
 })
 __all__ = [name for name in __all__ if name not in ("tracing", "limits", "structure", "figures")]
+if "show" not in __all__:  # the function, not the module of the same name
+    __all__.append("show")

@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING, Mapping, Union
 from resnet import ResNetConfig, parse_spec
 
 from .files import display_name
-from .sources import KINDS, FileModel, opened
+from .live import PREFIX as LIVE_PREFIX
+from .live import LiveModel, registered
+from .sources import KINDS, FileModel, hf_labels, opened
 
 if TYPE_CHECKING:  # torch and what needs it are imported where models are built or checkpoints read, so that
     import torch  # naming a model (parsing specs, the app's controls) needs no torch
     from torch import nn
 
+    from resnet import Preprocess
     from resnet.infer import Architecture
 
 TIMM_PREFIX = "timm:"
@@ -54,8 +57,10 @@ class TimmModel:
             return timm.create_model(self.name, pretrained=False, num_classes=self.num_classes).eval()
 
 
-Model = Union[ResNetConfig, TimmModel, FileModel]
+Model = Union[ResNetConfig, TimmModel, FileModel, LiveModel]
 FILE_PREFIXES = tuple(f"{k}:" for k in KINDS)  # onnx:, export:, hf: name a file opened in this process
+OWN_WEIGHTS = (FileModel, LiveModel)  # models that carry their weights: what runs, whatever weights are chosen
+BUILT = (TimmModel, *OWN_WEIGHTS)  # models that build themselves (ours are built from their config)
 
 
 def timm_installed() -> bool:
@@ -82,6 +87,8 @@ def parse_model(spec: str) -> Model:
     """The model a spec names; ValueError with one line saying what is wrong."""
     if isinstance(spec, str) and spec.strip().lower().startswith(FILE_PREFIXES):
         return opened(spec.strip()[:200])
+    if isinstance(spec, str) and spec.strip().startswith(LIVE_PREFIX):
+        return registered(spec.strip()[:200])
     if isinstance(spec, str) and spec.strip().lower().startswith(TIMM_PREFIX):
         m = _TIMM_SPEC.match(spec.strip().lower())
         if not m:
@@ -104,7 +111,7 @@ def meta_model(model: Model) -> nn.Module:
     """``model`` on the meta device: structure without memory, whatever its size."""
     from resnet import build
 
-    if isinstance(model, (TimmModel, FileModel)):
+    if isinstance(model, BUILT):
         return model.build("meta")  # a file's model keeps its weights: it is traced with meta stand-ins
     return build(model, device="meta", init_weights=False)
 
@@ -113,9 +120,21 @@ def real_model(model: Model, init: bool = True) -> nn.Module:
     """``model`` on the CPU; ``init=False`` skips the random initialisation (weights are about to be loaded)."""
     from resnet import build
 
-    if isinstance(model, (TimmModel, FileModel)):
+    if isinstance(model, BUILT):
         return model.build()
     return build(model, init_weights=init)
+
+
+def own_classes(model: Model) -> tuple[str, ...] | None:
+    """The class names a model brings (a Hugging Face folder's ``id2label``, those given to ``show``)."""
+    if isinstance(model, LiveModel):
+        return model.classes
+    return hf_labels(model) if isinstance(model, FileModel) else None
+
+
+def own_preprocess(model: Model) -> Preprocess | None:
+    """The preprocessing a model brings (that given to ``show``); None: its weights' or ImageNet's."""
+    return model.preprocess if isinstance(model, LiveModel) else None
 
 
 def _same_tensors(module: nn.Module, state: Mapping[str, torch.Tensor]) -> bool:
@@ -182,5 +201,6 @@ def open_checkpoint(path: str | Path, max_bytes: int | None = None, max_keys: in
     return OpenedCheckpoint(model, arch, Path(path))
 
 
-__all__ = ["CHECKPOINT_SUFFIXES", "FileModel", "Model", "OpenedCheckpoint", "TimmModel", "is_checkpoint_path", "meta_model",
-           "model_of_checkpoint", "open_checkpoint", "parse_model", "real_model", "timm_architectures", "timm_installed"]
+__all__ = ["BUILT", "CHECKPOINT_SUFFIXES", "FileModel", "LiveModel", "Model", "OWN_WEIGHTS", "OpenedCheckpoint",
+           "TimmModel", "is_checkpoint_path", "meta_model", "model_of_checkpoint", "open_checkpoint", "own_classes",
+           "own_preprocess", "parse_model", "real_model", "timm_architectures", "timm_installed"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from explorer.files import prune_to
@@ -44,6 +44,15 @@ class AppContext:
         half = self.settings.limits.output_cache_bytes // 2
         prune_to(OUTPUT_ROOT, half)
         prune_to(gradio_cache(), half)
+
+    def use(self, **changes: object) -> None:
+        """Change some settings (``explorer.show``'s folder of datasets); the store and what it holds are kept
+        unless the limits change."""
+        with self._lock:
+            settings = replace(self.settings, **changes)
+            if settings.limits != self.settings.limits:
+                self._store = None
+            self.settings = settings
 
     def configure(self, settings: AppSettings) -> None:
         """Use ``settings`` from now on (flags at start-up; tests); the store is remade for their limits."""

@@ -17,7 +17,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "explorer.features.views": ("PNG_LEVEL", "block_facts", "channel_grid", "channel_zoom_figure", "default_block",
                                 "label_names", "network_figure", "overlay", "read_labels", "top5"),
     "explorer.graph.export": ("check_graph_options", "export_bytes", "rendered", "write_export"),
-    "explorer.models": ("meta_model",),
+    "explorer.models": ("meta_model", "own_classes"),
     "explorer.structure.analysis": ("receptive_fields",),
     "explorer.structure.figures": ("highlight_block", "memory_figure"),
     "explorer.structure.inspector": ("inspect_block", "inspection_markdown"),

@@ -21,7 +21,7 @@ from resnet.presets import WeightsInfo, weights_by_filename
 
 from ..files import display_name
 from ..limits import DEFAULT_LIMITS, Limits
-from ..models import FileModel, Model, real_model
+from ..models import OWN_WEIGHTS, LiveModel, Model, own_preprocess, real_model
 from ..tracing.cache import check_model_fits
 from ..tracing.device import resolve_device
 from .cam import CamRun, cam_run
@@ -100,15 +100,15 @@ class FeatureStore:
         """A cached model for ``config`` with the chosen weights on ``device``; refused before anything is
         allocated when it needs more than ``limits.max_model_mb`` at ``input_size`` (default: the weights'
         own crop)."""
-        dev = resolve_device(device)
-        wk = WeightsKey("own") if isinstance(config, FileModel) else weights_key(config, source, path)
+        dev = config.device if isinstance(config, LiveModel) else resolve_device(device)  # never moved
+        wk = WeightsKey("own") if isinstance(config, OWN_WEIGHTS) else weights_key(config, source, path)
         key = (config, wk, str(dev))
         with self._models_lock:
             if key in self._models:
                 self._models.move_to_end(key)
                 return self._models[key]
         info = weights_by_filename(Path(wk.path).name) if wk.source == "file" else None
-        pre = info.transforms if info else Preprocess()
+        pre = info.transforms if info else (own_preprocess(config) or Preprocess())
         check_model_fits(config, input_size or pre.crop_size, self.limits)
         if wk.source == "own":  # a model file carries its weights: they are what runs, whatever was chosen
             loaded = LoadedModel(config.build(), threading.Lock(), f"{config.name} (its own weights)", True, pre)

@@ -28,7 +28,7 @@ class CamViews(NamedTuple):
 def cam_views(cid: str, block: str, method: str, opacity: float, labels: str | None) -> CamViews:
     """The kept class-map run drawn at ``block`` with ``method`` (no forward or backward pass)."""
     run, cap = APP.store.cam_run(cid), APP.store.capture(cid)
-    names = lib.label_names(len(run.logits), lib.read_labels(labels))
+    names = _names(cap, len(run.logits), labels)
     chosen = run.check_block(block) if block else run.blocks[-1]
     over = lib.cam_overlay(run, cap.crop, chosen, method, float(opacity))
     strip = lib.cam_strip(run, cap.crop, method, float(opacity))
@@ -38,6 +38,13 @@ def cam_views(cid: str, block: str, method: str, opacity: float, labels: str | N
                f"{METHODS[method]}" + (" Same for every class." if method in GRADIENT_FREE else ""))
     prefix = re.sub(r"[^\w.-]+", "_", f"{run.model_name}_{chosen}_{method}_{run.target}")
     return CamViews(png_file(over, f"{prefix}_cam", cid), figure, png_file(strip, f"{prefix}_stages", cid), caption)
+
+
+def _names(cap: Any, classes: int, labels: str | None) -> list[str]:
+    """The classes' names as the image run named them: the labels file, else the model's own (a Hugging Face
+    folder's, those given to ``explorer.show``), else ImageNet's for 1000 outputs, else indices."""
+    model = cap.request[0] if getattr(cap, "request", None) else None
+    return lib.label_names(classes, lib.read_labels(labels) or (lib.own_classes(model) if model else None))
 
 
 def cam_follow(cid: str, block: str, method: str, opacity: float, labels: str | None = None,
@@ -66,7 +73,7 @@ def compute_cams(cid: str, block: str, target: str, method: str, opacity: float,
         raise Refusal("run an image first", "No image yet")
     lib.check_method(method)
     cap = APP.store.capture(cid)
-    wanted = lib.parse_target(target, lib.label_names(len(cap.logits), lib.read_labels(labels)))
+    wanted = lib.parse_target(target, _names(cap, len(cap.logits), labels))
     progress(0.2, desc="one forward and one backward pass through every block")
     APP.store.cam(cid, wanted)
     return cam_views(cid, block, method, opacity, labels)

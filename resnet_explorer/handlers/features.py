@@ -10,8 +10,7 @@ import gradio as gr
 from PIL import Image, PngImagePlugin
 
 from explorer.files import fresh_folder
-from explorer.models import FileModel, parse_model
-from explorer.sources import hf_labels
+from explorer.models import OWN_WEIGHTS, parse_model
 from explorer.tracing.records import format_shape
 from resnet import PRESETS, ResNetConfig, WeightsInfo
 
@@ -148,7 +147,7 @@ def features(spec: str, upload: str | None, example: str, weights: str, checkpoi
     views = block_views(cid, chosen, k, -1)
     notice = [f"Ran on **{cap.device}** · weights: {loaded.weights_label}", *cap.notices]
     try:
-        predictions = lib.top5(cap, lib.read_labels(labels) or hf_labels_of(config)) if loaded.trained else {}
+        predictions = lib.top5(cap, lib.read_labels(labels) or own_labels(config)) if loaded.trained else {}
     except ValueError as exc:
         predictions, notice = {}, [*notice, str(exc)]
     choices = [(f"{b.name} · {format_shape(cap.maps[b.name].shape)}{' · projection' if b.projection else ''}", b.name)
@@ -157,9 +156,9 @@ def features(spec: str, upload: str | None, example: str, weights: str, checkpoi
                       *views, predictions)
 
 
-def hf_labels_of(config: Any) -> tuple[str, ...] | None:
-    """A Hugging Face folder's own class names, when a model has them."""
-    return hf_labels(config) if isinstance(config, FileModel) else None
+def own_labels(config: Any) -> tuple[str, ...] | None:
+    """The class names a model brings (a Hugging Face folder's, those given to ``explorer.show``)."""
+    return lib.own_classes(config)
 
 
 def features_on_open(cid: str, *inputs: Any) -> FeatureRun:

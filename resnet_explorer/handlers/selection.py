@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from explorer.models import FileModel, Model, TimmModel
+from explorer.models import OWN_WEIGHTS, Model, TimmModel
 
 from .. import lib
 from ..context import APP
@@ -33,10 +33,10 @@ def _meta_timm(config: TimmModel) -> Any:
 
 def _module_of(config: Model, name: str, backbone: str = "") -> Any:
     """The block as a module, for models whose code we show as their own (a timm model on the meta device, a
-    file's model as it was loaded); None for a block without a module (an ONNX graph's)."""
+    file's model as it was loaded, a live module's shadow); None for a block without a module (an ONNX graph's)."""
     if isinstance(config, TimmModel):
         return _meta_timm(config).get_submodule(name)
-    if isinstance(config, FileModel):
+    if isinstance(config, OWN_WEIGHTS):
         try:
             return config.build().get_submodule(f"{backbone}.{name}" if backbone else name)
         except AttributeError:
