@@ -174,8 +174,8 @@ def _offer(spec: str) -> tuple[WeightsInfo | None, bool, str]:
         return None, False, ""
     preset = config.preset if isinstance(config, ResNetConfig) else None
     info = PRESETS[preset].best_weights() if preset else None
-    if isinstance(config, FileModel):
-        return None, False, f"Weights: the file's own ({config.name})."
+    if isinstance(config, OWN_WEIGHTS):
+        return None, False, f"Weights: the {'file' if config.kind != 'module' else 'module'}'s own ({config.name})."
     if info is None:
         return None, False, "No published ImageNet weights for this model (open a checkpoint of your own above)."
     cached = lib.find_cached(info.arch, info.tag) is not None
