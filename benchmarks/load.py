@@ -38,10 +38,11 @@ def _rss(pid: int, field: str = "VmRSS") -> int:
 
 
 def start_server(port: int, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-                 log: Path | None = None) -> subprocess.Popen:
-    """``python app.py`` on ``port``, ready to answer; its stderr to ``log`` when given."""
+                 log: Path | None = None, command: tuple[str, ...] = (sys.executable, "app.py"),
+                 cwd: Path = ROOT) -> subprocess.Popen:
+    """``python app.py`` (or ``command``) on ``port``, ready to answer; its stderr to ``log`` when given."""
     err = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - the server's for its life
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=ROOT,
+    proc = subprocess.Popen([*command, "--port", str(port), *args], cwd=cwd,
                             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.time() + 120

@@ -175,11 +175,38 @@ def class_source(module: nn.Module) -> tuple[str, str] | None:
         header = inspect.getsource(cls).splitlines()[0]
         forward = inspect.getsource(cls.forward) if "forward" in cls.__dict__ else ""
     except (OSError, TypeError):
-        return None
+        found = _cell_source(cls)  # a class defined in a notebook cell
+        if found is None:
+            return None
+        where, header, forward = found
     lines = forward.splitlines()
     if len(lines) > 80:
         lines = lines[:80] + [f"    # … {len(lines) - 80} more lines"]
     return f"{cls.__module__} ({where})", "\n".join([header, "    ...", *lines])
+
+
+def _cell_source(cls: type) -> tuple[str, str, str] | None:
+    """(where, class line, forward) of a class whose module has no file, such as a notebook's ``__main__``
+    (before Python 3.13, ``inspect.getsource`` finds no file for its classes, although the cell's lines are
+    in ``linecache``): found from its ``forward``, whose code names the cell."""
+    import inspect
+    import linecache
+    import re
+
+    forward = cls.__dict__.get("forward")
+    code = getattr(forward, "__code__", None)
+    if code is None:
+        return None
+    try:
+        text = inspect.getsource(forward)
+    except (OSError, TypeError):
+        return None
+    lines = linecache.getlines(code.co_filename)
+    pattern = re.compile(rf"^\s*class\s+{re.escape(cls.__name__)}\b")
+    header = next((ln.rstrip() for ln in reversed(lines[:code.co_firstlineno]) if pattern.match(ln)), None)
+    if header is None:
+        return None
+    return "a notebook cell", header.strip(), text
 
 
 def inspection_markdown(i: Inspection, trace: Trace) -> str:
