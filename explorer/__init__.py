@@ -15,7 +15,8 @@ Module map — two pipelines over frozen records:
 
     models.py   what a spec names (ours, timm:…) and which model a checkpoint is; sources.py models from files
                 (ONNX via onnx2torch, torch.export programs, Hugging Face folders); trust.py what such a file may
-                make the server do (.pt2 and ONNX vetting, the weights-only guard on torch.load)
+                make the server do (.pt2 and ONNX vetting, the weights-only guard on torch.load); live.py a
+                live nn.Module as a model (a shadow over its tensors); show.py ``show(model)``, the app on one
     tracing/    layout.py (the ResNet in any module, by structure), identify.py (its name and closest config),
                 hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
                 (one forward pass -> Trace), macs.py, memory.py and meta.py (memory measured on the meta

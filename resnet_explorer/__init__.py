@@ -15,5 +15,6 @@
     wiring.py     what crosses tabs: the redraw of a new model, tab opening, the selection, the checkpoint
     page.py       ``build_demo()``: build every part, wire every part, wrap every handler
     server.py     start-up: serve, then load the torch side and warm the presets
+    notebook.py   the same page served on a live module from the caller's process (``explorer.show``)
     assets/       package data: the page's scripts and styles, the example photos
 """
