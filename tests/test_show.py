@@ -75,7 +75,7 @@ CELLS = [
     "flags = {n: m.training for n, m in net.named_modules()}\n"
     "grads = {n: p.requires_grad for n, p in net.named_parameters()}\n"
     "hooks = {n: (dict(m._forward_hooks), dict(m._forward_pre_hooks)) for n, m in net.named_modules()}\n"
-    f"shown = explorer.show(net, classes={CLASSES!r}, inline=True)\n"
+    f"shown = explorer.show(net, classes={CLASSES!r}, inline=True, datasets=DATASETS)\n"
     "print(json.dumps({'url': shown.url, 'spec': shown.spec}))",
     # a second model in the same kernel: a resnet18 of ours, 5 classes
     "import resnet\n"
@@ -112,13 +112,20 @@ def _printed(cell: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def kernel():
-    """A real ipykernel running the cells one at a time (the test queries the servers in between)."""
+def kernel(tmp_path_factory: pytest.TempPathFactory):
+    """A real ipykernel running the cells one at a time (the test queries the servers in between), and a
+    folder of image folders the show offers to the Dataset tab."""
     import nbformat
     from nbclient import NotebookClient
 
+    datasets = tmp_path_factory.mktemp("datasets")
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        (datasets / "shapes" / f"{i % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(datasets / "shapes" / f"{i % 2}" /
+                                                                                f"{i}.png")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    nb.cells[0].source = "import json\n" + nb.cells[0].source
+    nb.cells[0].source = f"import json\nDATASETS = {str(datasets)!r}\n" + nb.cells[0].source
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
     with client.setup_kernel():
         yield client, nb
@@ -160,6 +167,12 @@ def test_show_serves_a_live_module_in_a_kernel(kernel) -> None:
         selected = c.predict(shown["spec"], 224, "stack.1", api_name="/select_block")
         code = json.dumps(selected)
         assert "class Unit" in code and "self.proj is None" in code, "the inspector does not show the module's code"
+        summary, *_ = c.predict(shown["spec"], 224, "resnet18", api_name="/compare")
+        assert f"{sum(p.numel() for p in net.parameters()):,} → 11,689,512" in summary
+        summary, block, channels, *_rest = c.predict(shown["spec"], None, "shapes", "random", None, 4, True, 1, 0, 0,
+                                                     api_name="/dataset_run")  # with every block lesioned
+        assert f"**`{shown['spec']}`** over **4** images of shapes" in summary and "its own weights" in summary
+        assert block["value"] == "stack.0" and len(channels["data"]) == 16
     with contextlib.closing(Client(other["url"], verbose=False)) as c:
         totals, *_ = c.predict(other["spec"], 224, 1, api_name="/summarize")
         assert "**8 blocks**" in totals and "output 5" in totals
