@@ -36,10 +36,6 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     guard_process()  # no torch.load of a user's file unpickles more than tensors (explorer.trust)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in app.NAMES:  # the web app, with its own flags
-        app.run(argv)
-        return 0
     try:
         args = build_parser().parse_args(argv)
         limits = Limits.from_env()
