@@ -77,9 +77,10 @@ CELLS = [
     "hooks = {n: (dict(m._forward_hooks), dict(m._forward_pre_hooks)) for n, m in net.named_modules()}\n"
     f"shown = explorer.show(net, classes={CLASSES!r}, inline=True, datasets=DATASETS)\n"
     "print(json.dumps({'url': shown.url, 'spec': shown.spec}))",
-    # a second model in the same kernel: a resnet18 of ours, 5 classes
+    # a second model in the same kernel: a resnet18 of ours, 5 classes, with its own preprocessing
     "import resnet\n"
-    "other = explorer.show(resnet.resnet18(num_classes=5), inline=False)\n"
+    "other = explorer.show(resnet.resnet18(num_classes=5), inline=False,"
+    " preprocess=resnet.Preprocess(resize_size=72, crop_size=64, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))\n"
     "print(json.dumps({'url': other.url, 'spec': other.spec}))",
     # after the test's requests: the module as it was
     "same = (net.state_dict().keys() == before.keys() and all(torch.equal(net.state_dict()[k], v) for k, v in"
@@ -167,6 +168,11 @@ def test_show_serves_a_live_module_in_a_kernel(kernel) -> None:
         selected = c.predict(shown["spec"], 224, "stack.1", api_name="/select_block")
         code = json.dumps(selected)
         assert "class Unit" in code and "self.proj is None" in code, "the inspector does not show the module's code"
+        graph = c.predict(shown["spec"], 224, "blocks", "TB", False, "graph", "light", "column", api_name="/graph")
+        assert all(f"stack.{i}" in graph for i in range(4))
+        tex = Path(c.predict(shown["spec"], 224, "stages", "TB", False, 96, "paper", "light", "column",
+                             api_name="/export_tex")).read_text()
+        assert "\\begin{tikzpicture}" in tex
         summary, *_ = c.predict(shown["spec"], 224, "resnet18", api_name="/compare")
         assert f"{sum(p.numel() for p in net.parameters()):,} → 11,689,512" in summary
         summary, block, channels, *_rest = c.predict(shown["spec"], None, "shapes", "random", None, 4, True, 1, 0, 0,
@@ -176,6 +182,12 @@ def test_show_serves_a_live_module_in_a_kernel(kernel) -> None:
     with contextlib.closing(Client(other["url"], verbose=False)) as c:
         totals, *_ = c.predict(other["spec"], 224, 1, api_name="/summarize")
         assert "**8 blocks**" in totals and "output 5" in totals
+        _, crop, *_rest = c.predict(other["spec"], None, "cat", "random", None, "cpu", "", 8, None,
+                                    api_name="/features")
+        from resnet import Preprocess
+
+        mine = Preprocess(resize_size=72, crop_size=64).crop(Image.open(CAT))  # its preprocessing, not ImageNet's
+        assert np.array_equal(np.asarray(Image.open(crop).convert("RGB")), np.asarray(mine))
 
     after = _printed(run(4))
     assert after == {"same_tensors": True, "flags": True, "grads": True, "hooks": True, "seen": 0,

@@ -122,6 +122,22 @@ def test_resnet_explorer_open_serves_a_model_file(installed: tuple[Path, Path]) 
     finally:
         proc.terminate()
         proc.wait(30)
+    torch.save({"epoch": 3, "state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}},
+               work / "ft.pth")  # a training checkpoint, DataParallel-wrapped
+    port = _free_port()
+    proc = start_server(port, command=(cmd[0], "open", "ft.pth"), cwd=work,
+                        env={"PYTHONPATH": "", "BROWSER": str(browser)})
+    try:
+        with contextlib.closing(Client(f"http://127.0.0.1:{port}/", verbose=False)) as c:
+            values = {p["props"].get("elem_id"): p["props"].get("value") for p in c.config["components"]
+                      if "props" in p}
+            assert values["model"] == "resnet18:c7" and "ft.pth" in values["model-source"]
+            notice, *_rest, predictions = c.predict("resnet18:c7", None, "cat", "file", None, "cpu", "", 8, None,
+                                                    api_name="/features")  # the checkpoint's weights run
+            assert "ft.pth" in notice and "Random" not in notice and len(predictions["confidences"]) == 5
+    finally:
+        proc.terminate()
+        proc.wait(30)
     (work / "notes.txt").write_text("not a model")
     r = subprocess.run([str(env / "bin" / "resnet-explorer"), "open", "notes.txt"], cwd=work, capture_output=True,
                        text=True, timeout=120, env={**os.environ, "PYTHONPATH": ""})
