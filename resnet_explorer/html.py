@@ -23,8 +23,8 @@ def safe_text(text: str) -> str:
 def selection_html(block: str, blocks: list[str]) -> str:
     """What the selection component shows; its data attributes drive the highlighting (assets/selection.js)."""
     return (f'<div class="rx-selection" data-block="{html.escape(block)}" data-blocks="{html.escape(" ".join(blocks))}">'
-            f'Selected block: <b>{html.escape(block)}</b> <span class="rx-hint">— click a block in the graph, a row of '
-            "the block tables, a bar or point of the channel and activation plots, or pick one here</span></div>")
+            f'Selected block: <b>{html.escape(block)}</b> <span class="rx-hint">— click a block in the graph, a table '
+            "row or a plot to inspect it</span></div>")
 
 
 def code_html(code: str) -> str:

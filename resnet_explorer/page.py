@@ -8,25 +8,29 @@ import gradio as gr
 
 from . import events, wiring
 from .context import APP
+from .landing import landing as first_view
 from .refusals import refusing
 from .settings import ASSETS
 from .tabs import Page, compare, controls, dataset, features, graph, structure, tables
 
-TABS = (tables, structure, compare, features, graph, dataset)  # in the order they show
+TABS = (graph, tables, structure, compare, features, dataset)  # in the order they show: the architecture first
 
 
-def build_demo(landing: str | None = None, notice: str = "") -> gr.Blocks:
+def build_demo(landing: str | None = None, notice: str = "", compute_first: bool = True) -> gr.Blocks:
     """The page; ``landing`` is the model it shows first (default: the settings' own), ``notice`` where it came
-    from."""
+    from; ``compute_first``: its first view computed now (torch imported for it) rather than read from an earlier
+    start's (``python app.py`` serves its page before torch is imported)."""
     settings = APP.settings
     with gr.Blocks(title="ResNet Explorer") as demo:
-        gr.Markdown("# ResNet Explorer\nToggle depth configs and see every residual block's shapes, "
-                    "downsample paths and cost.", elem_id="intro")
-        c = controls.build_controls(settings, landing or settings.landing, notice)
-        totals = gr.Markdown(elem_id="totals")
-        inspector = controls.build_inspector()
-        page = Page(demo, settings, c, totals, inspector, active=gr.State("tables"), capture_id=gr.State(""))
-        with gr.Tabs(elem_id="tabs") as page.tabs:
+        first = first_view(landing or settings.landing, compute_first)
+        c = controls.build_controls(settings, first.spec, notice)
+        with gr.Row(elem_id="status-row"):
+            totals = gr.Markdown(first.totals, elem_id="totals")
+            hub = controls.build_selection()
+        inspector = controls.build_inspector(hub)
+        page = Page(demo, settings, c, totals, inspector, active=gr.State("graph"), capture_id=gr.State(""),
+                    landing=first)
+        with gr.Tabs(elem_id="tabs", selected="graph") as page.tabs:
             views = [tab.build(page) for tab in TABS]
         controls.wire(page)
         for tab, view in zip(TABS, views):

@@ -11,6 +11,8 @@ from explorer.tracing.patching import forwards
 from explorer.trust import guard_process
 
 from . import lib
+from .landing import compute as compute_landing
+from .landing import save as keep_landing
 from .context import APP
 from .handlers.model import opened_notice
 from .page import build_demo, launch_options
@@ -34,6 +36,14 @@ def open_at_start(path: Path, limits: Limits) -> tuple[str, str | None, str]:
     return spec, weights, opened_notice(where)
 
 
+def save_landing(spec: str) -> None:
+    """The landing view saved for the next start's first paint (``landing``); a failure costs only that."""
+    try:
+        keep_landing(compute_landing(spec))
+    except Exception:  # noqa: BLE001 - the page itself shows any refusal
+        pass
+
+
 def serve(args: argparse.Namespace) -> None:
     """Serve the app as the flags say, until interrupted."""
     guard_process()  # no torch.load of an upload unpickles more than tensors (explorer.trust)
@@ -49,7 +59,7 @@ def serve(args: argparse.Namespace) -> None:
         raise SystemExit(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     APP.configure(AppSettings(device=device, weights=weights or args.weights, limits=args.limits,
                               datasets=args.datasets, runs=args.runs, landing=landing))
-    demo = build_demo(notice=notice)
+    demo = build_demo(notice=notice, compute_first=bool(args.open_file))  # (--open has loaded torch already)
     # What start-up made (modules, the UI) leaves the collector's generations, so the full collections that
     # requests trigger walk only what requests made (a few % of a trace otherwise: benchmarks/choices.py).
     # Start-up garbage is collected first, so nothing unreachable is frozen.
@@ -61,4 +71,5 @@ def serve(args: argparse.Namespace) -> None:
     lib.load()
     with forwards():
         lib.warm_presets()
+        save_landing(APP.settings.landing)
     demo.block_thread()

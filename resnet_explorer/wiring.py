@@ -10,7 +10,7 @@ import gradio as gr
 from . import events
 from .handlers.features import features as run_image, weights_offer
 from .handlers.model import OpenedModel, open_checkpoint_file, open_model_folder, source_notice, spec_from_controls
-from .handlers.selection import keep_selection, select_block, select_from_page, select_from_table
+from .handlers.selection import keep_selection, open_inspector, select_block, select_from_page, select_from_table
 from .handlers.structure import totals_text
 from .refusals import refusal
 from .tabs import Page, TabView, outputs_of
@@ -112,12 +112,15 @@ def wire_selection(page: Page, tabs: list[TabView]) -> None:
     """A block picked in the inspector (/select_block), clicked on the page (graph, plots) or chosen as a table
     row selects it everywhere."""
     ins, where = page.inspector, [*page.where]
-    gr.on([ins.picker.select], select_block, [*where, ins.picker, page.capture_id], ins.outputs,
-          api_name="select_block", **events.VIEW)
-    ins.hub.block_select(select_from_page, [*where, page.capture_id], ins.outputs, api_name="select_from_page",
-                         **events.private(**events.VIEW))
+    picked = [gr.on([ins.picker.select], select_block, [*where, ins.picker, page.capture_id], ins.outputs,
+                    api_name="select_block", **events.VIEW),
+              ins.hub.block_select(select_from_page, [*where, page.capture_id], ins.outputs,
+                                   api_name="select_from_page", **events.private(**events.VIEW))]
     for table in (t for tab in tabs for t in tab.selects):
-        table.select(select_from_table, [*where, page.capture_id], ins.outputs, **events.private(**events.VIEW))
+        picked.append(table.select(select_from_table, [*where, page.capture_id], ins.outputs,
+                                   **events.private(**events.VIEW)))
+    for event in picked:  # a block the user picked opens the inspector (beside the views, not above them)
+        event.success(open_inspector, None, ins.panel, **events.INSTANT)
 
 
 def wire_dataset(page: Page, view: DatasetTabView, features: FeaturesView) -> None:

@@ -1,7 +1,7 @@
 """The architecture graph (Graphviz) or the paper figure as zoomable SVG, and every export as a file."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 import gradio as gr
 
@@ -16,6 +16,20 @@ from ..html import graph_html, notice_html
 from ..refusals import Refusal, titled
 from ..settings import OUTPUT_ROOT
 from .checks import model_and_size, whole
+
+
+class GraphOptions(NamedTuple):
+    """The Graph tab's options, in the order /graph takes them after the model and input size."""
+
+    level: str = "blocks"
+    direction: str = "TB"
+    collapse: bool = False
+    style: str = "graph"
+    theme: str = "light"
+    fig_size: str = "column"
+
+
+DEFAULTS = GraphOptions()  # what the tab shows first (and the landing view draws)
 
 
 def _check_options(level: str, direction: str, style: str, theme: str, fig_size: str) -> None:
@@ -66,3 +80,13 @@ def make_export(fmt: str) -> Callable[..., str]:
 
     export.__name__ = f"export_{fmt}"
     return export
+
+
+def paper_options(style: str) -> tuple[Any, Any]:
+    """The paper figure's theme and width, shown with a paper style."""
+    return (gr.update(visible=style != "graph"),) * 2
+
+
+def shown() -> Any:
+    """A component made visible (the download box, once it holds a file)."""
+    return gr.update(visible=True)

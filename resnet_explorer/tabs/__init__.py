@@ -12,6 +12,7 @@ import gradio as gr
 
 from ..handlers.model import AppliedSpec, CustomFields
 from ..handlers.selection import Selected
+from ..landing import Landing
 from ..settings import AppSettings
 
 
@@ -42,6 +43,8 @@ class Controls:
     load_preset: gr.Button
     custom: gr.Group
     folder: gr.File  # a Hugging Face folder's files
+    opener: gr.Button  # "Open a model…": shows the sources' panel
+    panel: gr.Group  # the checkpoint, the Hugging Face folder and the timm picker
 
     @property
     def all(self) -> list[Any]:
@@ -65,6 +68,7 @@ class Inspector:
     facts: gr.Markdown
     code: gr.HTML
     hub: gr.HTML  # the selection component: shows it, and hears clicks on the page (assets/selection.js)
+    panel: gr.Sidebar  # the side panel the inspector is in: opened when the user selects a block
 
     @property
     def outputs(self) -> list[Any]:
@@ -83,6 +87,7 @@ class Page:
     inspector: Inspector
     active: gr.State  # the open tab: the only one a new model refills at once
     capture_id: gr.State  # the last image run (Feature maps), which the inspector and the class maps read
+    landing: Landing  # what the page shows before its first redraw
     tabs: gr.Tabs | None = None  # the tab set, which a handler may switch
 
     @property

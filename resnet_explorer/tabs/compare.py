@@ -19,8 +19,9 @@ def build(page: Page) -> TabView:
         summary = gr.Markdown(elem_id="compare-summary")
         table = gr.Dataframe(headers=list(COMPARE_COLUMNS), label="Per stage, A vs B", elem_id="compare-table",
                              interactive=False)
-        channels = gr.Plot(label="Channels along the depth", elem_id="compare-channels")
-        costs = gr.Plot(label="Cost per stage", elem_id="compare-costs")
+        with gr.Row():
+            channels = gr.Plot(label="Channels along the depth", elem_id="compare-channels")
+            costs = gr.Plot(label="Cost per stage", elem_id="compare-costs")
     outputs = outputs_of(Comparison, summary=summary, table=table, channels=channels, costs=costs)
 
     def fill(spec: str, size: float, _batch: float, _selected: str, b: str) -> Comparison:

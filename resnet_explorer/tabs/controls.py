@@ -1,5 +1,5 @@
-"""What is always on screen: the model (preset, custom fields, spec box, checkpoint, timm picker), the input
-and batch size, and the block inspector above the tabs."""
+"""What is always on screen: the model bar (preset, spec box, structure, input and batch size; custom fields; the
+other sources behind "Open a model…"), the selected block, and the block inspector (a side panel)."""
 from __future__ import annotations
 
 import gradio as gr
@@ -18,23 +18,23 @@ from ..settings import ASSETS, DEFAULT_SPEC, AppSettings
 from . import Controls, Inspector, Page, outputs_of
 
 
-def _sources(settings: AppSettings) -> tuple[gr.File, gr.File, gr.Dropdown | None]:
-    """A checkpoint or model file to open, a Hugging Face folder's files, and (with timm installed) timm's
-    architectures."""
-    with gr.Row():
-        checkpoint = gr.File(label=f"…or open a model file, up to {settings.limits.max_checkpoint_mb:g} MiB: a "
-                                   "checkpoint (.pth state dict or .safetensors: its architecture read from the "
-                                   "weights), an ONNX graph (.onnx), a torch.export program (.pt2) or a zipped "
-                                   "Hugging Face folder (.zip)",
-                             file_types=[*CHECKPOINT_SUFFIXES, *SUFFIXES], type="filepath", elem_id="checkpoint",
-                             scale=2, height=90)
-        folder = gr.File(label="…or a Hugging Face model folder: its config.json and model.safetensors together",
-                         file_types=[".json", ".safetensors"], file_count="multiple", type="filepath",
-                         elem_id="model-folder", scale=1, height=90)
-        # timm takes ~1.7 s to import: its list is read when the picker is first opened, not at start-up.
-        timm_arch = gr.Dropdown([], value=None, label="…or a timm architecture", elem_id="timm-arch", scale=1,
-                                allow_custom_value=True) if timm_installed() else None
-    return checkpoint, folder, timm_arch
+def _sources(settings: AppSettings) -> tuple[gr.Group, gr.File, gr.File, gr.Dropdown | None]:
+    """Behind one "Open a model…" control: a checkpoint or model file, a Hugging Face folder's files, and (with timm
+    installed) timm's architectures."""
+    with gr.Group(elem_id="open-panel") as panel:  # hidden by its CSS until "Open a model…" (TOGGLE_PANEL)
+        with gr.Row(equal_height=True):
+            checkpoint = gr.File(label=f"A model file, up to {settings.limits.max_checkpoint_mb:g} MiB: a checkpoint "
+                                       "(.pth, .safetensors: its architecture read from the weights), .onnx, a "
+                                       "torch.export .pt2, or a zipped Hugging Face folder",
+                                 file_types=[*CHECKPOINT_SUFFIXES, *SUFFIXES], type="filepath", elem_id="checkpoint",
+                                 scale=2)
+            folder = gr.File(label="A Hugging Face folder: its config.json and model.safetensors together",
+                             file_types=[".json", ".safetensors"], file_count="multiple", type="filepath",
+                             elem_id="model-folder", scale=1)
+            # timm takes ~1.7 s to import: its list is read when the picker is first opened, not at start-up.
+            timm_arch = gr.Dropdown([], value=None, label="A timm architecture", elem_id="timm-arch", scale=1,
+                                    allow_custom_value=True) if timm_installed() else None
+    return panel, checkpoint, folder, timm_arch
 
 
 def _custom_fields(settings: AppSettings) -> tuple[gr.Group, list[gr.components.Component], gr.Button]:
@@ -59,41 +59,57 @@ def _custom_fields(settings: AppSettings) -> tuple[gr.Group, list[gr.components.
     return custom, fields, load_preset
 
 
+# "Open a model…" shows or hides the sources' row (a class on it: its components stay mounted, so a file can be
+# dropped on them as soon as they show)
+TOGGLE_PANEL = "() => { document.body.classList.toggle('rx-sources-open'); }"
+
+
 def build_controls(settings: AppSettings, landing: str = DEFAULT_SPEC, notice: str = "") -> Controls:
-    """The model bar; ``landing`` is the model shown first (``notice`` says where it came from)."""
+    """The model bar, one row: the title, a preset or a spec, the input and batch size; the other sources behind
+    "Open a model…" and the custom fields under it. ``landing`` is the model shown first (``notice``: where it
+    came from)."""
     limits = settings.limits
-    with gr.Row():
-        mode = gr.Radio(list(h.MODES), value="Preset", label="Model", elem_id="mode", scale=1)
+    with gr.Row(elem_id="model-bar"):
+        gr.HTML("<h1>ResNet<br>Explorer</h1>", elem_id="intro", scale=0, min_width=110)
         preset = gr.Dropdown([(p.title, n) for n, p in PRESETS.items()],
                              value=landing if landing in PRESETS else DEFAULT_SPEC, label="Preset",
-                             elem_id="preset", scale=1)
-        spec_box = gr.Textbox(landing, label="Model spec (type one and press Enter; the CLI takes the same)",
-                              elem_id="spec", scale=2, max_lines=1,
-                              info="e.g. resnet101, resnet50:v1, bottleneck:3-4-6-3:32x4d, bottleneck:2-2-2-2:c10")
+                             elem_id="preset", scale=1, min_width=150)
+        spec_box = gr.Textbox(landing, label="Model spec (Enter applies it)", elem_id="spec",
+                              scale=2, max_lines=1, min_width=200,
+                              placeholder="e.g. resnet101, resnet50:v1, bottleneck:3-4-6-3:32x4d, basic:2-2-2-2:c10")
+        mode = gr.Radio(list(h.MODES), value="Preset", label="Structure", elem_id="mode", scale=0, min_width=200)
         input_size = gr.Slider(MIN_INPUT_SIZE, limits.max_input_size, value=min(224, limits.max_input_size), step=1,
-                               label=f"Input size (px, up to {limits.max_input_size})", elem_id="input-size", scale=1)
-        batch = gr.Number(1, precision=0, minimum=1, maximum=MAX_BATCH, label="Batch size (memory figures)",
-                          elem_id="batch-size", scale=1)
-    checkpoint, folder, timm_arch = _sources(settings)
+                               label="Input (px)", elem_id="input-size", scale=1, min_width=180)
+        batch = gr.Number(1, precision=0, minimum=1, maximum=MAX_BATCH, label="Batch", elem_id="batch-size",
+                          scale=0, min_width=80)
+        opener = gr.Button("Open a model…", elem_id="open-model", scale=0, min_width=120, size="sm")
+    custom, fields, load_preset = _custom_fields(settings)
+    panel, checkpoint, folder, timm_arch = _sources(settings)
     source = gr.Markdown(notice, elem_id="model-source")
     opened = gr.State([landing, notice] if notice else None)
-    custom, fields, load_preset = _custom_fields(settings)
     model = gr.Textbox(landing, visible=False, elem_id="model")
     return Controls(model, input_size, batch, spec_box, checkpoint, opened, source, mode, preset, fields, timm_arch,
-                    load_preset, custom, folder)
+                    load_preset, custom, folder, opener, panel)
 
 
-def build_inspector() -> Inspector:
-    """The block inspector, above the tabs: the selected block's code and facts, whichever tab is open."""
-    with gr.Accordion("Block inspector", open=True, elem_id="inspector"):
-        hub = gr.HTML(selection_html("", []), elem_id="selection", js_on_load=(ASSETS / "selection.js").read_text())
-        with gr.Row():
-            with gr.Column(scale=3):
-                picker = gr.Dropdown([], value=None, label="Block", elem_id="inspector-block", allow_custom_value=True)
-                facts = gr.Markdown(elem_id="inspector-facts")
-            code = gr.HTML(code_html(""), elem_id="inspector-code", scale=2)
+def build_selection() -> gr.HTML:
+    """The selected block, one line over the views (it also hears clicks anywhere on the page that name a block:
+    assets/selection.js), so it is mounted whether the inspector is open or not."""
+    return gr.HTML(selection_html("", []), elem_id="selection", js_on_load=(ASSETS / "selection.js").read_text(),
+                   scale=0, min_width=300)
+
+
+def build_inspector(hub: gr.HTML) -> Inspector:
+    """The block inspector, a panel at the right: opened when a block is selected, closable, never in the way of
+    the views. The selected block's code and facts, whichever tab is open."""
+    with gr.Sidebar(label="Block inspector", open=False, position="right", width=460,
+                    elem_id="inspector-panel") as panel:
+        with gr.Column(elem_id="inspector"):
+            picker = gr.Dropdown([], value=None, label="Block", elem_id="inspector-block", allow_custom_value=True)
+            facts = gr.Markdown(elem_id="inspector-facts")
+            code = gr.HTML(code_html(""), elem_id="inspector-code")
     selected = gr.Textbox("", visible=False, elem_id="selected-block")
-    return Inspector(selected, picker, facts, code, hub)
+    return Inspector(selected, picker, facts, code, hub, panel)
 
 
 def wire(page: Page) -> None:
@@ -106,6 +122,7 @@ def wire(page: Page) -> None:
         .success(h.spec_from_controls, [*c.all, c.model], outputs_of(h.Spec, spec_box=c.spec_box, model=c.model),
                  **events.PRIVATE)
     c.mode.change(h.show_custom, c.mode, c.custom, api_name="show_custom", **events.PRIVATE)
+    c.opener.click(None, None, None, js=TOGGLE_PANEL)  # in the browser: nothing to ask the server
     if c.timm_arch is not None:
         c.timm_arch.focus(h.timm_choices, None, c.timm_arch, api_name="timm_choices", **events.PRIVATE)
         c.timm_arch.input(h.pick_timm, c.timm_arch, c.applied, api_name="pick_timm", **events.PRIVATE)

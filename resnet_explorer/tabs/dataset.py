@@ -24,8 +24,10 @@ class DatasetTabView(TabView):
 
 
 def build(page: Page) -> DatasetTabView:
-    p: dict[str, Any] = {"run_id": gr.State("")}
+    p: dict[str, Any] = {}
     with gr.Tab("Dataset", id="dataset", elem_id="tab-dataset") as tab:
+        # (inside the tab: a State made in the Tabs but outside any Tab draws this tab's label twice, Gradio 6.31)
+        p["run_id"] = gr.State("")
         gr.Markdown("What every channel of the model above responds to across many images: each channel's mean, "
                     "spread, maximum and the share of positions where it is active, the channels that never fire "
                     "on this data, and the images that excite it most. The weights are the Feature maps tab's.",
@@ -33,7 +35,7 @@ def build(page: Page) -> DatasetTabView:
         with gr.Row():
             p["upload"] = gr.File(label="Images (many files, or one .zip; one subfolder per class gives labels)",
                                   file_count="multiple", file_types=[*IMAGE_TYPES, ".zip"], type="filepath",
-                                  elem_id="ds-upload", scale=2, height=110)
+                                  elem_id="ds-upload", scale=2)
             folders = h.server_folders()
             p["folder"] = gr.Dropdown(folders, value=None, label="…or a folder the server offers", elem_id="ds-folder",
                                       visible=bool(folders), scale=1)
@@ -54,7 +56,7 @@ def build(page: Page) -> DatasetTabView:
             p["results"] = gr.Dropdown(h.saved_runs(), value=None, label="…or open a finished run",
                                        elem_id="ds-results", allow_custom_value=True, scale=2)
             p["archive"] = gr.File(label="…or a run's files as a .zip", file_types=[".zip"], type="filepath",
-                                   elem_id="ds-archive", scale=1, height=90)
+                                   elem_id="ds-archive", scale=1)
             p["open"] = gr.Button("Open", size="sm", elem_id="ds-open", scale=0, min_width=80)
         p["summary"] = gr.Markdown(elem_id="ds-summary")
         p["block"] = gr.Dropdown([], value=None, label="Block", elem_id="ds-block", allow_custom_value=True)

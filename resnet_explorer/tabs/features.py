@@ -42,7 +42,7 @@ def _inputs(settings: AppSettings) -> dict[str, Any]:
          "download": gr.Button("Download trained weights", size="sm", elem_id="fm-download", interactive=False),
          "labels": gr.File(label="Class names for the predictions (.txt, one per line; default: ImageNet's for 1000 "
                                  "outputs, else class indices)", file_types=[".txt"], type="filepath",
-                           elem_id="fm-labels", height=90),
+                           elem_id="fm-labels"),
          "device": gr.Radio(["auto", "cpu", "cuda", "mps"], value=settings.device, label="Device", elem_id="fm-device"),
          "run": gr.Button("Run image", variant="primary", elem_id="fm-run")}
     gr.Markdown(f"Runs a real forward pass: models whose weights and activations need more than "
@@ -51,35 +51,39 @@ def _inputs(settings: AppSettings) -> dict[str, Any]:
     return p
 
 
-def _views() -> dict[str, Any]:
-    """The run's notice, the block picker and the block's views."""
-    p = {"notice": gr.Markdown(elem_id="fm-notice")}
+def _pickers() -> dict[str, Any]:
+    """The block, how many channels the grid shows, and the channel zoomed on."""
+    p = {}
     with gr.Row():
         p["block"] = gr.Dropdown([], label="Block", elem_id="fm-block", allow_custom_value=True)
         p["k"] = gr.Slider(1, 64, value=16, step=1, label="Channels in the grid (top-k)", elem_id="fm-k")
         p["channel"] = gr.Number(-1, precision=0, label="Zoom on channel (-1: the strongest)", elem_id="fm-channel")
-    p["caption"] = gr.Markdown(elem_id="fm-caption")
-    with gr.Row():
-        p["grid"] = gr.Image(label="Top-k channels (each normalised to its own range)", format="png",
-                             interactive=False, elem_id="fm-grid")
-        p["overlay"] = gr.Image(label="Mean activation over the input", format="png", interactive=False,
-                                elem_id="fm-overlay")
-    p["zoom"] = gr.Plot(label="One channel", elem_id="fm-zoom")
-    p["network"] = gr.Plot(label="Across the network", elem_id="fm-network")
     return p
 
 
 def build(page: Page) -> FeaturesView:
+    """The image and its settings at the left; the crop, the block's channel grid and the top-5 first, the other
+    views of the block and the network under them; class maps last."""
     with gr.Tab("Feature maps", id="features", elem_id="tab-features") as tab:
         with gr.Row():
-            with gr.Column(scale=1):
+            with gr.Column(scale=1, min_width=300):
                 p = _inputs(page.settings)
-            with gr.Column(scale=1):
-                p["crop"] = gr.Image(label="What the network sees (the exact crop)", format="png", interactive=False,
-                                     elem_id="fm-crop", height=300)
-                p["predictions"] = gr.Label(num_top_classes=5, label="Top-5 predictions (trained weights only)",
-                                            elem_id="fm-predictions")
-        p.update(_views())
+            with gr.Column(scale=3):
+                p["notice"] = gr.Markdown(elem_id="fm-notice")
+                p.update(_pickers())
+                p["caption"] = gr.Markdown(elem_id="fm-caption")
+                with gr.Row():
+                    p["crop"] = gr.Image(label="What the network sees (the exact crop)", format="png",
+                                         interactive=False, elem_id="fm-crop", height=300, scale=1)
+                    p["grid"] = gr.Image(label="Top-k channels (each normalised to its own range)", format="png",
+                                         interactive=False, elem_id="fm-grid", height=300, scale=1)
+                    p["overlay"] = gr.Image(label="Mean activation over the input", format="png", interactive=False,
+                                            elem_id="fm-overlay", height=300, scale=1)
+                with gr.Row():
+                    p["predictions"] = gr.Label(num_top_classes=5, label="Top-5 predictions (trained weights only)",
+                                                elem_id="fm-predictions", scale=1)
+                    p["zoom"] = gr.Plot(label="One channel", elem_id="fm-zoom", scale=2)
+        p["network"] = gr.Plot(label="Across the network", elem_id="fm-network")
         section = cams.build()
     c = page.controls
     run_inputs = [c.model, p["upload"], p["example"], p["weights"], c.checkpoint, p["device"], p["block"], p["k"],

@@ -14,12 +14,13 @@ from . import Page, TabView, outputs_of
 def build(page: Page) -> TabView:
     with gr.Tab("Channels & structure", id="structure", elem_id="tab-structure") as tab:
         channels = gr.Plot(label="Channels per block", elem_id="channel-plot")
-        transitions = gr.Plot(label="Resolution vs channels", elem_id="transition-plot")
         with gr.Row():
+            transitions = gr.Plot(label="Resolution vs channels", elem_id="transition-plot")
             costs = gr.Plot(label="Cost per stage", elem_id="cost-plot")
+        with gr.Row():
             memory = gr.Plot(label="Memory per part", elem_id="memory-plot")
-        stage_stats = gr.Dataframe(headers=list(STAGE_STATS_COLUMNS), label="Per stage (receptive field in px)",
-                                   elem_id="stats-table", interactive=False)
+            stage_stats = gr.Dataframe(headers=list(STAGE_STATS_COLUMNS), label="Per stage (receptive field in px)",
+                                       elem_id="stats-table", interactive=False)
         block_analytics = gr.Dataframe(headers=list(BLOCK_ANALYTICS_COLUMNS), label="Per block",
                                        elem_id="analytics-table", interactive=False, max_height=500)
     outputs = outputs_of(StructureViews, channels=channels, transitions=transitions, costs=costs, memory=memory,
