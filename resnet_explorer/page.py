@@ -28,7 +28,7 @@ def build_demo(landing: str | None = None, notice: str = "", compute_first: bool
             totals = gr.Markdown(first.totals, elem_id="totals")
             hub = controls.build_selection()
         inspector = controls.build_inspector(hub)
-        page = Page(demo, settings, c, totals, inspector, active=gr.State("graph"), capture_id=gr.State(""),
+        page = Page(demo, settings, c, totals, inspector, active=gr.Textbox("graph", visible=False, elem_id="active-tab"), capture_id=gr.State(""),
                     landing=first)
         with gr.Tabs(elem_id="tabs", selected="graph") as page.tabs:
             views = [tab.build(page) for tab in TABS]

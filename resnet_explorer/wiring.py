@@ -99,12 +99,14 @@ class Redraw:
             self._wire_opening(page, t)
 
     def _wire_opening(self, page: Page, t: TabView) -> None:
-        """A tab opened: it becomes the active one and is filled for the model."""
-        def opened(spec: str, size: float, n: float, selected: str, cid: str, _opened: Any, *extra: Any) -> tuple:
-            return (t.name, *t.fill(spec, size, n, selected, *extra))
+        """A tab opened: it becomes the active one (in the browser, at once) and is filled for the model."""
+        def opened(spec: str, size: float, n: float, selected: str, cid: str, _opened: Any, *extra: Any) -> Any:
+            out = t.fill(spec, size, n, selected, *extra)
+            return out if len(t.outputs) > 1 else out[0]  # (one output takes its value, not a 1-tuple)
 
         opened.__name__ = f"open_{t.name}"
-        t.tab.select(opened, [*self.common, *t.inputs], [page.active, *t.outputs], api_name=f"open_{t.name}",
+        t.tab.select(None, None, page.active, js=f"() => {t.name!r}", **events.INSTANT)
+        t.tab.select(opened, [*self.common, *t.inputs], t.outputs, api_name=f"open_{t.name}",
                      **events.private(**events.VIEW))
 
 

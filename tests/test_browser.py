@@ -16,6 +16,7 @@ def test_switch_resnet50_to_resnet101_grows_layer3(app_url: str, browser) -> Non
         totals = page.locator("#totals")
         expect(totals).to_contain_text("layer3: Bottleneck ×6", timeout=30_000)
         expect(totals).to_contain_text("16 blocks")
+        page.get_by_role("tab", name="Tables").click()  # the graph leads; the tables are one tab away
         stage_table = page.locator("#stage-table")
         expect(stage_table.get_by_text("layer3", exact=True)).to_be_visible()
 
@@ -38,6 +39,7 @@ def test_custom_mode_invalid_then_recovers(app_url: str, browser) -> None:
         page.wait_for_selector(".gradio-container")
         spec = page.locator("#spec textarea, #spec input").first
         expect(page.locator("#totals")).to_contain_text("16 blocks", timeout=30_000)
+        page.get_by_role("tab", name="Tables").click()
         page.locator("#mode").get_by_text("Custom", exact=True).click()
         expect(page.locator("#layer1-blocks")).to_be_visible()
         page.locator("#block-type").get_by_text("basic", exact=True).click()
@@ -191,6 +193,7 @@ def test_upload_image_shows_grid_and_bad_file_shows_error(app_url: str, browser,
 def test_batch_size_scales_the_memory_views(page) -> None:
     totals = page.locator("#totals")
     expect(totals).to_contain_text("training activations 82.1 MiB", timeout=30_000)  # ResNet-50, 1 image
+    page.get_by_role("tab", name="Tables").click()
     total_row = page.locator("#memory-table").get_by_role("row").filter(has_text="total")
     expect(total_row).to_contain_text("97.7 MiB")
     batch = page.locator("#batch-size input")
@@ -239,12 +242,14 @@ def test_feature_maps_tab_shows_results_when_first_opened(page) -> None:
 
 
 def test_timm_picker_lists_timm_on_first_open_and_applies_one(page) -> None:
+    page.locator("#open-model").click()  # the sources behind one control
     picker = page.locator("#timm-arch input")
     picker.click()
     expect(page.get_by_role("option", name="resnet50d", exact=True)).to_be_visible(timeout=30_000)
     page.get_by_role("option", name="resnet50d", exact=True).click()
     expect(page.locator("#totals")).to_contain_text("timm:resnet50d", timeout=30_000)
     expect(page.locator("#spec textarea, #spec input").first).to_have_value("timm:resnet50d")
+    page.get_by_role("tab", name="Tables").click()
     expect(page.locator("#block-table")).to_contain_text("2×2 avgpool s2 + 1×1 conv s1 + BN")
 
 
@@ -253,7 +258,7 @@ def test_graph_tab_style_picker_draws_the_paper_figure_and_downloads_tikz(page, 
     graph = page.locator("#graph")
     expect(graph.locator("svg g.node", has_text="layer2.0.downsample")).to_have_count(1, timeout=30_000)
     page.locator("#graph-level").get_by_text("layers", exact=False).first.click()
-    page.locator("#graph-style").get_by_text("paper (3-D", exact=False).click()
+    _pick_style(page, "paper (3-D boxes, residual arcs)")
     # a paper figure draws stages or blocks: the level control follows, and the figure has one group per stage
     expect(page.locator("#graph-level input[value=stages]")).to_be_checked(timeout=30_000)
     expect(graph.locator("svg g#layer3 text")).to_contain_text(re.compile(r"layer3\s*×6"), timeout=30_000)
@@ -271,6 +276,11 @@ def test_graph_tab_style_picker_draws_the_paper_figure_and_downloads_tikz(page, 
     saved = tmp_path / "fig.tex"
     info.value.save_as(saved)
     assert "\\begin{tikzpicture}" in saved.read_text() and "rxbottleneck" in saved.read_text()
+
+
+def _pick_style(page, label: str) -> None:
+    page.locator("#graph-style input").click()
+    page.get_by_role("option", name=label, exact=True).click()
 
 
 def _selected(page, block: str) -> None:
@@ -308,8 +318,12 @@ def test_selecting_a_block_anywhere_selects_it_everywhere(page) -> None:
     page.get_by_role("tab", name="Channels & structure").click()
     bars = page.locator("#channel-plot g.trace.bars").first.locator("path")
     expect(bars).to_have_count(16, timeout=30_000)
-    bars.nth(14).click(force=True)  # layer4.1's input-channel bar
+    page.locator("#inspector-panel .toggle-button").first.click()  # the inspector lies over the right: closed
+    expect(page.locator("#inspector-facts")).not_to_be_in_viewport()
+    bars.nth(14).click(force=True, position={"x": 4, "y": 12})  # layer4.1's input-channel bar, near its top (a
+    # log-scale bar's path runs far below the axis, so its centre can lie outside the plot)
     _selected(page, "layer4.1")
+    expect(page.locator("#inspector-facts")).to_be_in_viewport()  # and opened again by the selection
     page.get_by_role("tab", name="Graph").click()
     expect(page.locator("#graph svg g.node.rx-selected title").first).to_have_text("layer4.1", timeout=30_000)
     # the keyboard: a graph node takes focus and Enter selects it; so does the list that stands for the graph
@@ -363,7 +377,7 @@ def test_axe_finds_nothing_beyond_gradios_footer_on_every_tab(page) -> None:
             expect(page.locator("#selection [data-block]")).to_have_attribute("data-block", "layer2.0", timeout=30_000)
             page.locator("#graph .rx-textalt summary").click()
             found["Graph (blocks)"] = _axe_beyond_gradio_footer(page)
-            page.locator("#graph-style").get_by_text("paper (3-D", exact=False).click()
+            _pick_style(page, "paper (3-D boxes, residual arcs)")
             expect(page.locator("#graph svg g#layer3").first).to_be_attached(timeout=30_000)
         page.wait_for_timeout(500)  # let the page settle (fonts, plot transitions) before measuring contrast
         found[tab] = _axe_beyond_gradio_footer(page)
@@ -381,8 +395,8 @@ def test_every_control_is_reachable_from_the_keyboard(page) -> None:
 
     page.locator("#intro").click()  # start from the top of the page
     seen = walk(60)
-    for control in ("mode", "preset", "spec", "input-size", "batch-size", "checkpoint", "inspector-block",
-                    "tab-tables-button", "tab-graph-button"):
+    for control in ("mode", "preset", "spec", "input-size", "batch-size", "open-model", "tab-tables-button",
+                    "tab-graph-button"):
         assert any(s.startswith(control + "|") for s in seen), (control, seen)
     # the Graph tab opened with the keyboard, and its blocks reached and selected with it
     page.locator("#tab-graph-button").focus()

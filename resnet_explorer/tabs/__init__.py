@@ -85,7 +85,8 @@ class Page:
     controls: Controls
     totals: gr.Markdown
     inspector: Inspector
-    active: gr.State  # the open tab: the only one a new model refills at once
+    active: gr.Textbox  # the open tab, the only one a new model refills at once: set in the browser on a click, so
+    # it is the tab the user sees whatever order the servers' answers come in
     capture_id: gr.State  # the last image run (Feature maps), which the inspector and the class maps read
     landing: Landing  # what the page shows before its first redraw
     tabs: gr.Tabs | None = None  # the tab set, which a handler may switch
