@@ -88,3 +88,42 @@ def test_every_tab_label_is_drawn_once_and_no_drop_zone_clips(app_url: str, brow
         assert not page.locator("#export-file").is_visible()  # no empty download box before a file
     finally:
         page.close()
+
+
+def test_python_app_py_paints_the_landing_view_an_earlier_start_saved(tmp_path) -> None:
+    """``python app.py`` serves its page before torch is imported; what it shows first is the render the previous
+    start saved (its totals and graph in the served page itself), and the first start ever says it is drawing."""
+    import time
+
+    import httpx
+
+    from benchmarks.load import _free_port, start_server
+
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    saved = tmp_path / "cache" / "resnet-explorer" / "landing-resnet50-224.json"
+
+    def first_values(port: int) -> dict:
+        config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=30).json()
+        return {c["props"].get("elem_id"): c["props"].get("value") for c in config["components"] if "props" in c}
+
+    port = _free_port()
+    proc = start_server(port, env=env)
+    try:
+        values = first_values(port)
+        assert "Drawing the architecture of resnet50" in values["graph"] and "16 blocks" not in values["totals"]
+        deadline = time.time() + 240
+        while not saved.is_file() and time.time() < deadline:  # saved once torch is loaded and the presets warm
+            time.sleep(0.5)
+        assert saved.is_file()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    port = _free_port()
+    proc = start_server(port, env=env)
+    try:
+        values = first_values(port)
+        assert "**16 blocks**" in values["totals"] and "<svg" in values["graph"]
+        assert ">layer1.0<" in values["graph"] and ">layer4.2<" in values["graph"]
+    finally:
+        proc.terminate()
+        proc.wait(30)

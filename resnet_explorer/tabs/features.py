@@ -72,13 +72,15 @@ def build(page: Page) -> FeaturesView:
                 p["notice"] = gr.Markdown(elem_id="fm-notice")
                 p.update(_pickers())
                 p["caption"] = gr.Markdown(elem_id="fm-caption")
-                with gr.Row():
+                gr.Markdown("The exact crop the network sees · the block's top-k channels, each normalised to its "
+                            "own range · their mean activation over the crop", elem_id="fm-images-title")
+                with gr.Row():  # (labels would lie over the images' tops)
                     p["crop"] = gr.Image(label="What the network sees (the exact crop)", format="png",
-                                         interactive=False, elem_id="fm-crop", height=300, scale=1)
+                                         interactive=False, elem_id="fm-crop", height=300, scale=1, show_label=False)
                     p["grid"] = gr.Image(label="Top-k channels (each normalised to its own range)", format="png",
-                                         interactive=False, elem_id="fm-grid", height=300, scale=1)
+                                         interactive=False, elem_id="fm-grid", height=300, scale=1, show_label=False)
                     p["overlay"] = gr.Image(label="Mean activation over the input", format="png", interactive=False,
-                                            elem_id="fm-overlay", height=300, scale=1)
+                                            elem_id="fm-overlay", height=300, scale=1, show_label=False)
                 with gr.Row():
                     p["predictions"] = gr.Label(num_top_classes=5, label="Top-5 predictions (trained weights only)",
                                                 elem_id="fm-predictions", scale=1)

@@ -58,8 +58,8 @@ def build(page: Page) -> GraphView:
         with gr.Row(elem_id="export-row"):
             buttons = {fmt: gr.Button(FORMAT_LABELS.get(fmt, fmt.upper()), size="sm", elem_id=f"export-{fmt}",
                                       min_width=60) for fmt in EXPORT_FORMATS}
-            dpi = gr.Number(DEFAULT_DPI, precision=0, minimum=MIN_DPI, maximum=MAX_DPI, label="PNG DPI",
-                            elem_id="png-dpi", scale=0, min_width=110)
+            dpi = gr.Slider(MIN_DPI, MAX_DPI, value=DEFAULT_DPI, step=1, label="PNG DPI", elem_id="png-dpi",
+                            scale=0, min_width=260)  # (wide enough that its label stays on one line)
         export_file = gr.File(label="Download", elem_id="export-file", interactive=False, visible=False)
 
     def fill(spec: str, size: float, _batch: float, _selected: str, *options: object) -> tuple[str]:
