@@ -1,7 +1,7 @@
 """Named event presets: how each kind of event runs, and why. Every listener takes one of these.
 
-One bound for the whole app: every queued event is in one concurrency group (``WORK_ID``, set in
-``page.build_demo``), which runs at most ``WORK_SLOTS`` events at once, and the off-queue redraw takes the same
+One bound for the whole app: every heavy queued event is in one concurrency group (``WORK``, part of ``VIEW``
+and ``RUN``; ``page.build_demo`` gives those events the slots too), which runs at most ``WORK_SLOTS`` at once, and the off-queue redraw takes the same
 slots (``work()``), so no mix of endpoints runs more heavy work at once than the machine has cores for. A
 forward pass (feature maps, class maps) is one at a time besides (``FeatureStore``'s own bound).
 
@@ -11,6 +11,7 @@ forward pass (feature maps, class maps) is one at a time besides (``FeatureStore
   It waits a little for a work slot (``quick_work()``), and a flood of it gets "busy" at once rather than a
   thread each; an error raised there shows no toast, so its handler shows refusals in the totals instead.
 - ``RUN``: a real forward (and backward) pass.
+- ``WORK``: any other heavy event (an export, an opened model file).
 - ``DATASET``: a dataset run, in its own queue (one at a time) and outside the work slots.
 - ``PRIVATE``: UI glue the API does not list.
 - ``INSTANT``: client-side echoes (a picker copied into another), which need neither queue nor progress.
@@ -26,9 +27,10 @@ WORK_SLOTS = 2  # heavy events at once, queued and off-queue together
 _WORK = threading.BoundedSemaphore(WORK_SLOTS)
 _QUICK_WAITERS = threading.BoundedSemaphore(2 * WORK_SLOTS)  # off-queue requests that may wait for a slot
 QUICK_WAIT_S = 5.0
-VIEW: dict[str, Any] = dict(show_progress="minimal", trigger_mode="always_last")
+WORK: dict[str, Any] = dict(concurrency_id=WORK_ID, concurrency_limit=WORK_SLOTS)  # the app's one bound
+VIEW: dict[str, Any] = dict(show_progress="minimal", trigger_mode="always_last", **WORK)
 QUICK: dict[str, Any] = dict(show_progress="hidden", queue=False, trigger_mode="always_last")
-RUN: dict[str, Any] = dict(trigger_mode="always_last")
+RUN: dict[str, Any] = dict(trigger_mode="always_last", **WORK)
 # A dataset run (minutes to hours): a queue of its own, one at a time, outside the work slots, so the views keep
 # answering while runs go; the run itself stops when its client goes (ui.handlers.dataset).
 DATASET_ID = "dataset"

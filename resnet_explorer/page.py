@@ -28,8 +28,8 @@ def build_demo(landing: str | None = None, notice: str = "", compute_first: bool
             totals = gr.Markdown(first.totals, elem_id="totals")
             hub = controls.build_selection()
         inspector = controls.build_inspector(hub)
-        page = Page(demo, settings, c, totals, inspector, active=gr.Textbox("graph", visible=False, elem_id="active-tab"), capture_id=gr.State(""),
-                    landing=first)
+        active = gr.Textbox("graph", visible=False, elem_id="active-tab")
+        page = Page(demo, settings, c, totals, inspector, active=active, capture_id=gr.State(""), landing=first)
         with gr.Tabs(elem_id="tabs", selected="graph") as page.tabs:
             views = [tab.build(page) for tab in TABS]
         controls.wire(page)
@@ -43,9 +43,7 @@ def build_demo(landing: str | None = None, notice: str = "", compute_first: bool
     for block_fn in demo.fns.values():
         if block_fn.fn is None:
             continue
-        heavy = block_fn.queue and block_fn.concurrency_id == str(id(block_fn.fn))  # not set otherwise
-        if heavy:  # one group for all of them: the app's bound (events.py)
-            block_fn.concurrency_id, block_fn.concurrency_limit = events.WORK_ID, events.WORK_SLOTS
+        heavy = block_fn.queue and block_fn.concurrency_id == events.WORK_ID  # (the presets say which: events.py)
         block_fn.fn = refusing(block_fn.fn, slots=events.work() if heavy else None)
     return demo
 

@@ -3,7 +3,6 @@ trip), the controls that make a new model, the opening of a tab, the one selecte
 that switches the page to its model and then runs the image with its weights."""
 from __future__ import annotations
 
-from typing import Any
 
 import gradio as gr
 
@@ -13,8 +12,8 @@ from .handlers.model import OpenedModel, open_checkpoint_file, open_model_folder
 from .handlers.selection import keep_selection, open_inspector, select_block, select_from_page, select_from_table
 from .handlers.structure import totals_text
 from .refusals import refusal
-from .tabs import Page, TabView, outputs_of
-from .handlers.dataset import dataset_run, open_from_features
+from .tabs import Page, TabView, inputs_of, outputs_of
+from .handlers.dataset import FromFeatures, dataset_run, open_from_features
 from .tabs.dataset import DatasetTabView
 from .tabs.features import FeaturesView
 
@@ -22,75 +21,69 @@ from .tabs.features import FeaturesView
 class Redraw:
     """One event per new model: what is always on screen (totals, where the model came from, the weights
     offer, the inspector) and the open tab, in one round trip; each other tab fills when it is opened. (One
-    event per view made a preset switch wait for seven round trips and seven re-renders of hidden tabs.)"""
+    event per view made a preset switch wait for seven round trips and seven re-renders of hidden tabs.)
+
+    Its handlers take their inputs and give their outputs by component (Gradio's dict form): a view that is not
+    redrawn is simply absent from the answer, and no position in a list has to line up with another."""
 
     def __init__(self, page: Page, tabs: list[TabView], features: FeaturesView) -> None:
         c = page.controls
-        self.tabs = tabs
-        self.controls = c.all
-        self.common = [c.model, c.input_size, c.batch, page.inspector.selected, page.capture_id, c.opened]
-        self.extras = [x for t in tabs for x in t.inputs]
-        head = [page.totals, c.source, *features.offer, *page.inspector.outputs]
-        self.outputs = [*head, *(o for t in tabs for o in t.outputs)]
+        self.page, self.tabs, self.features = page, tabs, features
         self.drawn = gr.State(None)  # [spec, input size, batch, tab] the views show: a repeat request is skipped
+        self.inputs = {page.active, c.model, c.input_size, c.batch, page.inspector.selected, page.capture_id,
+                       c.opened, self.drawn, *(x for t in tabs for x in t.inputs)}
+        self.outputs = {self.drawn, page.totals, c.source, *features.offer, *page.inspector.outputs,
+                        *(o for t in tabs for o in t.outputs)}
 
-    @property
-    def inputs(self) -> list[Any]:
-        """What ``views`` reads after the open tab's name."""
-        return [*self.common, self.drawn, *self.extras]
-
-    def views(self, *args: Any) -> tuple[Any, ...]:
+    def views(self, data: dict) -> dict:
         """The off-queue redraw: ``draw`` in one of the app's work slots; the totals say so when none comes."""
         try:
             with events.quick_work():
-                return self.draw(*args)
+                return self.draw(data)
         except events.Busy as exc:
-            skip = (gr.skip(),) * (1 + len(self.outputs))
-            return (skip[0], f"**{exc}**", *skip[2:])
+            return {self.page.totals: f"**{exc}**"}
 
-    def draw(self, which: str, spec: str, size: float, n: float, selected: str, cid: str, opened: Any, shown: Any,
-             *extra: Any) -> tuple[Any, ...]:
-        """``drawn`` and every output: the open tab ``which`` filled, the other tabs left as they are."""
-        key = [spec, size, n, which]
-        if shown == key:
-            return (gr.skip(),) * (1 + len(self.outputs))
-        out = [key, totals_text(spec, size, n), source_notice(spec, opened), *weights_offer(spec),
-               *keep_selection(spec, size, selected, cid)]
-        at = 0
+    def draw(self, data: dict) -> dict:
+        """The views of the model ``data`` names: what is always on screen and the open tab (the others are left
+        as they are, and fill when opened)."""
+        p, c = self.page, self.page.controls
+        spec, size, n, selected = data[c.model], data[c.input_size], data[c.batch], data[p.inspector.selected]
+        key = [spec, size, n, data[p.active]]
+        if data[self.drawn] == key:
+            return {}
+        out = {self.drawn: key, p.totals: totals_text(spec, size, n), c.source: source_notice(spec, data[c.opened])}
+        out.update(zip(self.features.offer, weights_offer(spec)))
+        out.update(zip(p.inspector.outputs, keep_selection(spec, size, selected, data[p.capture_id])))
         for t in self.tabs:
-            args, at = extra[at:at + len(t.inputs)], at + len(t.inputs)
-            out += t.fill(spec, size, n, selected, *args) if t.name == which else (gr.skip(),) * len(t.outputs)
-        return tuple(out)
+            if t.name == data[p.active]:
+                out.update(zip(t.outputs, t.fill(spec, size, n, selected, *(data[x] for x in t.inputs))))
+        return out
 
-    def controls_views(self, *args: Any) -> tuple[Any, ...]:
+    def controls_views(self, data: dict) -> dict:
         """A control moved (queued: it holds a work slot already): the spec it makes applied and its views drawn,
-        in one round trip (the model's change event then finds them drawn). ``args``: the controls, the current
-        model, then what ``draw`` reads."""
-        k = len(self.controls)
-        box, spec = spec_from_controls(*args[:k], args[k])
-        which, _, *tail = args[k + 1:]
-        return (box, spec, *self.draw(which, spec, *tail))
+        in one round trip (the model's change event then finds them drawn)."""
+        c = self.page.controls
+        box, spec = spec_from_controls(*(data[x] for x in c.all), data[c.model])
+        return {c.spec_box: box, c.model: spec, **self.draw({**data, c.model: spec})}
 
-    def preset_views(self, *args: Any) -> tuple[Any, ...]:
+    def preset_views(self, data: dict) -> dict:
         """A preset picked, off the queue, where an error raised would show no message: the refusal, if any (a
         preset over a lowered blocks limit, a busy server), takes the totals' place, and nothing else changes."""
         try:
             with events.quick_work():
-                return self.controls_views(*args)
+                return self.controls_views(data)
         except (ValueError, events.Busy) as exc:
             _, message = refusal(exc) or ("", str(exc))
-            skip = (gr.skip(),) * (3 + len(self.outputs))
-            return (*skip[:3], f"**Cannot show this preset:** {message}", *skip[4:])
+            return {self.page.totals: f"**Cannot show this preset:** {message}"}
 
     def wire(self, page: Page) -> None:
         c = page.controls
-        gr.on([page.demo.load, c.model.change, c.input_size.change], self.views, [page.active, *self.inputs],
-              [self.drawn, *self.outputs], api_name="views", **events.private(**events.QUICK))
+        gr.on([page.demo.load, c.model.change, c.input_size.change], self.views, self.inputs, self.outputs,
+              api_name="views", **events.private(**events.QUICK))
         # A dropdown fires "input" twice for one pick (Gradio 6.31); "select" once. A preset pick cannot be
         # invalid (but for a lowered limit), so it skips the queue; the custom fields can be (groups on a
         # BasicBlock), so they go through the queue, which shows their refusals.
-        inputs = [*c.all, c.model, page.active, *self.inputs]
-        outputs = [c.spec_box, c.model, self.drawn, *self.outputs]
+        inputs, outputs = {*c.all, *self.inputs}, {c.spec_box, c.model, *self.outputs}
         gr.on([x.select for x in c.all if isinstance(x, gr.Dropdown)], self.preset_views, inputs, outputs,
               api_name="preset_views", **events.private(**events.QUICK))
         gr.on([x.input for x in c.all if not isinstance(x, gr.Dropdown)], self.controls_views, inputs, outputs,
@@ -100,14 +93,17 @@ class Redraw:
 
     def _wire_opening(self, page: Page, t: TabView) -> None:
         """A tab opened: it becomes the active one (in the browser, at once) and is filled for the model."""
-        def opened(spec: str, size: float, n: float, selected: str, cid: str, _opened: Any, *extra: Any) -> Any:
-            out = t.fill(spec, size, n, selected, *extra)
-            return out if len(t.outputs) > 1 else out[0]  # (one output takes its value, not a 1-tuple)
+        c = page.controls
+
+        def opened(data: dict) -> dict:
+            views = t.fill(data[c.model], data[c.input_size], data[c.batch], data[page.inspector.selected],
+                           *(data[x] for x in t.inputs))
+            return dict(zip(t.outputs, views))
 
         opened.__name__ = f"open_{t.name}"
         t.tab.select(None, None, page.active, js=f"() => {t.name!r}", **events.INSTANT)
-        t.tab.select(opened, [*self.common, *t.inputs], t.outputs, api_name=f"open_{t.name}",
-                     **events.private(**events.VIEW))
+        t.tab.select(opened, {c.model, c.input_size, c.batch, page.inspector.selected, *t.inputs}, set(t.outputs),
+                     api_name=f"open_{t.name}", **events.private(**events.VIEW))
 
 
 def wire_selection(page: Page, tabs: list[TabView]) -> None:
@@ -128,24 +124,26 @@ def wire_selection(page: Page, tabs: list[TabView]) -> None:
 def wire_dataset(page: Page, view: DatasetTabView, features: FeaturesView) -> None:
     """/dataset_run takes the model above and the Feature maps tab's weights; a channel zoomed there opens its
     dataset examples when a run of the same model is open."""
-    c, p = page.controls, view.parts
-    p["run"].click(dataset_run, [c.model, p["upload"], p["folder"], features.parts["weights"], c.checkpoint,
-                                 p["top_k"], p["lesion"], p["remove_k"], p["resize"], p["crop"]], view.view,
-                   api_name="dataset_run", **events.DATASET)
-    channel = features.parts["channel"]
-    channel.submit(open_from_features, [c.model, p["run_id"], page.inspector.selected, channel],
-                   [page.tabs, p["channel"], *view.shown], api_name="dataset_from_features",
-                   **events.private(**events.VIEW))
+    c = page.controls
+    view.run.click(dataset_run, inputs_of(dataset_run, spec=c.model, uploads=view.uploads, folder=view.folder,
+                                          weights=features.weights, checkpoint=c.checkpoint, top_k=view.top_k,
+                                          lesion=view.lesion, remove_k=view.remove_k, resize=view.resize,
+                                          crop=view.crop),
+                   view.view, api_name="dataset_run", **events.DATASET)
+    features.channel.submit(open_from_features, inputs_of(open_from_features, spec=c.model, name=view.run_id,
+                                                          block=page.inspector.selected, channel=features.channel),
+                            outputs_of(FromFeatures, tabs=page.tabs, channel=view.channel, **view.shown._asdict()),
+                            api_name="dataset_from_features", **events.private(**events.VIEW))
 
 
 def wire_checkpoint(page: Page, features: FeaturesView) -> None:
     """A checkpoint or model file (or a Hugging Face folder's files) switches every view to the model inside it,
     then runs the image with its weights."""
     c = page.controls
-    outputs = outputs_of(OpenedModel, spec_box=c.spec_box, model=c.model, weights=features.parts["weights"],
+    outputs = outputs_of(OpenedModel, spec_box=c.spec_box, model=c.model, weights=features.weights,
                          opened=c.opened)
     for box, fn, name in ((c.checkpoint, open_checkpoint_file, "open_checkpoint"),
                           (c.folder, open_model_folder, "open_folder")):
-        box.upload(fn, box, outputs, api_name=name) \
+        box.upload(fn, box, outputs, api_name=name, **events.WORK) \
             .success(source_notice, [c.model, c.opened], c.source, **events.PRIVATE) \
             .success(run_image, features.run_inputs, features.run_outputs, **events.private(**events.RUN))

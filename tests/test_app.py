@@ -401,15 +401,17 @@ def test_a_preset_over_a_lowered_limit_is_refused_in_the_totals() -> None:
     APP.configure(AppSettings(limits=Limits(max_blocks_per_stage=8)))
     try:
         demo = build_demo()
-        fn = next(f.fn for f in demo.fns.values() if f.name == "preset_views")
-        controls = ("Preset", "resnet101", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5")
-        common = ("resnet50", 224, 1, "layer1.0", "", None, None)  # model, size, batch, selected, cid, opened, drawn
-        extras = ("resnet101", "", 16, -1, "blocks", "TB", False, "graph", "light", "column")
-        out = fn(*controls, "resnet50", "tables", *common, *extras)
-        assert out[3] == ("**Cannot show this preset:** layer3 has 23 blocks, over the limit of 8 per stage "
-                          "(raise it with RESNET_EXPLORER_MAX_BLOCKS_PER_STAGE, or --max-blocks-per-stage for app.py)")
-        assert all(isinstance(o, type(gr.skip())) for i, o in enumerate(out) if i != 3)
-        ok = fn("Preset", "resnet18", *controls[2:], "resnet50", "tables", *common, *extras)
-        assert ok[:2] == ("resnet18", "resnet18") and ok[3].startswith("**resnet18**")
+        event = next(f for f in demo.fns.values() if f.name == "preset_views")
+        by_id = {getattr(c, "elem_id", None): c for c in {*event.inputs, *event.outputs}}
+        data = {c: getattr(c, "value", None) for c in event.inputs}  # (the page's first values, by component)
+        data.update({by_id["mode"]: "Preset", by_id["preset"]: "resnet101", by_id["model"]: "resnet50",
+                     by_id["active-tab"]: "tables"})
+        out = event.fn(data)
+        assert out == {by_id["totals"]: "**Cannot show this preset:** layer3 has 23 blocks, over the limit of 8 per "
+                       "stage (raise it with RESNET_EXPLORER_MAX_BLOCKS_PER_STAGE, or --max-blocks-per-stage for "
+                       "app.py)"}  # and nothing else changes
+        ok = event.fn({**data, by_id["preset"]: "resnet18"})
+        assert ok[by_id["spec"]] == ok[by_id["model"]] == "resnet18" and ok[by_id["totals"]].startswith("**resnet18**")
+        assert ok[by_id["stage-table"]] and by_id["graph"] not in ok  # the open tab is redrawn, no other
     finally:
         APP.configure(before)

@@ -275,24 +275,43 @@ def run_choices(request: gr.Request = None) -> Any:
     return gr.update(choices=saved_runs(_session(request)))
 
 
-def open_from_features(spec: str, name: str, block: str, channel: float, request: gr.Request = None) -> tuple:
+class FromFeatures(NamedTuple):
+    """The Dataset tab opened on a channel zoomed in the Feature maps tab."""
+
+    tabs: Any
+    channel: Any
+    plot: Any
+    examples: Any
+    caption: str
+
+
+class RowPicked(NamedTuple):
+    """A row of the channels table picked: its channel and examples."""
+
+    channel: Any
+    plot: Any
+    examples: Any
+    caption: str
+
+
+def open_from_features(spec: str, name: str, block: str, channel: float, request: gr.Request = None) -> FromFeatures:
     """A channel zoomed in the Feature maps tab: the Dataset tab opens on its examples, when a run of the same
     model is open there (else nothing changes)."""
     if not name or channel is None or float(channel) < 0:
-        return (gr.skip(),) * 5
+        return skipped(FromFeatures)
     _, run = _run(name, _session(request))
     if run.summary.get("model") != spec or block not in run.channels:
-        return (gr.skip(),) * 5
+        return skipped(FromFeatures)
     c = whole("channel", channel)
-    return (gr.update(selected="dataset"), c, *dataset_channel(name, block, c, request))
+    return FromFeatures(gr.update(selected="dataset"), c, *dataset_channel(name, block, c, request))
 
 
-def channel_row(name: str, block: str, evt: gr.SelectData, request: gr.Request = None) -> tuple:
+def channel_row(name: str, block: str, evt: gr.SelectData, request: gr.Request = None) -> RowPicked:
     """A row of the channels table: its channel's examples."""
     row = evt.row_value or []
     if not row:
-        return (gr.skip(),) * 4
-    return (int(row[0]), *dataset_channel(name, block, int(row[0]), request))
+        return skipped(RowPicked)
+    return RowPicked(int(row[0]), *dataset_channel(name, block, int(row[0]), request))
 
 
 def _model_of(run: OpenRun, summary: dict) -> tuple[Any, str, str | None, str]:
@@ -311,5 +330,6 @@ def _model_of(run: OpenRun, summary: dict) -> tuple[Any, str, str | None, str]:
                                     "are where the run found the maxima.")
 
 
-__all__ = ["DatasetView", "Examples", "channel_row", "open_from_features", "run_choices", "dataset_block",
-           "dataset_channel", "dataset_follow", "dataset_open", "dataset_run", "saved_runs", "server_folders"]
+__all__ = ["DatasetView", "Examples", "FromFeatures", "RowPicked", "channel_row", "dataset_block", "dataset_channel",
+           "dataset_follow", "dataset_open", "dataset_run", "open_from_features", "run_choices", "saved_runs",
+           "server_folders"]

@@ -21,6 +21,14 @@ class Summary(NamedTuple):
     memory: list[list[Any]]
 
 
+class Tables(NamedTuple):
+    """The Tables tab: the summary's tables (the totals line is always on screen already)."""
+
+    stages: list[list[Any]]
+    blocks: list[list[Any]]
+    memory: list[list[Any]]
+
+
 class StructureViews(NamedTuple):
     channels: Any
     transitions: Any
@@ -43,6 +51,12 @@ def summarize(spec: str, input_size: float, batch: float = 1) -> Summary:
     n = batch_size(batch)
     return Summary(totals_text(spec, input_size, batch), readable(stage_rows(trace)), readable(block_rows(trace, n)),
                    memory_rows(trace, n))
+
+
+def tables(spec: str, input_size: float, batch: float = 1) -> Tables:
+    """The per-stage, per-block and memory tables at ``batch`` images."""
+    s = summarize(spec, input_size, batch)
+    return Tables(s.stages, s.blocks, s.memory)
 
 
 def totals_text(spec: str, input_size: float, batch: float = 1) -> str:

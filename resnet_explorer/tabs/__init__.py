@@ -24,6 +24,21 @@ def outputs_of(result: type[NamedTuple], **components: Any) -> list[Any]:
     return [components[name] for name in result._fields]
 
 
+def inputs_of(fn: Callable[..., Any], **components: Any) -> list[Any]:
+    """The inputs list of an event whose handler is ``fn``: a component for each of its parameters by name, in
+    its parameter order (those with defaults may be left out at the end)."""
+    import inspect
+
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("progress", "request")]
+    names = [p.name for p in params]
+    unknown = set(components) - set(names)
+    taken = names[:len(components)]
+    if unknown or set(taken) != set(components):
+        raise TypeError(f"{fn.__name__} takes {names}; got components for {sorted(components)}")
+    return [components[name] for name in taken]
+
+
 @dataclass
 class Controls:
     """Which model every tab shows: the applied spec (a hidden Textbox, so API calls pass it too; only

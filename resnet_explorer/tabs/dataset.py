@@ -18,9 +18,21 @@ from .features import IMAGE_TYPES
 
 @dataclass
 class DatasetTabView(TabView):
-    parts: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, Any] = field(default_factory=dict)  # every component, for this module's own wiring
     view: list[Any] = field(default_factory=list)  # DatasetView order
-    shown: list[Any] = field(default_factory=list)  # Examples order
+    shown: Any = None  # the channel's examples' components, as an Examples record
+    # what other parts of the page wire to (/dataset_run takes the Feature maps tab's weights; a channel zoomed
+    # there opens its examples here)
+    run: gr.Button | None = None
+    uploads: gr.File | None = None
+    folder: gr.Dropdown | None = None
+    top_k: gr.Slider | None = None
+    lesion: gr.Checkbox | None = None
+    remove_k: gr.Number | None = None
+    resize: gr.Number | None = None
+    crop: gr.Number | None = None
+    run_id: gr.State | None = None
+    channel: gr.Number | None = None
 
 
 def _inputs(p: dict[str, Any]) -> None:
@@ -83,12 +95,15 @@ def build(page: Page) -> DatasetTabView:
     view = outputs_of(h.DatasetView, run_id=p["run_id"], summary=p["summary"], block=p["block"],
                       channels=p["channels"], plot=p["plot"], examples=p["examples"], caption=p["caption"],
                       lesion=p["lesion_plot"], lesion_k=p["k_plot"])
-    shown = outputs_of(h.Examples, plot=p["plot"], examples=p["examples"], caption=p["caption"])
+    shown = h.Examples(plot=p["plot"], examples=p["examples"], caption=p["caption"])  # the components, by name
 
     def fill(_spec: str, _size: float, _batch: float, selected: str, run_id: str) -> tuple:
         return h.dataset_follow(run_id, selected)
 
-    return DatasetTabView("dataset", tab, fill, view, [p["run_id"]], parts=p, view=view, shown=shown)
+    return DatasetTabView("dataset", tab, fill, view, [p["run_id"]], parts=p, view=view, shown=shown, run=p["run"],
+                          uploads=p["upload"], folder=p["folder"], top_k=p["top_k"], lesion=p["lesion"],
+                          remove_k=p["remove_k"], resize=p["resize"], crop=p["crop"], run_id=p["run_id"],
+                          channel=p["channel"])
 
 
 def wire(page: Page, view: DatasetTabView) -> None:
@@ -98,9 +113,10 @@ def wire(page: Page, view: DatasetTabView) -> None:
     p["open"].click(h.dataset_open, [p["results"], p["archive"]], view.view, api_name="dataset_open", **events.VIEW)
     p["results"].focus(h.run_choices, None, p["results"], api_name="dataset_runs", **events.PRIVATE)
     p["block"].input(h.dataset_block, [p["run_id"], p["block"]], view.view, api_name="dataset_block", **events.VIEW)
-    p["channel"].submit(h.dataset_channel, [p["run_id"], p["block"], p["channel"]], view.shown,
+    p["channel"].submit(h.dataset_channel, [p["run_id"], p["block"], p["channel"]], list(view.shown),
                         api_name="dataset_channel", **events.VIEW)
-    p["channels"].select(h.channel_row, [p["run_id"], p["block"]], [p["channel"], *view.shown],
+    p["channels"].select(h.channel_row, [p["run_id"], p["block"]],
+                         outputs_of(h.RowPicked, channel=p["channel"], **view.shown._asdict()),
                          api_name="dataset_row", **events.private(**events.VIEW))
     page.inspector.selected.change(h.dataset_follow, [p["run_id"], page.inspector.selected, page.active], view.view,
                                    api_name="dataset_follow", **events.private(**events.VIEW))

@@ -29,6 +29,8 @@ class FeaturesView(TabView):
     run_outputs: list[Any] = field(default_factory=list)
     offer: list[Any] = field(default_factory=list)  # Offer order: the text and the download button
     section: cams.CamSection | None = None
+    weights: gr.Radio | None = None  # the weights every real run takes (the Dataset tab's too)
+    channel: gr.Number | None = None  # the channel zoomed on (which opens its dataset examples)
 
 
 def _inputs(settings: AppSettings) -> dict[str, Any]:
@@ -100,7 +102,7 @@ def build(page: Page) -> FeaturesView:
 
     return FeaturesView("features", tab, fill, follow, [page.capture_id, p["k"], p["channel"]], parts=p,
                         run_inputs=run_inputs, run_outputs=run_outputs, offer=[p["offer"], p["download"]],
-                        section=section)
+                        section=section, weights=p["weights"], channel=p["channel"])
 
 
 def wire(page: Page, view: FeaturesView) -> None:
@@ -124,5 +126,6 @@ def wire(page: Page, view: FeaturesView) -> None:
     selected = page.inspector.selected
     selected.change(h.follow_block, [cid, selected, p["k"], p["channel"], page.active], view.outputs,
                     api_name="follow_block", **events.private(**events.VIEW)) \
-        .then(hc.cam_follow, [cid, selected, s.method, s.opacity, p["labels"], page.active], s.outputs, **events.PRIVATE)
+        .then(hc.cam_follow, [cid, selected, s.method, s.opacity, p["labels"], page.active], s.outputs,
+              **events.private(**events.WORK))
     p["block"].input(echo, p["block"], selected, api_name="select_feature_block", **events.INSTANT)

@@ -79,5 +79,5 @@ def wire(page: Page, view: GraphView) -> None:
     style.change(paper_options, style, [theme, fig_size], api_name="paper_options", **events.INSTANT)
     for fmt, button in view.buttons.items():  # the download box appears with the first file
         button.click(make_export(fmt), [*page.where, level, direction, collapse, view.dpi, style, theme, fig_size],
-                     view.export_file, api_name=f"export_{fmt}") \
+                     view.export_file, api_name=f"export_{fmt}", **events.WORK) \
             .success(shown, None, view.export_file, **events.INSTANT)

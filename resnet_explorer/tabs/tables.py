@@ -7,7 +7,7 @@ from explorer.structure.memory import MEMORY_COLUMNS
 from explorer.structure.tables import BLOCK_COLUMNS, BLOCK_MEMORY_COLUMNS, STAGE_COLUMNS
 
 from .. import events
-from ..handlers.structure import Summary, summarize
+from ..handlers.structure import Summary, Tables, summarize, tables
 from . import Page, TabView, outputs_of
 
 
@@ -20,16 +20,16 @@ def build(page: Page) -> TabView:
                               "at once; training: what autograd keeps for backward)", elem_id="memory-table",
                               interactive=False)
 
-    def fill(spec: str, size: float, batch: float, _selected: str) -> tuple:
-        return summarize(spec, size, batch)[1:]
+    def fill(spec: str, size: float, batch: float, _selected: str) -> Tables:
+        return tables(spec, size, batch)
 
-    return TabView("tables", tab, fill, [stages, blocks, memory], selects=[blocks])
+    return TabView("tables", tab, fill, outputs_of(Tables, stages=stages, blocks=blocks, memory=memory),
+                   selects=[blocks])
 
 
 def wire(page: Page, view: TabView) -> None:
     """/summarize: the whole summary at a batch size (the totals line included)."""
     c = page.controls
-    stages, blocks, memory = view.outputs
-    c.batch.change(summarize, [c.model, c.input_size, c.batch],
-                   outputs_of(Summary, totals=page.totals, stages=stages, blocks=blocks, memory=memory),
+    named = dict(zip(Tables._fields, view.outputs))
+    c.batch.change(summarize, [c.model, c.input_size, c.batch], outputs_of(Summary, totals=page.totals, **named),
                    api_name="summarize", **events.VIEW)
