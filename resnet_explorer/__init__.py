@@ -10,9 +10,10 @@
                   ``explorer``, return named results; never the layout
     html.py       the HTML the page shows (user text escaped)
     events.py     named event presets (queued views, the off-queue redraw and its bound, real runs, glue)
-    tabs/         the layout: the controls and inspector, one module per tab (``build(page)``, ``wire(page,
-                  view)``); ``Page`` is the context every builder gets
+    tabs/         the layout: the model bar and the inspector's side panel, one module per tab (``build(page)``,
+                  ``wire(page, view)``); ``Page`` is the context every builder gets
     wiring.py     what crosses tabs: the redraw of a new model, tab opening, the selection, the checkpoint
+    landing.py    the first view at first paint: computed, or the render an earlier start saved
     page.py       ``build_demo()``: build every part, wire every part, wrap every handler
     server.py     start-up: serve, then load the torch side and warm the presets
     notebook.py   the same page served on a live module from the caller's process (``explorer.show``)

@@ -115,12 +115,13 @@ def test_ops_graphs_beside_summaries_of_new_specs_break_nothing(server) -> None:
     assert not errors and len(results) == 16, errors[:3]
 
 
-def _views_fn(url: str) -> tuple[int, list]:
-    """The off-queue redraw's function index, and the page's default values of its inputs."""
+def _views_fn(url: str) -> tuple[int, list, list]:
+    """The off-queue redraw's function index, the page's default values of its inputs and their elem_ids, in the
+    order the endpoint takes them."""
     config = httpx.get(f"{url}config", timeout=30).json()
     dep = next(d for d in config["dependencies"] if d.get("api_name") == "views")
-    values = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
-    return dep["id"], [values.get(i) for i in dep["inputs"]]
+    props = {c["id"]: c.get("props", {}) for c in config["components"]}
+    return dep["id"], [props[i].get("value") for i in dep["inputs"]], [props[i].get("elem_id") for i in dep["inputs"]]
 
 
 def _raw_call(url: str, api: str, body: str) -> str:
@@ -132,11 +133,12 @@ def _raw_call(url: str, api: str, body: str) -> str:
 
 def test_a_flood_of_the_off_queue_redraw_leaves_queued_requests_their_turn(server, client) -> None:
     url = server[0]
-    fn_index, defaults = _views_fn(url)
+    fn_index, defaults, ids = _views_fn(url)
     answered: list[int] = []
 
     def post(i: int) -> None:
-        data = ["tables", f"bottleneck:{1 + i % 5}-{1 + i // 5}-1-1", *defaults[2:]]
+        data = [{"active-tab": "tables", "model": f"bottleneck:{1 + i % 5}-{1 + i // 5}-1-1"}.get(name, value)
+                for name, value in zip(ids, defaults)]
         r = httpx.post(f"{url}gradio_api/run/predict", json={"data": data, "fn_index": fn_index,
                                                               "session_hash": f"flood{i}"}, timeout=120)
         answered.append(r.status_code)

@@ -49,6 +49,18 @@ def test_a_run_over_uploaded_images_then_its_blocks_and_channels(client, images:
         client.predict("layer3.1", 999, api_name="/dataset_channel")
 
 
+def test_a_lesion_run_without_k_draws_no_empty_k_chart(client, images: list[Path]) -> None:
+    """Each block removed alone is charted; with k = 0 no k-removal is drawn, so its chart stays hidden rather
+    than shown empty (#35)."""
+    *_, lesion, lesion_k = client.predict("resnet18", [handle_file(str(p)) for p in images[:2]], None, "random",
+                                          None, 2, True, 0, 0, 64, api_name="/dataset_run")
+    assert lesion["visible"] is True and json.loads(lesion["value"]["plot"])["data"]
+    assert lesion_k["visible"] is False
+    *_, lesion_k = client.predict("resnet18", [handle_file(str(p)) for p in images[:2]], None, "random", None, 2,
+                                  True, 1, 0, 64, api_name="/dataset_run")
+    assert lesion_k["visible"] is True and json.loads(lesion_k["value"]["plot"])["data"][0]["x"] == [1]
+
+
 def test_a_run_at_a_chosen_resize_and_crop(client, images: list[Path]) -> None:
     """The preprocessing set in the tab (as the CLI's --resize/--crop): the blocks' resolutions follow the crop."""
     from resnet_explorer.context import APP
