@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import time
 from pathlib import Path
 
 from explorer.limits import Limits
@@ -34,6 +35,9 @@ def open_at_start(path: Path, limits: Limits) -> tuple[str, str | None, str]:
         spec, weights, where = opened.model.spec, str(path), opened.notice
     lib.structure_trace(parse_model(spec), 224)  # a file the explorer cannot read as a ResNet: refused now
     return spec, weights, opened_notice(where)
+
+
+FIRST_PAINT_S = 1.5  # how long the torch side waits after the page is served
 
 
 def save_landing(spec: str) -> None:
@@ -68,6 +72,10 @@ def serve(args: argparse.Namespace) -> None:
     demo.queue(default_concurrency_limit=2, max_size=64).launch(
         server_name=args.host, server_port=args.port, inbrowser=args.inbrowser, prevent_thread_lock=True,
         **launch_options())
+    # The first visitor's browser fetches some sixty script chunks right after the page: importing torch at the
+    # same moment (it holds the GIL for seconds) made them arrive 2 s later (benchmarks/startup.py, "landing").
+    # A request that needs torch before then imports it itself (lib's lock).
+    time.sleep(FIRST_PAINT_S)
     lib.load()
     with forwards():
         lib.warm_presets()

@@ -9,11 +9,12 @@ import gradio as gr
 from . import events
 from .handlers.features import features as run_image, weights_offer
 from .handlers.model import OpenedModel, open_checkpoint_file, open_model_folder, source_notice, spec_from_controls
-from .handlers.selection import keep_selection, open_inspector, select_block, select_from_page, select_from_table
+from .handlers.selection import keep_selection, select_block, select_from_page, select_from_table
 from .handlers.structure import totals_text
 from .refusals import refusal
 from .tabs import Page, TabView, inputs_of, outputs_of
 from .handlers.dataset import FromFeatures, dataset_run, open_from_features
+from .tabs.controls import OPEN_INSPECTOR
 from .tabs.dataset import DatasetTabView
 from .tabs.features import FeaturesView
 
@@ -117,8 +118,8 @@ def wire_selection(page: Page, tabs: list[TabView]) -> None:
     for table in (t for tab in tabs for t in tab.selects):
         picked.append(table.select(select_from_table, [*where, page.capture_id], ins.outputs,
                                    **events.private(**events.VIEW)))
-    for event in picked:  # a block the user picked opens the inspector (beside the views, not above them)
-        event.success(open_inspector, None, ins.panel, **events.INSTANT)
+    for event in picked:  # a block the user picked opens the inspector (over the page's right, never moving it)
+        event.success(None, None, None, js=OPEN_INSPECTOR)
 
 
 def wire_dataset(page: Page, view: DatasetTabView, features: FeaturesView) -> None:

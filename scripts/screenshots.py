@@ -50,7 +50,7 @@ def tabs(page, out: Path, expect) -> None:
     expect(page.locator("#inspector-facts")).to_contain_text("layer2.0 · Bottleneck", timeout=60_000)
     page.wait_for_timeout(800)
     page.screenshot(path=str(out / "inspector.png"))
-    page.locator("#inspector-panel .toggle-button").first.click()
+    page.locator("#inspector-close").click()
 
 
 def dataset(page, out: Path, photos: list[Path], expect) -> None:

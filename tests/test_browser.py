@@ -318,7 +318,7 @@ def test_selecting_a_block_anywhere_selects_it_everywhere(page) -> None:
     page.get_by_role("tab", name="Channels & structure").click()
     bars = page.locator("#channel-plot g.trace.bars").first.locator("path")
     expect(bars).to_have_count(16, timeout=30_000)
-    page.locator("#inspector-panel .toggle-button").first.click()  # the inspector lies over the right: closed
+    page.locator("#inspector-close").click()  # the inspector lies over the right: closed
     expect(page.locator("#inspector-facts")).not_to_be_in_viewport()
     bars.nth(14).click(force=True, position={"x": 4, "y": 12})  # layer4.1's input-channel bar, near its top (a
     # log-scale bar's path runs far below the axis, so its centre can lie outside the plot)

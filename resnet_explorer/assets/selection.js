@@ -63,6 +63,7 @@ if (!window.rxSelectionBound) {  // one set of page-wide listeners, however ofte
     if (e.target.closest && e.target.closest("#graph .rx-stage")) { const b = titleOf(e.target); if (b) select(b); }
   }, true);
   document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") document.body.classList.remove("rx-inspector-open");  // the inspector's panel closes
     if ((e.key === "Enter" || e.key === " ") && e.target.closest && e.target.closest("#graph svg")) {
       const b = titleOf(e.target); if (b) { e.preventDefault(); select(b); }
     }

@@ -87,11 +87,6 @@ def select_from_table(spec: str, input_size: float, cid: str, evt: gr.SelectData
     return select_block(spec, input_size, str(row[0]).split(" ")[0] if row else "", cid)
 
 
-def open_inspector() -> Any:
-    """The inspector's panel opened: the user picked a block (a new model's selection leaves it as it is)."""
-    return gr.Sidebar(open=True)
-
-
 def echo(name: str) -> str:
     """A block picked in the Feature maps tab becomes the selection."""
     return name

@@ -83,7 +83,7 @@ class Inspector:
     facts: gr.Markdown
     code: gr.HTML
     hub: gr.HTML  # the selection component: shows it, and hears clicks on the page (assets/selection.js)
-    panel: gr.Sidebar  # the side panel the inspector is in: opened when the user selects a block
+    panel: gr.Column  # the side panel the inspector is in: opened when the user selects a block
 
     @property
     def outputs(self) -> list[Any]:

@@ -24,7 +24,7 @@ class CamSection:
 
 
 def build() -> CamSection:
-    gr.Markdown("### Why did it predict that? Class activation maps at every block", elem_id="cam-title")
+    gr.Markdown("## Why did it predict that? Class activation maps at every block", elem_id="cam-title")
     with gr.Row():
         method = gr.Radio([(name, name) for name in METHODS], value="gradcam", label="Method", elem_id="cam-method",
                           info=" · ".join(f"{k}: {v.split(':', 1)[1].split(';')[0].strip()}"
