@@ -39,13 +39,15 @@ def _rss(pid: int, field: str = "VmRSS") -> int:
 
 def start_server(port: int, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
                  log: Path | None = None, command: tuple[str, ...] = (sys.executable, "app.py"),
-                 cwd: Path = ROOT) -> subprocess.Popen:
-    """``python app.py`` (or ``command``) on ``port``, ready to answer; its stderr to ``log`` when given."""
+                 cwd: Path = ROOT, port_flag: bool = True) -> subprocess.Popen:
+    """``python app.py`` (or ``command``) on ``port``, ready to answer; its stderr to ``log`` when given.
+    ``port_flag=False``: the command names the port itself (``make run ARGS=--port N``), and runs in a session
+    of its own, so that ``os.killpg`` stops it and what it started."""
     err = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - the server's for its life
-    proc = subprocess.Popen([*command, "--port", str(port), *args], cwd=cwd,
+    proc = subprocess.Popen([*command, *(("--port", str(port)) if port_flag else ()), *args], cwd=cwd,
                             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=err)
-    deadline = time.time() + 120
+                            stdout=subprocess.DEVNULL, stderr=err, start_new_session=not port_flag)
+    deadline = time.time() + 180
     while time.time() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/gradio_api/info", timeout=2).status_code == 200:
@@ -56,7 +58,7 @@ def start_server(port: int, env: dict[str, str] | None = None, args: tuple[str, 
             raise RuntimeError("the app exited during start-up")
         time.sleep(0.5)
     proc.kill()
-    raise RuntimeError("the app did not start within 120 s")
+    raise RuntimeError("the app did not start within 180 s")
 
 
 def run(users: int = 32, rounds: int = 2, repeats: int = 0, seed: int = 0) -> list[dict]:  # noqa: ARG001

@@ -157,7 +157,7 @@ def test_lines_that_start_the_app_serve_it(workdir: Path, page: str, how: str, a
     browser.write_text("#!/bin/sh\necho \"$1\" > \"$(dirname \"$0\")/browser_asked.txt\"\n")
     browser.chmod(0o755)
     if how == "make run":  # make passes ARGS on to app.py
-        proc = _start(("make", "run", f"ARGS=--port {port}"), ROOT, port)
+        proc = start_server(port, command=("make", "run", f"ARGS=--port {port}"), port_flag=False)
     elif how == "python app.py":
         proc = start_server(port, command=(sys.executable, "app.py", *flags), cwd=ROOT)
     else:
@@ -174,25 +174,6 @@ def test_lines_that_start_the_app_serve_it(workdir: Path, page: str, how: str, a
             assert (workdir / "browser_asked.txt").read_text().strip() == f"http://127.0.0.1:{port}/"
     finally:
         _stop(proc)
-
-
-def _start(command: tuple[str, ...], cwd: Path, port: int) -> subprocess.Popen:
-    """``make run`` with the port in ARGS (make passes it on to app.py), ready to answer."""
-    import time
-
-    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}, start_new_session=True)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/gradio_api/info", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, f"{' '.join(command)} exited during start-up"
-        time.sleep(0.5)
-    _stop(proc)
-    raise AssertionError(f"{' '.join(command)} did not serve within 180 s")
 
 
 def _stop(proc: subprocess.Popen) -> None:
