@@ -32,7 +32,7 @@ VIEW: dict[str, Any] = dict(show_progress="minimal", trigger_mode="always_last",
 QUICK: dict[str, Any] = dict(show_progress="hidden", queue=False, trigger_mode="always_last")
 RUN: dict[str, Any] = dict(trigger_mode="always_last", **WORK)
 # A dataset run (minutes to hours): a queue of its own, one at a time, outside the work slots, so the views keep
-# answering while runs go; the run itself stops when its client goes (ui.handlers.dataset).
+# answering while runs go; the run itself stops when its client goes (resnet_explorer.handlers.dataset).
 DATASET_ID = "dataset"
 DATASET: dict[str, Any] = dict(concurrency_id=DATASET_ID, concurrency_limit=1)
 DOWNLOAD: dict[str, Any] = dict(concurrency_id="download", concurrency_limit=1)  # the network, not the CPU

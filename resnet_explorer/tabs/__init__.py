@@ -1,7 +1,7 @@
 """The page's layout: what is always on screen (``controls``: the model, the inspector) and one module per
 tab, each with ``build(page) -> TabView`` (components only) and ``wire(page, view)`` (its own events).
-``ui.page`` builds every part before it wires any, so no wiring depends on build order; what crosses tabs
-is wired in ``ui.wiring``. ``Page`` is the context every builder gets: no module globals, no registry.
+``resnet_explorer.page`` builds every part before it wires any, so no wiring depends on build order; what crosses tabs
+is wired in ``resnet_explorer.wiring``. ``Page`` is the context every builder gets: no module globals, no registry.
 """
 from __future__ import annotations
 

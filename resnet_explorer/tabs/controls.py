@@ -120,7 +120,7 @@ def build_inspector(hub: gr.HTML) -> Inspector:
 
 def wire(page: Page) -> None:
     """The controls' own events: a typed spec, the preset copied into the custom fields, the mode, timm's
-    picker. (A control moved redraws the views with its spec in one round trip: ``ui.wiring``.)"""
+    picker. (A control moved redraws the views with its spec in one round trip: ``resnet_explorer.wiring``.)"""
     c = page.controls
     gr.on([c.spec_box.submit, c.spec_box.blur], h.apply_spec, c.spec_box, c.applied, api_name="apply_spec",
           **events.private(trigger_mode="always_last"))

@@ -108,7 +108,7 @@ def build(page: Page) -> DatasetTabView:
 
 def wire(page: Page, view: DatasetTabView) -> None:
     """/dataset_open for a finished run, /dataset_block, /dataset_channel (a row, or a number); the run itself
-    (/dataset_run) takes the Feature maps tab's weights: ``ui.wiring``."""
+    (/dataset_run) takes the Feature maps tab's weights: ``resnet_explorer.wiring``."""
     p = view.parts
     p["open"].click(h.dataset_open, [p["results"], p["archive"]], view.view, api_name="dataset_open", **events.VIEW)
     p["results"].focus(h.run_choices, None, p["results"], api_name="dataset_runs", **events.PRIVATE)
