@@ -1,12 +1,16 @@
 # Two entry points for a fresh machine: `make run` (set up + launch) and `make test` (set up + test).
 PY := .venv/bin/python
 
-.PHONY: run test bench setup setup-test
+.PHONY: run test test-fast bench setup setup-test
 run: setup
 	$(PY) app.py $(ARGS)
 
 test: setup-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The quick loop while editing: everything but real browsers, server processes, kernels, wheels and clusters.
+test-fast: setup-test
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 bench: setup-test
 	$(PY) -m benchmarks $(ARGS)

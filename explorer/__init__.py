@@ -19,7 +19,7 @@ Module map — two pipelines over frozen records:
                 live nn.Module as a model (a shadow over its tensors); show.py ``show(model)``, the app on one
     tracing/    layout.py (the ResNet in any module, by structure), identify.py (its name and closest config),
                 hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
-                (one forward pass -> Trace), macs.py, memory.py and meta.py (memory measured on the meta
+                (one forward pass -> Trace), memory.py and meta.py (memory measured on the meta
                 device; profile.py its records), device.py, cache.py (structure traces by model, on the meta
                 device). Records, profiles and their views import without torch.
     structure/  analysis.py (channel ratios, transitions, receptive fields, cost shares), memory.py, compare.py,

@@ -17,6 +17,24 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+# Tests that start real browsers, server processes, Jupyter kernels, wheels or Ray clusters: the whole suite runs
+# them (make test, CI); make test-fast leaves them out for a quick loop while editing.
+SLOW_MODULES = {"test_browser", "test_layout", "test_wheel", "test_show", "test_notebook", "test_docs", "test_attacks",
+                "test_load", "test_startup", "test_download", "test_dataset_app"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a real browser, server process, kernel, wheel or Ray cluster "
+                                       "(make test-fast leaves these out)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if module in SLOW_MODULES or "ray" in item.name.split("[")[0].split("_") or "cluster" in item.name:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def reference() -> dict:
     return json.loads((ROOT / "tests" / "data" / "torchvision_reference.json").read_text())
