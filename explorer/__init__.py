@@ -17,24 +17,28 @@ Module map — two pipelines over frozen records:
                 (ONNX via onnx2torch, torch.export programs, Hugging Face folders); trust.py what such a file may
                 make the server do (.pt2 and ONNX vetting, the weights-only guard on torch.load); live.py a
                 live nn.Module as a model (a shadow over its tensors); show.py ``show(model)``, the app on one
-    tracing/    layout.py (the ResNet in any module, by structure), identify.py (its name and closest config),
-                hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
-                (one forward pass -> Trace), memory.py and meta.py (memory measured on the meta
-                device; profile.py its records), device.py, cache.py (structure traces by model, on the meta
-                device). Records, profiles and their views import without torch.
+    tracing/    dataflow.py (one forward recorded as dataflow), residual.py (its residual blocks, by what they
+                compute), layout.py (the ResNet in any module: stages, stem, head), identify.py (its name and
+                closest config), layers.py (modules as layer records), receptive.py (receptive fields over every
+                path), hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
+                (one forward pass -> Trace), watch.py (real runs handing each block's tensors to callbacks),
+                modes.py (torch function modes that number ops), patching.py (the lock for code that patches
+                torch process-wide), memory.py and meta.py (memory measured on the meta device; profile.py its
+                records), device.py, cache.py (structure traces by model, on the meta device). Records,
+                profiles and their views import without torch.
     structure/  analysis.py (channel ratios, transitions, receptive fields, cost shares), memory.py, compare.py,
                 tables.py (rows and text tables), figures.py (plotly), views.py (per-config bundles, cached),
                 inspector.py (one block: the code that builds it and its facts)
     graph/      levels.py (graph records per level), dot.py (Graphviz source), render.py (dot -> SVG/PDF/PNG),
-                torchview_ops.py (the ops level), export.py (files and their names)
+                torchview_ops.py (the ops level), export.py (files and their names), formats.py (what they export to)
     figures/    scene.py (a drawing as boxes, curves and text), paper.py (the paper figure's layout),
                 graph_scene.py (a graph laid out by Graphviz), svg.py, tikz.py, drawio.py (Scene writers),
                 mermaid.py and graphml.py (a graph's structure), themes.py; ``figure(trace, fmt, style)``
     features/   images.py (safe decoding), capture.py (per-block maps and statistics), cam.py (class activation
-                maps at every block), store.py (models, captures and CAM runs kept for a server), views.py and
-                cam_views.py (what they show)
+                maps at every block; methods.py names them), store.py (models, captures and CAM runs kept for a
+                server), views.py and cam_views.py (what they show)
     dataset/    folder.py (images and labels), stats.py (partials that merge exactly) and kernels.py (their
-                compiled loops), run.py (the run, its files), checkpoint.py (the merged tally a run resumes
+                compiled loops, in compiled.py), run.py (the run, its files), checkpoint.py (the merged tally a run resumes
                 from), local.py and ray_engine.py (the engines), views.py (the Dataset tab's views), opened.py (a
                 finished run's files read back as data)
     lesion/     replay.py (a forward taped, then replayed from an op with additions lesioned), plan.py (each
@@ -42,6 +46,7 @@ Module map — two pipelines over frozen records:
                 (settings, labels, draws, path lengths; torch-free), views.py (the charts)
     limits.py   every resource limit as one value; files.py output folders; theme.py plotly template;
                 palette.py the colours that mean one thing in every view
+    launcher.py the resnet-explorer command: app and open start the web app, the rest go to cli/
     cli/        the command line: structure.py (summary, analyze, export, compare), images.py (features,
                 cam), weights.py, dataset.py (dataset runs and lesion studies), app.py (app, open: the web app);
                 common.py (model and image arguments, the one file writer)

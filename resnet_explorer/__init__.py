@@ -6,7 +6,8 @@
     runs.py       dataset runs per browser session, their folders held, their files read once
     lib.py        the torch side, one lazy namespace: the page is served before torch is imported
     refusals.py   exception -> the one-line toast the user sees; one wrapper around every event's function
-    handlers/     the public API by area (model, structure, selection, graph, features, cams): validate, call
+    handlers/     the public API by area (model, structure, selection, graph, features, cams, dataset, uploads;
+                  checks: the shared validation): validate, call
                   ``explorer``, return named results; never the layout
     html.py       the HTML the page shows (user text escaped)
     events.py     named event presets (queued views, the off-queue redraw and its bound, real runs, glue)
