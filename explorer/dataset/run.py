@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from ..models import Model
 from .folder import DatasetError, ImageSet, list_images
 from .checkpoint import ShardResult, Tally, atomic
 from .stats import CHANNEL_COLUMNS, TOP_COLUMNS, channel_columns, top_columns
+
+if TYPE_CHECKING:
+    import torch
 
 ENGINES = ("local", "ray")
 PARTIALS_FORMAT = 3  # what partials/ holds (3: one merged tally; 2: a file per shard); another is not resumed
@@ -115,23 +118,30 @@ def claim(out: Path, wanted: dict) -> None:
 
 # ---- the run ---------------------------------------------------------------------------------------------------
 
-def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
-    """Run ``job`` (continuing an interrupted run of it) and write its files; returns the summary."""
-    from ..features.store import FeatureStore
+def _run_device(job: DatasetJob) -> torch.device:
+    """Where the run's model is planned (a Ray driver without the cluster's GPU plans on its CPU); a local CPU run
+    starts compiling its kernels meanwhile."""
     from ..tracing import resolve_device
 
-    check_job(job)
-    start = time.perf_counter()
     if job.engine == "ray":
         from .ray_engine import driver_device
 
-        device = driver_device(job.device)
-    else:
-        device = resolve_device(job.device)
+        return driver_device(job.device)
+    device = resolve_device(job.device)
     if job.engine == "local" and device.type == "cpu":
         from .kernels import load
 
         threading.Thread(target=load, daemon=True, name="explorer-kernels").start()
+    return device
+
+
+def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
+    """Run ``job`` (continuing an interrupted run of it) and write its files; returns the summary."""
+    from ..features.store import FeatureStore
+
+    check_job(job)
+    start = time.perf_counter()
+    device = _run_device(job)
     images = list_images(job.folder, job.limit)
     if job.preprocess is not None:  # (measured before the model is built, where the crop is known)
         job = fit_batch(job, job.preprocess.crop_size)

@@ -147,18 +147,13 @@ def features(spec: str, upload: str | None, example: str, weights: str, checkpoi
     views = block_views(cid, chosen, k, -1)
     notice = [f"Ran on **{cap.device}** · weights: {loaded.weights_label}", *cap.notices]
     try:
-        predictions = lib.top5(cap, lib.read_labels(labels) or own_labels(config)) if loaded.trained else {}
+        predictions = lib.top5(cap, lib.read_labels(labels) or lib.own_classes(config)) if loaded.trained else {}
     except ValueError as exc:
         predictions, notice = {}, [*notice, str(exc)]
     choices = [(f"{b.name} · {format_shape(cap.maps[b.name].shape)}{' · projection' if b.projection else ''}", b.name)
                for b in cap.blocks]
     return FeatureRun(cid, "  \n".join(notice), png_file(cap.crop, "crop", cid), gr.update(choices=choices, value=chosen),
                       *views, predictions)
-
-
-def own_labels(config: Any) -> tuple[str, ...] | None:
-    """The class names a model brings (a Hugging Face folder's, those given to ``explorer.show``)."""
-    return lib.own_classes(config)
 
 
 def features_on_open(cid: str, *inputs: Any) -> FeatureRun:
