@@ -1,6 +1,8 @@
 """The architecture inside a checkpoint, read from its state dict alone (names and shapes, no code).
 
-A ``conv3`` means Bottleneck; the ``layerN.i`` indices give the blocks per stage; ``conv1``/``conv2`` shapes the
+Three stages and a ``linear`` head are the CIFAR family as the public CIFAR code saves it: the stem's width, the
+stage counts, and the shortcut option from where ``shortcut`` tensors are (none: option A, in the blocks that
+change shape: B, in every block: C). For the ImageNet family, a ``conv3`` means Bottleneck; the ``layerN.i`` indices give the blocks per stage; ``conv1``/``conv2`` shapes the
 width and groups; ``fc`` the classes; ``conv1.0``…``conv1.6`` a deep stem; a ``downsample`` whose conv is its
 second entry an avg-pool shortcut (ResNet-D); ``se.fc1`` squeeze-and-excitation, ``se.conv`` ECA. What leaves
 no weights (where the stride sits, dilation, blur pooling) cannot be read and takes torchvision's defaults.
@@ -32,14 +34,19 @@ class Architecture:
 
     @property
     def plain(self) -> bool:
-        """torchvision's layout: it loads into ``resnet.ResNet(config)`` (and torchvision's ResNet) strictly."""
-        return (self.stem == "7×7 conv" and self.shortcut == "1×1 conv + BN" and self.attention is None
-                and self.norm == "BN")
+        """Our layout: it loads into ``resnet.build(config)`` strictly (for ImageNet's family, torchvision's)."""
+        return self.config.cifar or (self.stem == "7×7 conv" and self.shortcut == "1×1 conv + BN"
+                                     and self.attention is None and self.norm == "BN")
 
     @property
     def description(self) -> str:
-        """``Bottleneck 3-4-6-3, 10 classes`` (+ what a plain ResNet does not have)."""
+        """``Bottleneck 3-4-6-3, 10 classes`` (+ what a plain ResNet does not have); ``CIFAR ResNet-56, option A
+        shortcuts, 10 classes``."""
         c = self.config
+        if c.cifar:
+            width = "" if c.base_width == 16 else f" (width {c.base_width})"
+            return (f"CIFAR ResNet-{c.depth}{width}, option {c.shortcut} shortcuts ({self.shortcut}), "
+                    f"{c.num_classes} classes")
         parts = [f"{c.block.capitalize() if c.block == 'bottleneck' else 'BasicBlock'} "
                  f"{'-'.join(map(str, c.layers))}"]
         if (c.groups, c.width_per_group) != (1, 64):
@@ -57,19 +64,53 @@ def _shape(state: Mapping[str, torch.Tensor], key: str) -> tuple[int, ...] | Non
     return tuple(t.shape) if isinstance(t, torch.Tensor) else None
 
 
-def infer_architecture(state: Mapping[str, torch.Tensor]) -> Architecture:
-    """The architecture of a ResNet-family state dict; CheckpointError saying what is missing otherwise."""
+def _stage_counts(state: Mapping[str, torch.Tensor]) -> list[int]:
     counts = [0, 0, 0, 0]
     for key in state:
         m = _BLOCK_KEY.match(key)
         if m:
             stage, index = int(m.group(1)) - 1, int(m.group(2))
             counts[stage] = max(counts[stage], index + 1)
+    return counts
+
+
+CIFAR_SHORTCUTS = {"A": "subsample + zero-pad", "B": "1×1 conv + BN where the shape changes",
+                   "C": "1×1 conv + BN in every block"}
+
+
+def _cifar(state: Mapping[str, torch.Tensor], counts: tuple[int, ...]) -> Architecture:
+    """A three-stage network with a ``linear`` head: the CIFAR family; its shortcut option from its tensors."""
+    stem, head = _shape(state, "conv1.weight"), _shape(state, "linear.weight")
+    blocks = [f"layer{s}.{i}" for s, n in enumerate(counts, start=1) for i in range(n)]
+    if any(_shape(state, f"{b}.conv3.weight") for b in blocks) or stem is None or len(stem) != 4 or stem[2] != 3:
+        raise CheckpointError("a three-stage ResNet-like state dict, but not the CIFAR family's (a 3×3 conv1 and "
+                              "BasicBlocks of conv1/conv2): this explorer does not know its layout")
+    projected = [b for b in blocks if _shape(state, f"{b}.shortcut.0.weight")]
+    changing = [b for b in blocks if (_shape(state, f"{b}.conv1.weight") or (0, 0))[1]
+                != (_shape(state, f"{b}.conv2.weight") or (0,))[0]]
+    option = "C" if len(projected) == len(blocks) else "B" if projected else "A"
+    if option == "B" and projected != changing:
+        raise CheckpointError(f"shortcut projections in {', '.join(projected[:4])}, but the blocks that change "
+                              f"shape are {', '.join(changing[:4]) or 'none'}: not one of options A, B, C")
+    try:
+        config = ResNetConfig(family="cifar", block="basic", layers=counts, base_width=stem[0], shortcut=option,
+                              num_classes=head[0] if head else 10)
+    except ValueError as exc:
+        raise CheckpointError(f"a CIFAR-like state dict that no CIFAR ResNet config describes: {exc}") from None
+    return Architecture(config, "3×3 conv", CIFAR_SHORTCUTS[option], None, "BN")
+
+
+def infer_architecture(state: Mapping[str, torch.Tensor]) -> Architecture:
+    """The architecture of a ResNet-family state dict; CheckpointError saying what is missing otherwise."""
+    counts = _stage_counts(state)
+    if all(counts[:3]) and not counts[3] and "linear.weight" in state:
+        return _cifar(state, tuple(counts[:3]))
     conv1, conv2 = _shape(state, "layer1.0.conv1.weight"), _shape(state, "layer1.0.conv2.weight")
     if not all(counts) or conv1 is None or conv2 is None or len(conv1) != 4 or len(conv2) != 4:
         found = sum(1 for c in counts if c)
         raise CheckpointError(
-            "not a ResNet-family state dict: expected layer1…layer4 of blocks with conv1/conv2 weights "
+            "not a ResNet-family state dict: expected layer1…layer4 of blocks with conv1/conv2 weights and an fc "
+            "head, or the CIFAR family's layer1…layer3 and linear head "
             f"(found {found} of the 4 stages{'' if conv1 else ', no layer1.0.conv1.weight'}; first keys: "
             f"{', '.join(list(state)[:3])})")
     conv3 = _shape(state, "layer1.0.conv3.weight")

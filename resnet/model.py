@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from .blocks import BLOCK_TYPES, BasicBlock, Bottleneck, ResidualBlock, conv1x1
+from .cifar import CifarResNet
 from .config import ResNetConfig
 
 STAGE_PLANES: tuple[int, ...] = (64, 128, 256, 512)
@@ -24,6 +25,8 @@ class ResNet(nn.Module):
 
     def __init__(self, config: ResNetConfig, init_weights: bool = True) -> None:
         super().__init__()
+        if config.cifar:
+            raise ValueError(f"{config.spec} is a CIFAR-family config: build it with resnet.build or CifarResNet")
         self.config = config
         block = BLOCK_TYPES[config.block]
         self.inplanes = 64
@@ -99,19 +102,21 @@ class ResNet(nn.Module):
         return self.fc(x)
 
 
-def build(config: ResNetConfig, device: torch.device | str | None = None, init_weights: bool = True) -> ResNet:
-    """Build ``config`` on ``device``.
+def build(config: ResNetConfig, device: torch.device | str | None = None,
+          init_weights: bool = True) -> ResNet | CifarResNet:
+    """Build ``config`` on ``device`` (a ``CifarResNet`` for the CIFAR family).
 
     ``init_weights=False`` skips the costly random initialisation: built on the meta device, then
     materialised with zero weights and unit BN variance (ready for a checkpoint). On ``device="meta"`` it
     stays there: shapes, parameter counts and MACs without allocating anything, for any size.
     """
     device = torch.device(device or "cpu")
+    network = CifarResNet if config.cifar else ResNet
     if init_weights:
         with device:
-            return ResNet(config)
+            return network(config)
     with torch.device("meta"):
-        model = ResNet(config, init_weights=False)
+        model = network(config, init_weights=False)
     if device.type == "meta":
         return model
     model.to_empty(device=device)

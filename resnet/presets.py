@@ -1,4 +1,5 @@
-"""The presets as one table: name, title, structure and published weights (with their preprocessing).
+"""The presets as one table: name, title, structure and published weights (with their preprocessing):
+torchvision's ten ImageNet architectures and the paper's six CIFAR ones (``resnet20`` … ``resnet1202``).
 
 Nothing here touches the network or the disk; ``resnet.weights`` finds and loads the files.
 """
@@ -55,10 +56,16 @@ class Preset:
         return max(self.weights, key=lambda w: w.version, default=None)
 
 
-def _preset(name: str, title: str, block: str, layers: tuple[int, int, int, int], groups: int = 1, width: int = 64,
+def _preset(name: str, title: str, block: str, layers: tuple[int, ...], groups: int = 1, width: int = 64,
             weights: tuple[tuple[str, str, int, float], ...] = ()) -> Preset:
     config = ResNetConfig(block=block, layers=layers, groups=groups, width_per_group=width)
     return Preset(name, title, config, tuple(WeightsInfo(name, *w) for w in weights))
+
+
+def _cifar(n: int) -> Preset:
+    """ResNet-(6n+2) of He et al. 2016, Table 6: n BasicBlocks per stage, option A. No published weights."""
+    config = ResNetConfig(block="basic", layers=(n, n, n), family="cifar")
+    return Preset(f"resnet{config.depth}", f"CIFAR ResNet-{config.depth}", config, ())
 
 
 _V1, _V2 = "IMAGENET1K_V1", "IMAGENET1K_V2"
@@ -85,10 +92,17 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     _preset("wide_resnet101_2", "Wide ResNet-101-2", "bottleneck", (3, 4, 23, 3), width=128,
             weights=((_V1, "wide_resnet101_2-32ee1156.pth", 256, 78.848),
                      (_V2, "wide_resnet101_2-d733dc28.pth", 232, 82.51))),
+    *(_cifar(n) for n in (3, 5, 7, 9, 18, 200)),
 )}
+CIFAR_PRESETS: tuple[str, ...] = tuple(name for name, p in PRESETS.items() if p.config.cifar)
+IMAGENET_PRESETS: tuple[str, ...] = tuple(name for name, p in PRESETS.items() if not p.config.cifar)
 
-_BY_STRUCTURE = {(p.config.block, p.config.layers, p.config.groups, p.config.width_per_group): p
-                 for p in PRESETS.values()}
+
+def _structure(c: ResNetConfig) -> tuple:
+    return c.family, c.block, c.layers, c.groups, c.width_per_group, c.base_width
+
+
+_BY_STRUCTURE = {_structure(p.config): p for p in PRESETS.values()}
 
 
 def get_preset(name: str) -> ResNetConfig:
@@ -101,7 +115,7 @@ def get_preset(name: str) -> ResNetConfig:
 
 def preset_of(config: ResNetConfig) -> Preset | None:
     """The preset with the same block, depths and widths (other options may differ), if any."""
-    return _BY_STRUCTURE.get((config.block, config.layers, config.groups, config.width_per_group))
+    return _BY_STRUCTURE.get(_structure(config))
 
 
 def weights_for(arch: str) -> list[WeightsInfo]:

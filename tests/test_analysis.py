@@ -13,7 +13,7 @@ from explorer import structure_trace, trace
 from explorer.structure.analysis import channels, receptive_fields, stage_stats, stage_stats_rows, transitions
 from explorer.structure.compare import compare, compare_summary
 from explorer.structure.views import compare_views, structure_views
-from resnet import PRESETS, ResNetConfig, build, get_preset, parse_spec
+from resnet import IMAGENET_PRESETS, PRESETS, ResNetConfig, build, get_preset, parse_spec
 from rf_probe import gradient_rf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +22,7 @@ EXPECTED_RATIO = {"resnet18": 1, "resnet34": 1, "resnet50": 4, "resnet101": 4, "
                   "wide_resnet101_2": 2}
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(IMAGENET_PRESETS))
 def test_channels_and_ratios_for_every_preset(name: str) -> None:
     cfg = get_preset(name)
     rows = channels(structure_trace(cfg))
@@ -38,7 +38,7 @@ def test_channels_and_ratios_for_every_preset(name: str) -> None:
     assert ("ResNeXt" in rows[0].reason) == name.startswith("resnext")
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(IMAGENET_PRESETS))
 def test_transitions_for_every_preset(name: str) -> None:
     tr = transitions(structure_trace(get_preset(name)))
     assert [x.block for x in tr] == ["layer1.0", "layer2.0", "layer3.0", "layer4.0"]
@@ -53,7 +53,7 @@ def test_transitions_for_every_preset(name: str) -> None:
     assert [x.to_size for x in tr] == ["56×56", "28×28", "14×14", "7×7"]
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(IMAGENET_PRESETS))
 def test_stage_totals_add_up(name: str) -> None:
     t = structure_trace(get_preset(name))
     stats = stage_stats(t)

@@ -16,14 +16,14 @@ import torchvision
 from safetensors.torch import save_file
 
 from explorer.models import TimmModel, model_of_checkpoint, open_checkpoint
-from resnet import PRESETS, CheckpointError, build, get_preset, parse_spec, read_state_dict
+from resnet import IMAGENET_PRESETS, PRESETS, CheckpointError, build, get_preset, parse_spec, read_state_dict
 from resnet.infer import infer_architecture
 
 ROOT = Path(__file__).resolve().parent.parent
 CAT = ROOT / "resnet_explorer" / "assets" / "examples" / "cat.jpg"
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(IMAGENET_PRESETS))
 def test_every_preset_is_recognised_from_its_tensors(name: str) -> None:
     config = get_preset(name)
     state = build(config, device="meta", init_weights=False).state_dict()

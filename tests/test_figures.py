@@ -23,7 +23,7 @@ from explorer.figures.tikz import BODY_END, BODY_START
 from explorer.graph.dot import SHORTCUT_EDGE
 from explorer.graph.export import export_bytes, export_filename
 from explorer.graph.levels import build_graph
-from resnet import PRESETS, get_preset
+from resnet import IMAGENET_PRESETS, PRESETS, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 MERMAID_JS = ROOT / "tests" / ".cache" / "mermaid.min.js"
@@ -48,7 +48,7 @@ def pdf_text(reader: PdfReader) -> str:
 
 # ---- the paper figure's layout ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(IMAGENET_PRESETS))
 @pytest.mark.parametrize("size", list(SIZES))
 def test_paper_layout_fits_its_width_with_no_overlapping_labels(name: str, size: str) -> None:
     t = structure_trace(get_preset(name))
@@ -315,7 +315,7 @@ def test_paper_exports_describe_the_same_structure_as_the_graph() -> None:
                                                                                  if not b.downsample)
 
 
-MERMAID_CASES = [(name, "stages") for name in PRESETS] + [(name, "blocks") for name in PRESETS] + [
+MERMAID_CASES = [(name, "stages") for name in IMAGENET_PRESETS] + [(name, "blocks") for name in IMAGENET_PRESETS] + [
     ("resnet18", "layers"), ("resnet50", "layers")]
 
 

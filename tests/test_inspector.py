@@ -7,7 +7,7 @@ from torch import nn
 
 from explorer import structure_trace
 from explorer.structure.inspector import inspect_block, inspection_markdown
-from resnet import PRESETS, build, get_preset, parse_spec
+from resnet import IMAGENET_PRESETS, PRESETS, build, get_preset, parse_spec
 from resnet.blocks import BasicBlock, Bottleneck, conv1x1
 
 
@@ -15,7 +15,7 @@ def shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
-@pytest.mark.parametrize("spec", [*PRESETS, "resnet50:v1", "resnet50:dil011", "bottleneck:2-1-1-1:16x8d"])
+@pytest.mark.parametrize("spec", [*IMAGENET_PRESETS, "resnet50:v1", "resnet50:dil011", "bottleneck:2-1-1-1:16x8d"])
 def test_the_shown_constructor_builds_the_block(spec: str) -> None:
     config = parse_spec(spec)
     t = structure_trace(config)

@@ -20,7 +20,7 @@ from explorer.features.store import FeatureStore
 from explorer.limits import Limits, ModelTooLarge
 from explorer.structure.memory import memory_dict, memory_rows
 from explorer.tracing import structure_trace, trace
-from resnet import PRESETS, build, get_preset, parse_spec
+from resnet import IMAGENET_PRESETS, PRESETS, build, get_preset, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 LARGEST = "bottleneck:64-64-64-64:64x256d"  # every slider at its maximum: ~250 G parameters, 935 GiB of weights
@@ -28,7 +28,7 @@ EXAMPLE = ROOT / "resnet_explorer" / "assets" / "examples" / "cat.jpg"
 MiB = 2 ** 20
 
 
-@pytest.mark.parametrize("spec", [*PRESETS, "basic:1-2-3-1", "bottleneck:2-1-2-1:32x4d:v1:dil011:c10"])
+@pytest.mark.parametrize("spec", [*IMAGENET_PRESETS, "basic:1-2-3-1", "bottleneck:2-1-2-1:32x4d:v1:dil011:c10"])
 def test_meta_trace_equals_a_materialised_trace(spec: str) -> None:
     """Shapes, parameters and MACs from the meta device are exactly those of a real forward pass."""
     config = parse_spec(spec)
@@ -39,7 +39,7 @@ def test_meta_trace_equals_a_materialised_trace(spec: str) -> None:
         assert replace(meta, device="cpu", memory=None) == real
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(IMAGENET_PRESETS))
 def test_memory_estimates_match_real_runs(name: str) -> None:
     config = get_preset(name)
     estimate = structure_trace(config, 224).memory

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import resnet
-from resnet import PRESETS, ResNetConfig, build, get_preset, parse_spec
+from resnet import IMAGENET_PRESETS, PRESETS, ResNetConfig, build, get_preset, parse_spec
 from synthetic_weights import synthetic_input, synthetic_state_dict
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(IMAGENET_PRESETS))
 def test_preset_matches_torchvision_keys_shapes_and_params(name: str, reference: dict) -> None:
     model = build(get_preset(name), init_weights=False)
     keys = [[k, list(v.shape)] for k, v in model.state_dict().items()]
@@ -20,7 +20,7 @@ def test_preset_matches_torchvision_keys_shapes_and_params(name: str, reference:
     assert sum(p.numel() for p in model.parameters()) == reference["presets"][name]["num_params"]
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(IMAGENET_PRESETS))
 def test_builders_have_torchvision_names(name: str) -> None:
     builder = getattr(resnet, name)
     assert builder.__name__ == name
@@ -164,7 +164,7 @@ def test_spec_names_presets_and_custom_configs() -> None:
     assert ResNetConfig.parse("resnet18:c37").num_classes == 37
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(IMAGENET_PRESETS))
 def test_spec_round_trip_every_preset(name: str) -> None:
     config = get_preset(name)
     assert parse_spec(config.spec) == config and config.spec == name

@@ -9,10 +9,10 @@ import torch
 
 import explorer
 from explorer import structure_trace, trace
-from resnet import PRESETS, build, get_preset
+from resnet import IMAGENET_PRESETS, PRESETS, build, get_preset
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(IMAGENET_PRESETS))
 def test_mac_totals_and_params_equal_torchvision(name: str, reference: dict) -> None:
     """torchvision publishes GFLOPS (its MACs, rounded to 3 places) and parameter counts for every builder."""
     t = structure_trace(get_preset(name))

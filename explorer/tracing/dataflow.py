@@ -63,6 +63,7 @@ class Op:
     reduces_space: bool = False  # pools or reduces over the spatial axes: a global pool, a mean over H and W
     params: tuple[tuple[int, int], ...] = ()  # (id, numel) of the parameters it read, directly or through a
     # weight computed from them (a standardised weight)
+    fill: float = 0.0  # what a constant pad fills with (the one argument a shortcut's description needs)
 
     def macs(self, out_shape: tuple[int, ...]) -> int:
         """Multiply-accumulates per sample in torchinfo's convention: a convolution's parameters at every
@@ -220,6 +221,17 @@ def _over_space(name: str, args: tuple, kwargs: dict) -> bool:
     return {2, 3} <= dims
 
 
+FILLS = {"pad": 3, "constant_pad_nd": 2}  # where each takes its fill value
+
+
+def _pad_fill(name: str, args: tuple, kwargs: dict) -> float:
+    value = _arg(args, kwargs, FILLS[name], "value")
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 Watch = dict[int, list[Callable[[Tensor], None]]]  # value -> what to call with its tensor the moment it is made
 
 
@@ -299,7 +311,8 @@ class Recorder(TorchFunctionMode):
         spatial = _spatial(name, args, kwargs)
         self.ops.append(Op(index, name, inputs, outputs, scope, spatial,
                            self._conv(name, args, kwargs) if spatial is not None and name in CONVS else None,
-                           name in GLOBAL and _over_space(name, args, kwargs), params))
+                           name in GLOBAL and _over_space(name, args, kwargs), params,
+                           _pad_fill(name, args, kwargs) if name in FILLS else 0.0))
         return out
 
     def _conv(self, name: str, args: tuple, kwargs: dict) -> Conv:

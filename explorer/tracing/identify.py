@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from resnet import ResNet, ResNetConfig
+from resnet import CifarResNet, ResNet, ResNetConfig
 from resnet.presets import preset_of
+
+OURS = (ResNet, CifarResNet)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -20,8 +22,10 @@ def infer_config(layout: Layout, blocks: list[BlockRecord], head: ModuleRecord) 
     dilation and classes; ``None`` where no config can say it (other stage widths, three stages, blocks of
     another shape). What a config cannot say (a deep stem, attention, an avg-pool shortcut) the records show."""
     net = layout.backbone
-    if isinstance(net, ResNet):
+    if isinstance(net, OURS):
         return net.config
+    if len(layout.stages) == 3 and blocks:
+        return _cifar_config(blocks, head)
     if len(layout.stages) != 4 or not blocks:
         return None
     first = blocks[0]
@@ -51,12 +55,40 @@ def infer_config(layout: Layout, blocks: list[BlockRecord], head: ModuleRecord) 
         return None
 
 
+def _cifar_config(blocks: list[BlockRecord], head: ModuleRecord) -> ResNetConfig | None:
+    """The CIFAR family's config (He et al. 2016, §4.2): BasicBlocks, widths w-2w-4w, shortcut option A (the
+    shape-changing blocks' shortcuts have no parameters), B (they project) or C (every block projects)."""
+    if any(tuple(c.kernel_size for c in b.convs) != (3, 3) for b in blocks):
+        return None
+    width = blocks[0].out_shape[0]
+    if [next(b for b in blocks if b.stage == s).out_shape[0] for s in (1, 2, 3)] != [width, 2 * width, 4 * width]:
+        return None
+    changing = [b for b in blocks if b.in_shape != b.out_shape]
+    projected = [b for b in blocks if b.downsample is not None and b.downsample.projection]
+    if changing and all(b.downsample is not None and b.downsample.option_a for b in changing) and not projected:
+        option = "A"
+    elif len(projected) == len(blocks):
+        option = "C"
+    elif projected == changing:
+        option = "B"
+    else:
+        return None
+    fc = [layer for layer in head.layers if layer.kind == "fc"]
+    try:
+        return ResNetConfig(family="cifar", block="basic", layers=tuple(sum(1 for b in blocks if b.stage == s)
+                                                                        for s in (1, 2, 3)),
+                            base_width=width, shortcut=option,
+                            num_classes=fc[-1].out_shape[0] if fc and fc[-1].out_shape else 10)
+    except (ValueError, TypeError):
+        return None
+
+
 def model_label(model: nn.Module, layout: Layout, config: ResNetConfig | None) -> str:
     """Ours: the spec. timm's: ``timm:<architecture>``. Others: where they come from and what they are like,
     e.g. ``torchvision:resnet50`` or ``MyNet (like bottleneck:3-4-6-3:c10)``; a backbone found inside
     another module says where (``… at backbone``)."""
     net = layout.backbone
-    if isinstance(net, ResNet):
+    if isinstance(net, OURS):
         name = net.config.spec
     else:
         library = type(net).__module__.split(".")[0]

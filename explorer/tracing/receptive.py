@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from .dataflow import Call, Recording
 from .records import FieldRecord
-
-# Ops that change the spatial size without changing which input positions reach an output position.
-PADS = frozenset({"pad", "constant_pad_nd", "reflection_pad2d", "replication_pad2d"})
+from .shortcuts import PADS, SLICES, subsampling  # pads change the grid, not which positions reach an output
 
 
 def fields(rec: Recording, base: Call | None = None) -> dict[int, FieldRecord]:
@@ -34,6 +32,8 @@ def fields(rec: Recording, base: Call | None = None) -> dict[int, FieldRecord]:
             size, stride = size + s.dilation * (s.kernel - 1) * stride, stride * s.stride
         elif op.reduces_space:
             context = True
+        elif op.func in SLICES and (k := subsampling(rec.shapes[op.inputs[0]], rec.shapes[op.outputs[0]])) > 1:
+            stride *= k  # a strided slice (option A's x[:, :, ::2, ::2]): a 1×1 pool with that stride
         elif op.func not in PADS and _moves_positions(rec, op.inputs, op.outputs):
             walked = False
         for v in op.outputs:

@@ -71,8 +71,9 @@ class LayerRecord:
 
 @dataclass(frozen=True)
 class DownsampleRecord:
-    """The projection shortcut of a block: 1×1 conv (with the stage's stride) + BN, or what the model uses
-    instead (ResNet-D: 2×2 avg pool s2 + 1×1 conv + BN)."""
+    """The shortcut of a block that changes shape: a projection, 1×1 conv (with the stage's stride) + BN, or what
+    the model uses instead (ResNet-D: 2×2 avg pool s2 + 1×1 conv + BN); or a parameter-free one, named by its
+    ops (the CIFAR family's option A: subsample s2 + zero-pad 16→32 channels)."""
 
     name: str  # state-dict prefix, e.g. "layer2.0.downsample"
     in_shape: Shape
@@ -83,14 +84,33 @@ class DownsampleRecord:
     layers: tuple[LayerRecord, ...] = ()
 
     @property
+    def projection(self) -> bool:
+        """Whether it learns (a projection), rather than reshaping x with fixed ops (option A)."""
+        return self.params > 0
+
+    @property
+    def word(self) -> str:
+        """``projection`` or ``parameter-free``: what views call this shortcut."""
+        return "projection" if self.projection else "parameter-free"
+
+    @property
     def kind(self) -> str:
-        """``1×1 conv s2 + BN``, ``1×1 conv s1 + BN`` (channels only), ``2×2 avgpool s2 + 1×1 conv s1 + BN``."""
-        return " + ".join(layer.label + (" s1" if layer.kind == "conv" and layer.stride == 1 else "")
+        """``1×1 conv s2 + BN``, ``1×1 conv s1 + BN`` (channels only), ``2×2 avgpool s2 + 1×1 conv s1 + BN``,
+        ``subsample s2 + zero-pad 16→32 channels (option A)``."""
+        text = " + ".join(layer.label + (" s1" if layer.kind == "conv" and layer.stride == 1 else "")
                           for layer in self.layers) or f"s{self.stride}"
+        return text + " (option A)" if self.option_a else text
+
+    @property
+    def option_a(self) -> bool:
+        """Subsample, then zero-pad channels, nothing else: He et al. 2016's option A."""
+        kinds = [layer.kind for layer in self.layers]
+        return len(kinds) == 2 and kinds[0] == "subsample" and kinds[1].startswith("zero-pad ")
 
     @property
     def label(self) -> str:
-        return f"downsample: {self.kind}, {format_shape(self.in_shape)} → {format_shape(self.out_shape)}"
+        return f"{'downsample' if self.projection else 'shortcut'}: {self.kind}, " \
+               f"{format_shape(self.in_shape)} → {format_shape(self.out_shape)}"
 
 
 @dataclass(frozen=True)

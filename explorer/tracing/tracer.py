@@ -19,6 +19,7 @@ from .modes import LightRun
 from .records import (ACTIVATION_NAMES, BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, ModuleRecord, Shape,
                       StageRecord, Trace)
 from .receptive import fields
+from .shortcuts import describe
 
 # Functional ops that move no data between positions or channels: left out of the layer records (their
 # modules, nn.Flatten say, are kept).
@@ -303,8 +304,10 @@ class _Builder:
         name = _shortcut_name(self, b) or f"{b.name}:shortcut"
         in_shape, out_shape = _per_sample(rec.shapes[r.split]), _per_sample(rec.shapes[r.shortcut])
         params, macs = self.costs(ops)
+        # Without parameters it is named by its ops (option A's subsample + zero-pad), not its module's class.
+        layers = self.layers(ops, b) if params else describe(rec, ops, lambda i: f"{name}:{rec.ops[i].func}@{i}")
         return DownsampleRecord(name=name, in_shape=in_shape, out_shape=out_shape, stride=stride_of(in_shape, out_shape),
-                                params=params, macs=macs, layers=self.layers(ops, b))
+                                params=params, macs=macs, layers=layers)
 
 
 def _pooled(rec: Recording) -> set[int]:
