@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Union
 
 from resnet import ResNetConfig, parse_spec
+from resnet.config import CIFAR_SIZE
 
 from .files import display_name
 from .live import PREFIX as LIVE_PREFIX
@@ -125,16 +126,66 @@ def real_model(model: Model, init: bool = True) -> nn.Module:
     return build(model, init_weights=init)
 
 
+DATA = Path(__file__).resolve().parent / "data"  # package data
+CIFAR_CLASSES = {10: "cifar10_classes.txt", 100: "cifar100_classes.txt"}
+
+
+@lru_cache(maxsize=4)
+def _names(file: str) -> tuple[str, ...]:
+    return tuple((DATA / file).read_text().splitlines())
+
+
+def declared_size(model: Model) -> int | None:
+    """The side a model file fixes (a ``torch.export`` program's static shape), else None."""
+    if not isinstance(model, FileModel):
+        return None
+    from .tracing.static import fixed_size
+
+    return fixed_size(model.build("meta"))
+
+
+def family_config(model: Model) -> ResNetConfig | None:
+    """The config that says a model's family: its own, or (a file's) the one its trace recognises."""
+    if isinstance(model, ResNetConfig):
+        return model
+    if isinstance(model, FileModel):
+        from .tracing.cache import structure_trace
+
+        return structure_trace(model, declared_size(model) or 224).config
+    return None
+
+
+def _cifar(model: Model) -> ResNetConfig | None:
+    config = family_config(model)
+    return config if config is not None and config.cifar else None
+
+
+def input_size_of(model: Model) -> int:
+    """The input side a model is run at unless told otherwise: its file's, 32 for the CIFAR family, else 224."""
+    return declared_size(model) or (CIFAR_SIZE if _cifar(model) else 224)
+
+
 def own_classes(model: Model) -> tuple[str, ...] | None:
-    """The class names a model brings (a Hugging Face folder's ``id2label``, those given to ``show``)."""
+    """The class names a model brings (a Hugging Face folder's ``id2label``, those given to ``show``), and
+    CIFAR-10's or CIFAR-100's for a CIFAR-family model with 10 or 100 outputs."""
     if isinstance(model, LiveModel):
         return model.classes
-    return hf_labels(model) if isinstance(model, FileModel) else None
+    own = hf_labels(model) if isinstance(model, FileModel) else None
+    cifar = None if own else _cifar(model)
+    return _names(CIFAR_CLASSES[cifar.num_classes]) if cifar and cifar.num_classes in CIFAR_CLASSES else own
 
 
 def own_preprocess(model: Model) -> Preprocess | None:
-    """The preprocessing a model brings (that given to ``show``); None: its weights' or ImageNet's."""
-    return model.preprocess if isinstance(model, LiveModel) else None
+    """The preprocessing a model brings: that given to ``show``; the CIFAR family's (32 px as it is, its
+    dataset's statistics); a file's static size; None: its weights' or ImageNet's."""
+    from resnet.preprocess import Preprocess, cifar_preprocess
+
+    if isinstance(model, LiveModel):
+        return model.preprocess
+    if cifar := _cifar(model):
+        return cifar_preprocess(cifar.num_classes)
+    size = declared_size(model)
+    return Preprocess(max(size, 256 * size // 224), size) if size else None
 
 
 def _same_tensors(module: nn.Module, state: Mapping[str, torch.Tensor]) -> bool:
@@ -201,6 +252,6 @@ def open_checkpoint(path: str | Path, max_bytes: int | None = None, max_keys: in
     return OpenedCheckpoint(model, arch, Path(path))
 
 
-__all__ = ["BUILT", "CHECKPOINT_SUFFIXES", "FileModel", "LiveModel", "Model", "OWN_WEIGHTS", "OpenedCheckpoint",
+__all__ = ["BUILT", "CHECKPOINT_SUFFIXES", "declared_size", "family_config", "input_size_of", "FileModel", "LiveModel", "Model", "OWN_WEIGHTS", "OpenedCheckpoint",
            "TimmModel", "is_checkpoint_path", "meta_model", "model_of_checkpoint", "open_checkpoint", "own_classes",
            "own_preprocess", "parse_model", "real_model", "timm_architectures", "timm_installed"]

@@ -28,6 +28,8 @@ from .trust import UnsafeFile, vet_onnx, vet_pt2, weights_only_loads
 if TYPE_CHECKING:
     from torch import nn
 
+    from .tracing.static import Declared
+
 KINDS = ("onnx", "export", "hf")
 SUFFIXES = {".onnx": "onnx", ".pt2": "export", ".zip": "hf"}
 MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few KiB
@@ -210,13 +212,26 @@ def load_onnx(path: Path, limits: Limits = DEFAULT_LIMITS) -> nn.Module:
         raise SourceError(f"{path.name} is not a readable ONNX model ({type(exc).__name__})") from None
     _vetted(vet_onnx, graph, path.name, limits.max_graph_nodes)
     _inline_identities(graph)
+    from .tracing.static import declare
+
     try:
-        return onnx2torch.convert(graph)
+        return declare(onnx2torch.convert(graph), _onnx_input(graph))
     except NotImplementedError as exc:
         raise SourceError(f"{path.name}: onnx2torch cannot convert it ({str(exc)[:160]})") from None
     except Exception as exc:  # noqa: BLE001 - a converter's failure, one line
         raise SourceError(f"{path.name}: cannot convert this ONNX graph ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
+
+
+def _onnx_input(graph: object) -> Declared | None:
+    """The first graph input's shape (None for a named, dynamic dimension)."""
+    g = graph.graph  # type: ignore[attr-defined]
+    inits = {i.name for i in g.initializer}
+    inputs = [i for i in g.input if i.name not in inits]
+    if not inputs:
+        return None
+    dims = inputs[0].type.tensor_type.shape.dim
+    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims) or None
 
 
 def _inline_identities(graph: object) -> None:
@@ -252,10 +267,25 @@ def load_export(path: Path, limits: Limits = DEFAULT_LIMITS) -> nn.Module:
     except Exception:  # noqa: BLE001 - torch says little a user can act on
         raise SourceError(f"{path.name}: torch.export cannot read this program (written by another torch version, "
                           "or damaged)") from None
+    from .tracing.static import declare
+
+    shape = _program_input(program)
     try:
-        return torch.export.unflatten(program)
+        return declare(torch.export.unflatten(program), shape)
     except Exception:  # noqa: BLE001 - the flat graph still runs and is recognised by its dataflow
-        return program.module()
+        return declare(program.module(), shape)
+
+
+def _program_input(program: object) -> Declared | None:
+    """The first user input's shape as the program was exported (torch.export is static unless told otherwise:
+    a dynamic dimension is a symbol, None here)."""
+    names = list(program.graph_signature.user_inputs)  # type: ignore[attr-defined]
+    node = next((n for n in program.graph.nodes if n.op == "placeholder" and names and n.name == names[0]), None)  # type: ignore[attr-defined]
+    val = node.meta.get("val") if node is not None else None
+    shape = getattr(val, "shape", None)
+    if shape is None:
+        return None
+    return tuple(int(d) if type(d) is int else None for d in shape)
 
 
 # ---- Hugging Face transformers -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ SHORTCUTS: tuple[str, ...] = ("A", "B", "C")
 DEFAULT_CLASSES = {"imagenet": 1000, "cifar": 10}
 DEFAULT_BASE_WIDTH = {"imagenet": 64, "cifar": 16}
 MAX_BASE_WIDTH = 1024
+CIFAR_SIZE = 32  # the CIFAR family's input side
 MAX_GROUPS = 64
 MAX_WIDTH_PER_GROUP = 256
 MAX_NUM_CLASSES = 100_000

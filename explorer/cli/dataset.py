@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from resnet.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from resnet.preprocess import NORMALISATIONS
 
 from ..lesion.study import Study
 from ..limits import Limits
@@ -21,10 +21,14 @@ def dataset_arguments(p: argparse.ArgumentParser) -> None:
                                                 "that let an interrupted run continue)")
     p.add_argument("--weights", help="checkpoint (default: random, seed 0; a checkpoint given as MODEL is used too)")
     p.add_argument("--hub", action="store_true", help="the model's checkpoint from the torch hub cache")
-    p.add_argument("--resize", type=int, help="shorter side before the crop (default: the weights' own, 256)")
-    p.add_argument("--crop", type=int, help="centre crop (default: the weights' own, 224)")
-    p.add_argument("--mean", type=float, nargs=3, default=IMAGENET_MEAN, metavar="M", help="default ImageNet's")
-    p.add_argument("--std", type=float, nargs=3, default=IMAGENET_STD, metavar="S", help="default ImageNet's")
+    p.add_argument("--resize", type=int, help="shorter side before the crop (default: the weights' own, 256; "
+                   "a CIFAR model's: 32, as it is)")
+    p.add_argument("--crop", type=int, help="centre crop (default: the weights' own, 224; a CIFAR model's "
+                   "or a static model file's: its size)")
+    p.add_argument("--normalize", choices=list(NORMALISATIONS), help="the mean and std of a dataset (default: "
+                   "the model's own: CIFAR-10's for a 10-class CIFAR model, else ImageNet's)")
+    p.add_argument("--mean", type=float, nargs=3, metavar="M", help="or give them (default: as --normalize)")
+    p.add_argument("--std", type=float, nargs=3, metavar="S", help="(default: as --normalize)")
     p.add_argument("--top-k", type=int, default=16, help="images kept per channel (default 16)")
     p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default 32)")
     p.add_argument("--workers", type=int, default=2, help="decoding workers (default 2)")
@@ -64,12 +68,14 @@ class _Bar:
 def dataset(args: argparse.Namespace, limits: Limits) -> str:
     from ..dataset import DatasetJob, run_dataset
     from ..dataset.folder import preprocessing
+    from ..models import own_preprocess
 
     config = model_from_args(args, limits)
     weights = args.weights or (str(args.opened.path) if args.opened else None)
     if weights and not Path(weights).is_file():
         raise UsageError(f"--weights: no such file {weights}")
-    pre = preprocessing(args.resize, args.crop, args.mean, args.std, limits)
+    mean, std = NORMALISATIONS[args.normalize] if args.normalize else (None, None)
+    pre = preprocessing(args.resize, args.crop, args.mean or mean, args.std or std, limits, own_preprocess(config))
     names = None
     if args.labels:
         from ..features.views import read_labels

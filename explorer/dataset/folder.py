@@ -66,13 +66,19 @@ def decode(root: Path, file: str, pre: Preprocess, limits: Limits = DEFAULT_LIMI
         return None, exc.strerror or "the image is damaged or truncated and cannot be decoded"
 
 
-def preprocessing(resize: int | None = None, crop: int | None = None, mean: tuple[float, ...] = IMAGENET_MEAN,
-                  std: tuple[float, ...] = IMAGENET_STD, limits: Limits = DEFAULT_LIMITS) -> Preprocess | None:
-    """The preprocessing a run is asked for (None: the weights' own). A crop alone is resized as torchvision's
-    ImageNet recipe is (shorter side 256/224 of it); a resize alone crops 224 (or the resize, if smaller)."""
-    mean, std = tuple(float(v) for v in mean), tuple(float(v) for v in std)
-    if not (resize or crop) and mean == IMAGENET_MEAN and std == IMAGENET_STD:
+def preprocessing(resize: int | None = None, crop: int | None = None, mean: tuple[float, ...] | None = None,
+                  std: tuple[float, ...] | None = None, limits: Limits = DEFAULT_LIMITS,
+                  base: Preprocess | None = None) -> Preprocess | None:
+    """The preprocessing a run is asked for (None: the weights' own). What is not given follows ``base`` (the
+    model's own: a CIFAR model's 32 px as it is, its dataset's statistics) or else ImageNet's recipe: a crop alone
+    is resized as torchvision's is (shorter side 256/224 of it); a resize alone crops 224 (or the resize)."""
+    own_mean, own_std = (base.mean, base.std) if base else (IMAGENET_MEAN, IMAGENET_STD)
+    mean, std = tuple(float(v) for v in (mean or own_mean)), tuple(float(v) for v in (std or own_std))
+    if not (resize or crop) and mean == own_mean and std == own_std:
         return None
+    if base is not None:
+        crop = int(crop or (min(base.crop_size, resize) if resize else base.crop_size))
+        resize = int(resize or max(crop, base.resize_size * crop // base.crop_size))
     crop = int(crop or min(224, resize or 224))
     resize = int(resize or max(crop, 256 * crop // 224))
     if not MIN_INPUT_SIZE <= crop <= limits.max_input_size:

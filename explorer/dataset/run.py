@@ -23,7 +23,7 @@ from resnet import Preprocess
 from ..lesion.partial import LesionPartial
 from ..lesion.study import DRAW_COLUMNS, LESION_COLUMNS, Design, Study, design, draw_rows, lesion_rows
 from ..limits import DEFAULT_LIMITS, Limits
-from ..models import Model
+from ..models import Model, own_classes
 from .folder import DatasetError, ImageSet, list_images
 from .checkpoint import ShardResult, Tally, atomic
 from .stats import CHANNEL_COLUMNS, TOP_COLUMNS, channel_columns, top_columns
@@ -138,8 +138,11 @@ def _run_device(job: DatasetJob) -> torch.device:
 def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     """Run ``job`` (continuing an interrupted run of it) and write its files; returns the summary."""
     from ..features.store import FeatureStore
+    from ..tracing.static import fixed_batch
 
     check_job(job)
+    if job.lesion and job.class_names is None:  # scored against the model's own names (CIFAR-10's, a folder's)
+        job = replace(job, class_names=own_classes(job.model))
     start = time.perf_counter()
     device = _run_device(job)
     images = list_images(job.folder, job.limit)
@@ -149,6 +152,8 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     loaded = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, device, crop)
     pre = job.preprocess or loaded.preprocess
     job = job if crop else fit_batch(job, pre.crop_size)
+    if (fixed := fixed_batch(loaded.model)) and job.batch_size != fixed:  # shards of the file's static batch
+        job = replace(job, batch_size=fixed)
     blocks = block_names(loaded.model, pre, min(job.batch_size, max(1, len(images.files))))
     plan = (design(loaded.model, pre.crop_size, images.classes, images.labels, job.lesion, job.class_names)
             if job.lesion else None)
@@ -228,11 +233,12 @@ def block_names(model, pre: Preprocess, batch: int = 1) -> list[str]:  # noqa: A
     import numpy as np
 
     from ..features.capture import input_like
+    from ..tracing.static import padded
     from ..tracing.watch import plan_for
     from .folder import to_batch
 
     x = input_like(model, to_batch([np.zeros((pre.crop_size, pre.crop_size, 3), np.uint8)] * batch, pre))
-    return [b.name for b in plan_for(model, x).blocks]
+    return [b.name for b in plan_for(model, padded(model, x)[0]).blocks]
 
 
 def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[str], merged: ShardResult,

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..tracing.dataflow import Watch
+from ..tracing.static import padded, real_rows
 from ..tracing.watch import Plan, logits_of
 from .partial import LESION_FIELDS, LesionPartial
 from .plan import LesionPlan, forget, lesion_plan_for
@@ -51,16 +52,17 @@ def _logits(out: object, name: str) -> Tensor:
     return logits
 
 
-def _full(model: nn.Module, x: Tensor, lp: LesionPlan, also: Callable[[Plan], Watch] | None
+def _full(model: nn.Module, x: Tensor, lp: LesionPlan, also: Callable[[Plan], Watch] | None, n: int
           ) -> tuple[FullRun, Tensor, np.ndarray]:
     """The full forward, taped, keeping every cut's values; each block's ‖F(x)‖ / ‖shortcut(x)‖ per image
-    (and ``also``'s callbacks: the dataset run's statistics come from the same forward)."""
+    (and ``also``'s callbacks: the dataset run's statistics come from the same forward), for the first ``n``
+    images (the rest pad a model file's static batch)."""
     squares: dict[tuple[int, str], Tensor] = {}
 
     def keep(j: int, part: str):  # noqa: ANN202
-        return lambda t: squares.__setitem__((j, part), t.detach().flatten(1).double().pow(2).sum(1))
+        return lambda t: squares.__setitem__((j, part), t.detach()[:n].flatten(1).double().pow(2).sum(1))
 
-    watch: dict[int, list] = {v: list(fns) for v, fns in (also(lp.plan) if also else {}).items()}
+    watch: dict[int, list] = {v: list(fns) for v, fns in real_rows(also(lp.plan) if also else {}, n, len(x)).items()}
     for j, b in enumerate(lp.blocks):
         watch.setdefault(b.branch, []).append(keep(j, "branch"))
         watch.setdefault(b.shortcut, []).append(keep(j, "shortcut"))
@@ -71,7 +73,7 @@ def _full(model: nn.Module, x: Tensor, lp: LesionPlan, also: Callable[[Plan], Wa
     if run.signature() == lp.plan.signature:
         ratio = np.array([float((squares[j, "branch"].sqrt() / squares[j, "shortcut"].sqrt().clamp_min(1e-12)).sum())
                           for j in range(len(lp.blocks))])
-    return run, _logits(out, lp.plan.model_name), ratio
+    return run, _logits(out, lp.plan.model_name)[:n], ratio
 
 
 def _replay(model: nn.Module, x: Tensor, run: FullRun, cut: int, lesions: dict, name: str) -> Tensor:
@@ -100,23 +102,24 @@ def lesion_batch(model: nn.Module, x: Tensor, targets: Tensor, chosen_draws: lis
                  also: Callable[[Plan], Watch] | None = None, replan: Callable[[], None] | None = None) -> LesionPartial:
     """One batch's partial (``targets``: each image's class, -1 without one; ``chosen_draws``: the blocks of
     each k-removal draw, indices into the plan's blocks; ``also``/``replan``: as ``watched_run``'s)."""
+    x, n = padded(model, x)  # a model file's static batch: padded, the padding never counted
     with torch.no_grad():
         lp = lesion_plan_for(model, x)
-        run, full, ratio = _full(model, x, lp, also)
+        run, full, ratio = _full(model, x, lp, also, n)
         if run.signature() != lp.plan.signature:  # this input took another path: plan again from itself
             if replan is not None:
                 replan()
             forget(model, x)
             lp = lesion_plan_for(model, x)
-            run, full, ratio = _full(model, x, lp, also)
+            run, full, ratio = _full(model, x, lp, also, n)
         targets = targets.to(full.device)
         targets = torch.where(targets < full.shape[1], targets, torch.full_like(targets, -1))
-        singles = [_scores(full, _lesioned(model, x, lp, run, (j,)), targets) for j in range(len(lp.blocks))]
-        multi = [_scores(full, _lesioned(model, x, lp, run, c), targets) for c in chosen_draws]
+        singles = [_scores(full, _lesioned(model, x, lp, run, (j,))[:n], targets) for j in range(len(lp.blocks))]
+        multi = [_scores(full, _lesioned(model, x, lp, run, c)[:n], targets) for c in chosen_draws]
         labelled = targets >= 0
         i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
         f64 = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731
-        return LesionPartial(i64(len(x)), i64(int(labelled.sum())),
+        return LesionPartial(i64(n), i64(int(labelled.sum())),
                              i64(int((full.argmax(1)[labelled] == targets[labelled]).sum())),
                              i64([s.correct for s in singles]), i64([s.agree for s in singles]),
                              f64([s.kl for s in singles]), f64(ratio),

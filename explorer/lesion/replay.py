@@ -104,8 +104,8 @@ class Replay(HeldMode):
         kwargs = kwargs or {}
         taped = self.tape.calls[self.call] if self.call < len(self.tape.calls) else (None, -1)
         self.call += 1
-        if taped[0] is not func:
-            self.diverged = True
+        if taped[0] is not func and taped[0] != func:  # (a method-wrapper, ``Tensor.shape.__get__``, is made anew
+            self.diverged = True                        # at each access: equal, not the same object)
         i = taped[1] if not self.diverged else -1
         if i < 0:
             out = func(*args, **kwargs)

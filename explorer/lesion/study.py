@@ -49,7 +49,7 @@ def targets_of(classes: tuple[str, ...], labels: tuple[int, ...], outputs: int |
         if not matched:
             return [-1] * len(labels), f"no labels: none of the {len(classes)} class folders is named in the labels file"
         return ([found[i] if i >= 0 else -1 for i in labels],
-                f"class folders matched by name to the labels file ({matched} of {len(classes)})")
+                f"class folders matched by name to the class names ({matched} of {len(classes)})")
     if all(c.isdigit() for c in classes):
         return [int(classes[i]) if i >= 0 else -1 for i in labels], "class folders named by class index"
     if outputs is not None and len(classes) == outputs:
@@ -77,12 +77,11 @@ class Design:
 def design(model, crop: int, classes: tuple[str, ...], labels: tuple[int, ...], study: Study,  # noqa: ANN001
            names: tuple[str, ...] | None = None) -> Design:
     """The study of ``model`` on images cropped to ``crop`` (its blocks recognised on the meta device)."""
-    import torch
-
+    from ..tracing.layout import example_input
     from .measure import LesionError
     from .plan import lesion_plan_for
 
-    lp = lesion_plan_for(model, torch.zeros(1, 3, crop, crop))
+    lp = lesion_plan_for(model, example_input(model, crop))
     if lp.outputs is None:
         raise LesionError(f"{lp.plan.model_name} returns no class scores (N×K): a lesion study compares outputs "
                           "by class; give a classifier (a backbone's features have no top-1)")

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from .dataflow import Call, Recording
 from .residual import Found, Residual, find_residuals
+from .static import check_size, fixed_batch
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.LeakyReLU, nn.Hardswish, nn.Mish, nn.ELU, nn.PReLU)
 NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
@@ -208,9 +209,11 @@ def meta_state(model: nn.Module) -> dict[str, Tensor]:
 
 
 def example_input(model: nn.Module, input_size: int) -> Tensor:
-    """Zeros of 1×3×size×size in the model's dtype and memory format (half-precision and channels-last models)."""
+    """Zeros of 1×3×size×size in the model's dtype and memory format (half-precision and channels-last models);
+    a model file that fixes its batch gets that batch, and one that fixes its size refuses another."""
+    check_size(model, input_size)
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    x = torch.zeros(1, 3, input_size, input_size, dtype=dtype)
+    x = torch.zeros(fixed_batch(model) or 1, 3, input_size, input_size, dtype=dtype)
     first = next((m.weight for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     if first is not None and first.dim() == 4 and first.is_contiguous(memory_format=torch.channels_last) \
             and not first.is_contiguous():

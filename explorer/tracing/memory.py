@@ -24,6 +24,7 @@ from torch.utils._pytree import tree_leaves
 from .hooks import eval_mode
 from .meta import MetaOps
 from .patching import forwards
+from .static import fixed_batch
 from .profile import HALF_BYTES, MemoryProfile, PartMemory, totals  # noqa: F401 - the records, re-exported
 
 Part = tuple[str, tuple[nn.Module, ...]]  # ("layer2.0", modules whose forward belongs to it)
@@ -122,7 +123,8 @@ def measure_memory(model: nn.Module, parts: list[Part], input_shape: tuple[int, 
 def _measure(model: nn.Module, parts: list[Part], input_shape: tuple[int, ...], dtype: torch.dtype) -> MemoryProfile:
     state = _meta_state(model)
     ignore = {_key(t) for t in state.values()}
-    x = torch.empty((1, *input_shape), device="meta", dtype=dtype)
+    fixed_n = fixed_batch(model)  # a model file with a static batch runs at that batch; its bytes are divided
+    x = torch.empty((fixed_n or 1, *input_shape), device="meta", dtype=dtype)
 
     live = _LiveTensors(ignore)
     with eval_mode(model), torch.no_grad(), _entering(parts, live.enter), live:
@@ -145,7 +147,7 @@ def _measure(model: nn.Module, parts: list[Part], input_shape: tuple[int, ...], 
 
     # One sample, or two where a train-mode BatchNorm meets a 1×1 map (at a small input it has one value per
     # channel and refuses a batch of one): the scaling bytes then halved.
-    for batch in (1, 2):
+    for batch in ((fixed_n,) if fixed_n else (1, 2)):
         saved.clear()
         x = torch.empty((batch, *input_shape), device="meta", dtype=dtype)
         try:
@@ -162,7 +164,7 @@ def _measure(model: nn.Module, parts: list[Part], input_shape: tuple[int, ...], 
         full, half = _weights(modules)
         per_sample = sum(b for p, b, scales in saved.values() if p == name and scales) // batch
         fixed = sum(b for p, b, scales in saved.values() if p == name and not scales)
-        records.append(PartMemory(name, full, half, live.peaks.get(name, 0), per_sample, fixed))
+        records.append(PartMemory(name, full, half, live.peaks.get(name, 0) // (fixed_n or 1), per_sample, fixed))
     return MemoryProfile(tuple(records))
 
 

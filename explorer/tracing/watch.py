@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from .dataflow import OpWatch, Watch, record
 from .layout import Layout, recognise, refusal
 from .modes import LightRun
+from .static import cut, padded, real_rows
 from .tracer import build_trace, run_recorded
 
 
@@ -91,13 +92,16 @@ def watched_run(model: nn.Module, x: Tensor, watch: Callable[[Plan], Watch], pla
                 replan: Callable[[], None] | None = None) -> tuple[Plan, Any]:
     """``model(x)`` with ``watch(plan)``'s callbacks on the plan's values (a light run: ops numbered, nothing
     recorded); returns the plan that held and the output. Where the run's ops are not the plan's, ``replan``
-    resets what the callbacks kept and the run is repeated under a full recording, planned from itself."""
+    resets what the callbacks kept and the run is repeated under a full recording, planned from itself.
+    A model file with a static batch gets ``x`` padded to it; callbacks and output see only ``x``'s rows."""
+    x, n = padded(model, x)
+    rows = lambda p: real_rows(watch(p), n, len(x))  # noqa: E731
     plan = plan or plan_for(model, x)
-    light = LightRun(plan.op_watch(watch(plan), x))
+    light = LightRun(plan.op_watch(rows(plan), x))
     with light:
         out = model(x)
     if light.signature() == plan.signature:
-        return plan, out
+        return plan, cut(out, n, len(x))
     if replan is not None:
         replan()
     rec = record(model, (x,))
@@ -106,10 +110,10 @@ def watched_run(model: nn.Module, x: Tensor, watch: Callable[[Plan], Watch], pla
         raise refusal(type(model).__name__, layout)
     fresh = replace(plan_of(model, layout, x), model_name=plan.model_name)
     _PLANS.setdefault(model, {})[(tuple(x.shape), x.dtype, x.is_contiguous())] = fresh
-    light = LightRun(fresh.op_watch(watch(fresh), x))
+    light = LightRun(fresh.op_watch(rows(fresh), x))
     with light:
         out = model(x)
-    return fresh, out
+    return fresh, cut(out, n, len(x))
 
 
 def logits_of(output: Any) -> Tensor | None:
