@@ -222,7 +222,7 @@ def model_of_checkpoint(state: Mapping[str, torch.Tensor]) -> tuple[Model, Archi
 
 
 
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors")
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".th", ".tar")  # .th, .pth.tar: CIFAR training code
 
 
 @dataclass(frozen=True)

@@ -339,7 +339,7 @@ def test_a_labels_file_names_the_classes(trained, tmp_path: Path) -> None:
                             "--labels", str(tmp_path / labels)], cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr[-2000:]
         summary = json.loads((out / "summary.json").read_text())
-        assert summary["labels"] == "class folders matched by name to the labels file (3 of 3)"
+        assert summary["labels"] == "class folders matched by name to the class names (3 of 3)"
         assert summary["accuracy"] == pytest.approx((top == expected).mean(), abs=1e-12)
     assert folder_class  # the sorted order alone would have scored 3 folders against 3 outputs: the file decides
     r = subprocess.run([sys.executable, "-m", "explorer", "dataset", SPEC, str(named), "--weights", str(ckpt),

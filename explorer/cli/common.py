@@ -12,9 +12,11 @@ import numpy as np
 from PIL import Image
 
 from resnet import ResNetConfig
+from resnet.preprocess import NORMALISATIONS
 
 from ..limits import MIN_INPUT_SIZE, Limits
-from ..models import CHECKPOINT_SUFFIXES, Model, OpenedCheckpoint, is_checkpoint_path, open_checkpoint, parse_model
+from ..models import (CHECKPOINT_SUFFIXES, Model, OpenedCheckpoint, input_size_of, is_checkpoint_path,
+                      open_checkpoint, parse_model)
 from ..sources import is_source_path, open_model_file
 
 SPEC_HELP = ("a model spec: a preset (resnet50, ...), block:N-N-N-N[:GxWd][:v1][:dilXYZ][:cN] (e.g. "
@@ -51,14 +53,19 @@ def model_arguments(p: argparse.ArgumentParser) -> None:
     """MODEL, the flags that change it, and the input size."""
     p.add_argument("model", help=SPEC_HELP)
     p.add_argument("--block", choices=["basic", "bottleneck"], help="change the block type")
-    p.add_argument("--layers", type=int, nargs=4, metavar="N", help="change the blocks per stage")
+    p.add_argument("--layers", type=int, nargs="+", metavar="N",
+                   help="change the blocks per stage (four; three for a CIFAR ResNet)")
     p.add_argument("--groups", type=int, help="change the groups of the 3×3 conv (ResNeXt)")
     p.add_argument("--width-per-group", type=int, help="change the width per group (64 = ResNet, 128 = Wide ResNet)")
     p.add_argument("--stride-in", choices=["v1.5", "v1"], help="where a Bottleneck puts its stride (default v1.5)")
     p.add_argument("--dilation", type=int, nargs=3, choices=[0, 1], metavar="0|1",
                    help="replace the stride of layer2..layer4 with dilation")
-    p.add_argument("--num-classes", type=int, help="classifier outputs (default 1000)")
-    p.add_argument("--input-size", type=int, default=224, help=f"input side in px (from {MIN_INPUT_SIZE})")
+    p.add_argument("--shortcut", choices=["A", "B", "C"], type=str.upper,
+                   help="CIFAR ResNets: option A (zero-pad), B (project where the shape changes) or C (always)")
+    p.add_argument("--base-width", type=int, help="CIFAR ResNets: channels of the stem and layer1 (default 16)")
+    p.add_argument("--num-classes", type=int, help="classifier outputs (default 1000; CIFAR ResNets: 10)")
+    p.add_argument("--input-size", type=int, help=f"input side in px (from {MIN_INPUT_SIZE}; default: a model "
+                                                  "file's own, 32 for a CIFAR ResNet, else 224)")
 
 
 FORCE_HELP = "replace files that exist already (they are never replaced otherwise)"
@@ -95,14 +102,23 @@ def model_from_args(args: argparse.Namespace, limits: Limits) -> Model:
         "groups": getattr(args, "groups", None), "width_per_group": getattr(args, "width_per_group", None),
         "stride_in": getattr(args, "stride_in", None),
         "replace_stride_with_dilation": tuple(bool(d) for d in args.dilation) if getattr(args, "dilation", None) else None,
-        "num_classes": getattr(args, "num_classes", None),
+        "num_classes": getattr(args, "num_classes", None), "shortcut": getattr(args, "shortcut", None),
+        "base_width": getattr(args, "base_width", None),
     }.items() if v is not None}
     if changes and not isinstance(config, ResNetConfig):
         raise UsageError(f"--{next(iter(changes)).replace('_', '-')} changes our own ResNet specs, not {config.spec}")
     if changes:
-        config = dataclasses.replace(config, **changes)
+        try:
+            config = dataclasses.replace(config, **changes)
+        except ValueError as exc:
+            raise UsageError(f"{config.spec} with {', '.join(changes)} changed: {exc}") from None
         limits.check_depths(config.layers)
     return config
+
+
+def input_size(args: argparse.Namespace, model: Model, limits: Limits) -> int:
+    """``--input-size``, else the model's own (a model file's static size, 32 for a CIFAR ResNet, else 224)."""
+    return limits.check_input_size(args.input_size or input_size_of(model))
 
 
 def image_arguments(p: argparse.ArgumentParser) -> None:
@@ -113,8 +129,10 @@ def image_arguments(p: argparse.ArgumentParser) -> None:
                                           "(a checkpoint given as MODEL is used too)")
     source.add_argument("--hub", action="store_true", help="the model's checkpoint from the torch hub cache")
     p.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (a GPU failure falls back to the CPU)")
-    p.add_argument("--labels", help="class names for the predictions, one per line (default: ImageNet's for "
-                                    "1000 outputs, else class indices)")
+    p.add_argument("--labels", help="class names for the predictions, one per line (default: the model's own, "
+                                    "ImageNet's for 1000 outputs, CIFAR's for a CIFAR ResNet, else class indices)")
+    p.add_argument("--normalize", choices=list(NORMALISATIONS), help="the mean and std of a dataset (default: the "
+                                                                     "model's own: CIFAR's for a CIFAR ResNet, else ImageNet's)")
 
 
 def run_image(args: argparse.Namespace, limits: Limits) -> tuple[Any, str, Any, Any]:
@@ -130,7 +148,9 @@ def run_image(args: argparse.Namespace, limits: Limits) -> tuple[Any, str, Any, 
     weights = args.weights or (str(args.opened.path) if args.opened else None)
     source = "file" if weights else "hub" if args.hub else "random"
     store = FeatureStore(limits)
-    cid, cap, loaded = store.run_image(config, args.image, source, weights, resolve_device(args.device))
+    pre = store.model(config, source, weights, resolve_device(args.device)).preprocess
+    pre = pre.normalised(args.normalize) if args.normalize else None
+    cid, cap, loaded = store.run_image(config, args.image, source, weights, resolve_device(args.device), pre)
     return store, cid, cap, loaded
 
 

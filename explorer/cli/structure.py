@@ -22,8 +22,8 @@ from ..structure.compare import compare, format_comparison
 from ..structure.memory import MAX_BATCH, memory_dict
 from ..structure.tables import format_table
 from ..tracing import check_model_fits, resolve_device, structure_trace, trace
-from .common import (FORCE_HELP, SPEC_HELP, Command, UsageError, check_new, model_arguments, model_from_args, model_of,
-                     write_outputs)
+from .common import (FORCE_HELP, SPEC_HELP, Command, UsageError, check_new, input_size, model_arguments,
+                     model_from_args, model_of, write_outputs)
 
 
 def summary_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,7 +37,7 @@ def summary_arguments(p: argparse.ArgumentParser) -> None:
 
 def summary(args: argparse.Namespace, limits: Limits) -> str:
     config = model_from_args(args, limits)
-    size = limits.check_input_size(args.input_size)
+    size = input_size(args, config, limits)
     structure = structure_trace(config, size)  # on the meta device: it allocates nothing
     memory = memory_dict(structure, args.batch_size)  # checks the batch size before anything runs
     weights = args.weights or (str(args.opened.path) if args.opened and args.device else None)
@@ -58,7 +58,7 @@ def summary(args: argparse.Namespace, limits: Limits) -> str:
 
 def analyze(args: argparse.Namespace, limits: Limits) -> str:
     config = model_from_args(args, limits)
-    return json.dumps(analysis_dict(structure_trace(config, limits.check_input_size(args.input_size))), indent=1)
+    return json.dumps(analysis_dict(structure_trace(config, input_size(args, config, limits))), indent=1)
 
 
 def export_arguments(p: argparse.ArgumentParser) -> None:
@@ -98,7 +98,7 @@ def export(args: argparse.Namespace, limits: Limits) -> str:
     out = Path(args.output or export_filename(config, fmt, level, args.style, args.theme, args.size))
     check_new([out], args.force)
     try:
-        data = export_bytes(config, fmt, input_size=limits.check_input_size(args.input_size), level=level,
+        data = export_bytes(config, fmt, input_size=input_size(args, config, limits), level=level,
                             direction=args.direction, collapse=args.collapse, dpi=args.dpi, style=args.style,
                             theme=args.theme, size=args.size)
     except ValueError as exc:
@@ -110,13 +110,15 @@ def export(args: argparse.Namespace, limits: Limits) -> str:
 def compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("a", help=SPEC_HELP)
     p.add_argument("b", help="another model spec")
-    p.add_argument("--input-size", type=int, default=224, help=f"input side in px (from {MIN_INPUT_SIZE})")
+    p.add_argument("--input-size", type=int, help=f"input side in px (from {MIN_INPUT_SIZE}; default: the first "
+                                                  "model's own, 32 for a CIFAR ResNet, else 224)")
     p.add_argument("--json", action="store_true", help="print the comparison and both analyses as JSON")
 
 
 def compare_models(args: argparse.Namespace, limits: Limits) -> str:
-    size = limits.check_input_size(args.input_size)
-    a, b = (structure_trace(model_of(text, limits)[0], size) for text in (args.a, args.b))
+    models = [model_of(text, limits)[0] for text in (args.a, args.b)]
+    size = input_size(args, models[0], limits)
+    a, b = (structure_trace(m, size) for m in models)
     c = compare(a, b)
     if args.json:
         return json.dumps({"comparison": c.to_dict(), "a": analysis_dict(a), "b": analysis_dict(b)}, indent=1)

@@ -42,6 +42,12 @@ class BlockStats:
     residual_norm: float  # ‖F(x)‖
     shortcut_norm: float  # ‖shortcut(x)‖
     residual_ratio: float  # ‖F(x)‖ / ‖shortcut(x)‖
+    shortcut_kind: str = ""  # what a shape-changing shortcut computes ("1×1 conv s2 + BN", "… (option A)")
+
+    @property
+    def shortcut_tag(self) -> str:
+        """``proj`` or ``option A`` (empty for the identity): the block's mark in tables."""
+        return "" if not self.projection else "option A" if "option A" in self.shortcut_kind else "proj"
 
 
 @dataclass(frozen=True)
@@ -331,7 +337,7 @@ class _Recorder:
                 name=name, stage=b.stage, index=b.index, projection=b.projection,
                 channels=block_maps.shape[0], mean=s["mean"], std=s["std"], zero_fraction=s["zero_fraction"],
                 dead_channels=s["dead_channels"], residual_norm=f_norm, shortcut_norm=s_norm,
-                residual_ratio=f_norm / max(s_norm, 1e-12),
+                residual_ratio=f_norm / max(s_norm, 1e-12), shortcut_kind=b.shortcut_kind,
             ))
             maps[name] = block_maps
         scores = logits[0].detach().float().cpu().numpy() if logits is not None else np.zeros(0, np.float32)

@@ -14,7 +14,7 @@ from plotly.colors import hex_to_rgb, sequential
 from ..palette import PROJECTION, SELECTED
 from ..theme import TEMPLATE
 from ..tracing.records import format_shape
-from .capture import Capture
+from .capture import BlockStats, Capture
 
 CLASSES_FILE = Path(__file__).resolve().parents[1] / "data" / "imagenet_classes.txt"  # package data
 GRID_TILE = 96  # px per channel tile
@@ -123,15 +123,21 @@ def _stacked_rows(titles: tuple[str, ...], spacing: float = 0.06) -> dict:
     return layout
 
 
+def _shortcut_note(s: BlockStats) -> str:
+    if not s.projection:
+        return ""
+    return f" (shortcut: {s.shortcut_kind})" if s.shortcut_kind else " (projection shortcut)"
+
+
 def network_figure(cap: Capture, selected: str | None = None) -> go.Figure:
     """Across the network: sparsity, mean ± std, and ‖F(x)‖ / ‖shortcut‖ per block, projections marked."""
     b = cap.blocks
     names = [s.name for s in b]
     layout = _stacked_rows(("fraction of zeros after the ReLU", "mean ± std of the block output",
                             "‖F(x)‖ / ‖shortcut‖: how much the residual branch adds"))
-    hover = [f"<b>{s.name}</b>{' (projection shortcut)' if s.projection else ''}<br>{s.channels} channels, "
-             f"{s.dead_channels} dead" for s in b]
+    hover = [f"<b>{s.name}</b>{_shortcut_note(s)}<br>{s.channels} channels, {s.dead_channels} dead" for s in b]
     proj = [s for s in b if s.projection]
+    marked = "projection shortcut" if all(s.shortcut_tag == "proj" for s in proj) else "shape-changing shortcut"
     traces = [
         go.Scatter(x=names, y=[s.zero_fraction for s in b], mode="lines+markers", name="zeros", customdata=hover,
                    hovertemplate="%{customdata}<br>zeros %{y:.1%}<extra></extra>", line=dict(color="#1c7ed6")),
@@ -144,7 +150,7 @@ def network_figure(cap: Capture, selected: str | None = None) -> go.Figure:
                    hovertemplate="%{customdata[0]}<br>‖F‖ %{customdata[1]:.4g} / ‖shortcut‖ "
                                  "%{customdata[2]:.4g} = %{y:.3g}<extra></extra>", line=dict(color="#1098ad")),
         go.Scatter(x=[s.name for s in proj], y=[s.residual_ratio for s in proj], mode="markers", xaxis="x3",
-                   yaxis="y3", name="projection shortcut", hoverinfo="skip",
+                   yaxis="y3", name=marked, hoverinfo="skip",
                    marker=dict(symbol="diamond", size=11, color=PROJECTION, line=dict(color="black", width=1))),
     ]
     if selected in names:  # a dotted line through every row at the selected block
@@ -171,7 +177,7 @@ STAT_COLUMNS = ("block", "output", "zeros", "dead", "mean", "std", "‖F(x)‖",
 
 def stat_rows(cap: Capture) -> list[list[str]]:
     """One row per block for tables (CLI, CSV): STAT_COLUMNS, formatted."""
-    return [[f"{b.name}{' (proj)' if b.projection else ''}", format_shape(cap.maps[b.name].shape),
+    return [[f"{b.name}{f' ({b.shortcut_tag})' if b.projection else ''}", format_shape(cap.maps[b.name].shape),
              f"{b.zero_fraction:.1%}", str(b.dead_channels), f"{b.mean:.4g}", f"{b.std:.4g}", f"{b.residual_norm:.4g}",
              f"{b.shortcut_norm:.4g}", f"{b.residual_ratio:.3g}"] for b in cap.blocks]
 

@@ -31,7 +31,7 @@ def node_facts(t: Trace, n: Node) -> dict[str, object]:
         b = run[0]
         return {"stage": b.stage_name, "block_type": b.block_type, "in_shape": format_shape(b.in_shape),
                 "out_shape": format_shape(run[-1].out_shape), "width": b.width, "stride": b.stride,
-                "blocks": len(run), "shortcut": "projection" if b.downsample else "identity",
+                "blocks": len(run), "shortcut": b.downsample.word if b.downsample else "identity",
                 "params": sum(r.params for r in run), "macs": sum(r.macs for r in run)}
     if n.id in stages:
         s = stages[n.id]

@@ -4,7 +4,8 @@ Left to right: the input, the stem, each stage (its first block, which downsampl
 or every block when ``unit="blocks"``), the head. A box's height follows the spatial resolution and its
 depth (extent along the flow) the channels, both on log scales so ResNet-18 and Wide ResNet-101 read alike;
 3-D boxes recede by the resolution too. Every residual connection is an arc over its block(s): grey and
-dashed for identity shortcuts, orange with a square (the 1×1 conv) for projections. The figure is exactly
+dashed for identity shortcuts, orange with a square (the 1×1 conv) for projections, plain orange for the CIFAR
+family's option A (subsample + zero-pad: no weights). The figure is exactly
 one column or the full page wide: box depths and gaps shrink or grow to fit, never the text, and each
 stage's label gets the room it needs, so labels never overlap.
 """
@@ -42,7 +43,7 @@ class _Piece:
     resolution: int
     flat: bool
     height: float | None = None  # a fixed height (the fc layer), otherwise from the resolution
-    arc: str | None = None  # "identity" / "projection": a residual arc over this piece
+    arc: str | None = None  # "identity" / "projection" / "padded" (option A): a residual arc over this piece
 
     @property
     def h(self) -> float:
@@ -80,7 +81,7 @@ def _shape(shape: tuple[int, ...]) -> tuple[int, int]:
 def _block_piece(b: BlockRecord, flat: bool, id: str | None = None) -> _Piece:
     c, r = _shape(b.out_shape)
     return _Piece(id or b.name, id or b.name, role_name(b.block_type), c, r, flat,
-                  arc="projection" if b.downsample is not None else "identity")
+                  arc="identity" if b.downsample is None else "projection" if b.downsample.projection else "padded")
 
 
 def _slots(t: Trace, unit: str, flat: bool) -> list[_Slot]:
@@ -174,7 +175,8 @@ def paper_scene(t: Trace, unit: str = "stages", flat: bool = False, theme: str =
         x += w + gap
     _connect(scene, placed, slots, arc_h)
     bottom = max(tx.y + tx.height for tx in scene.texts) + 5
-    scene.height = _legend(scene, {p.role for p in pieces if p.arc}, bottom, font * 0.9) + MARGIN
+    scene.height = _legend(scene, {p.role for p in pieces if p.arc}, bottom, font * 0.9,
+                           {p.arc for p in pieces if p.arc}) + MARGIN
     return scale(scene, width / laid_out) if laid_out > width else scene
 
 
@@ -209,9 +211,9 @@ def _connect(scene: Scene, placed: list[tuple[Box, _Piece]], slots: list[_Slot],
         x1 = max(x1, box.x + box.w + min(box.depth, 1.5))
         base = box.y - box.depth - 1.5
         lift = min(arc_h, max(2.0, 0.9 * (x1 - x0)))
-        colour = Colour(p.arc)
+        colour = Colour("projection" if p.arc == "padded" else p.arc)
         scene.curves.append(Curve(f"{p.id}:shortcut", ((x0, base), (x0, base - lift), (x1, base - lift), (x1, base)),
-                                  stroke=colour, width=0.8 if p.arc == "projection" else 0.5,
+                                  stroke=colour, width=0.5 if p.arc == "identity" else 0.8,
                                   dashed=p.arc == "identity", source=prev.id, target=nxt.id, kind=p.arc,
                                   group=box.group))
         if p.arc == "projection":
@@ -225,20 +227,26 @@ def _line(a: tuple[float, float], b: tuple[float, float]) -> tuple[tuple[float, 
     return a, (a[0] + (b[0] - a[0]) / 3, a[1]), (a[0] + 2 * (b[0] - a[0]) / 3, b[1]), b
 
 
-def _legend(scene: Scene, roles: set[str], y: float, size: float) -> float:
-    """Swatches for the block types present and the two shortcut kinds, wrapped to the width; returns the
-    bottom edge."""
+ARC_LABELS = {"identity": "identity shortcut", "projection": "projection shortcut (1×1 conv)",
+              "padded": "option A shortcut (subsample + zero-pad)"}
+
+
+def _legend(scene: Scene, roles: set[str], y: float, size: float, arcs: set[str] | None = None) -> float:
+    """Swatches for the block types present and the shortcut kinds (identity and projection, and option A where
+    it is drawn), wrapped to the width; returns the bottom edge."""
     names = {"basicblock": "BasicBlock", "bottleneck": "Bottleneck"}
-    items = [(r, names.get(r, r)) for r in sorted(roles)] + [("identity", "identity shortcut"),
-                                                             ("projection", "projection shortcut (1×1 conv)")]
+    shown = {"identity", "projection"} - ({"projection"} if arcs and "padded" in arcs and "projection" not in arcs
+                                          else set()) | (arcs or set())
+    items = [(r, names.get(r, r)) for r in sorted(roles)] + [(a, ARC_LABELS[a]) for a in ARC_LABELS if a in shown]
     x, row_h, sw = MARGIN, size * LINE_HEIGHT, size * 0.9
     for role, label in items:
         w = sw + 3 + text_width(label, size)
         if x + w > scene.width - MARGIN and x > MARGIN:
             x, y = MARGIN, y + row_h + 2
         mid = y + row_h / 2
-        if role in ("identity", "projection"):
-            scene.curves.append(Curve(f"legend:{role}", _line((x, mid), (x + sw, mid)), stroke=Colour(role),
+        if role in ARC_LABELS:
+            scene.curves.append(Curve(f"legend:{role}", _line((x, mid), (x + sw, mid)),
+                                      stroke=Colour("projection" if role == "padded" else role),
                                       width=0.8, dashed=role == "identity", arrow=False, kind=role, group="legend"))
         else:
             scene.boxes.append(Box(f"legend:{role}", x, mid - sw / 2, sw, sw, Colour(role), group="legend",

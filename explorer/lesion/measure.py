@@ -52,12 +52,13 @@ def _logits(out: object, name: str) -> Tensor:
     return logits
 
 
-def _full(model: nn.Module, x: Tensor, lp: LesionPlan, also: Callable[[Plan], Watch] | None, n: int
+def _full(model: nn.Module, x: Tensor, lp: LesionPlan, also: Callable[[Plan], Watch] | None, n: int | None = None
           ) -> tuple[FullRun, Tensor, np.ndarray]:
     """The full forward, taped, keeping every cut's values; each block's ‖F(x)‖ / ‖shortcut(x)‖ per image
     (and ``also``'s callbacks: the dataset run's statistics come from the same forward), for the first ``n``
     images (the rest pad a model file's static batch)."""
     squares: dict[tuple[int, str], Tensor] = {}
+    n = len(x) if n is None else n
 
     def keep(j: int, part: str):  # noqa: ANN202
         return lambda t: squares.__setitem__((j, part), t.detach()[:n].flatten(1).double().pow(2).sum(1))

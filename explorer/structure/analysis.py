@@ -100,7 +100,9 @@ def transitions(t: Trace) -> list[TransitionRecord]:
         if not proj:
             note = f"{c_in} → {c_out} ch, {hw_in} kept: identity shortcut, no projection needed"
         elif b.downsample.stride == 1:
-            note = f"{c_in} → {c_out} ch at stride 1 ({hw_in} kept): projection only to match channels"
+            note = f"{c_in} → {c_out} ch at stride 1 ({hw_in} kept): {b.downsample.word} only to match channels"
+        elif not b.downsample.projection:
+            note = f"{c_in} → {c_out} ch, {hw_in} → {hw_out}: {b.downsample.kind}, no weights"
         else:
             note = f"{c_in} → {c_out} ch, {hw_in} → {hw_out}: projection with stride {b.downsample.stride}"
         dilated = b.stage > 1 and b.stride == 1 and any(

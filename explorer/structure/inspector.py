@@ -56,6 +56,32 @@ def _torchvision_like(t: Trace) -> bool:
                for b in t.blocks) and t.stem.label.startswith("7×7 conv s2")
 
 
+def _cifar_like(t: Trace) -> bool:
+    """The CIFAR family's layout (``resnet.cifar``, the public CIFAR code): its constructor builds the blocks."""
+    return (t.config is not None and t.config.cifar and t.stem.label.startswith("3×3 conv")
+            and all(b.block_type == "BasicBlock" and not b.extras for b in t.blocks))
+
+
+def cifar_block_code(t: Trace, b: BlockRecord) -> str:
+    """The stage's ``_make_layer`` call and ``BasicBlock(in_planes, planes, stride, option)`` as the public CIFAR
+    code writes them, with what the shortcut computes."""
+    c = t.config
+    assert c is not None
+    planes, stride = c.stage_widths[b.stage - 1], 1 if b.stage == 1 else 2
+    args: list[tuple[str, object]] = [("in_planes", b.in_shape[0]), ("planes", planes)]
+    if b.stride != 1:
+        args.append(("stride", b.stride))
+    args.append(("option", c.shortcut))
+    shortcut = (f"# shortcut: {b.downsample.kind}" if b.downsample is not None
+                else "# shortcut: identity (nn.Sequential())")
+    return (f"# {b.stage_name} = self._make_layer(BasicBlock, planes={planes}, num_blocks="
+            f"{t.stages[b.stage - 1].blocks}, stride={stride}, option={c.shortcut!r})\n"
+            f"# {b.name}: block {b.index} of {t.stages[b.stage - 1].blocks} in {b.stage_name}"
+            f"{' (the first: it changes shape)' if b.index == 0 and b.in_shape != b.out_shape else ''}\n"
+            f"{shortcut}\n"
+            f"BasicBlock({_kwargs(args)})")
+
+
 def _kwargs(pairs: list[tuple[str, object]]) -> str:
     return ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in pairs)
 
@@ -136,8 +162,9 @@ def shortcut_text(b: BlockRecord) -> str:
                        f"{format_shape(tuple(hw_out))}")
     if c_in != c_out:
         reasons.append(f"channels change {c_in} → {c_out}")
-    return (f"projection ({b.downsample.kind}, {b.downsample.name}): " + " and ".join(reasons or ["shapes differ"])
-            + ", so x must be reshaped before the add")
+    d = b.downsample
+    how = "x must be reshaped before the add" if d.projection else "x is reshaped by fixed ops, with no weights"
+    return f"{d.word} ({d.kind}, {d.name}): " + " and ".join(reasons or ["shapes differ"]) + f", so {how}"
 
 
 def inspect_block(t: Trace, name: str, module: nn.Module | None = None) -> Inspection:
@@ -146,6 +173,8 @@ def inspect_block(t: Trace, name: str, module: nn.Module | None = None) -> Inspe
     b = t.block(name)
     if _torchvision_like(t):
         code, kind = block_code(t, b), "constructor"
+    elif _cifar_like(t):
+        code, kind = cifar_block_code(t, b), "constructor"
     elif module is not None:
         code, kind = f"# {b.name}: {type(module).__module__}.{type(module).__qualname__}\n{module!r}", "repr"
         source = class_source(module)
@@ -154,7 +183,7 @@ def inspect_block(t: Trace, name: str, module: nn.Module | None = None) -> Inspe
     else:
         code, kind = f"# {b.name}: {b.block_type} (open the model as a module to see its code)", "summary"
     rf = next(r for r in receptive_fields(t) if r.name == name)
-    kind_text = "projection shortcut" if b.downsample else "identity shortcut"
+    kind_text = f"{b.downsample.word} shortcut" if b.downsample else "identity shortcut"
     return Inspection(
         block=name, title=f"{name} · {b.block_type} · {kind_text}", code=code, code_kind=kind, path=_path(b),
         width=b.width, out_channels=b.out_shape[0], ratio_text=ratio_reason(b), shortcut=shortcut_text(b),

@@ -90,8 +90,8 @@ class DownsampleRecord:
 
     @property
     def word(self) -> str:
-        """``projection`` or ``parameter-free``: what views call this shortcut."""
-        return "projection" if self.projection else "parameter-free"
+        """``projection``, ``option A`` or ``parameter-free``: what views call this shortcut."""
+        return "projection" if self.projection else "option A" if self.option_a else "parameter-free"
 
     @property
     def kind(self) -> str:

@@ -31,6 +31,7 @@ class BlockValues:
     shortcut: int  # x, or its projection, as it enters the sum
     output: int
     rectified: bool  # its output is after a ReLU (>= 0); not so in a pre-activation block
+    shortcut_kind: str = ""  # what a shape-changing shortcut computes ("1×1 conv s2 + BN", "… (option A)")
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,9 @@ def plan_of(model: nn.Module, layout: Layout, x: Tensor) -> Plan:
     made_by = {v: (op.index, k) for op in rec.ops for k, v in enumerate(op.outputs)}
     blocks = tuple(BlockValues(b.name, b.stage_index, b.index, b.projection, b.input, b.residual.branch,
                                b.residual.shortcut, b.output,
-                               any(rec.ops[i].func.startswith("relu") for i in b.residual.after_ops))
-                   for b in layout.blocks)
+                               any(rec.ops[i].func.startswith("relu") for i in b.residual.after_ops),
+                               r.downsample.kind if r.downsample else "")
+                   for b, r in zip(layout.blocks, t.blocks))
     return Plan(t.model_name, blocks, tuple(op.func for op in rec.ops), made_by)
 
 
