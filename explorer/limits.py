@@ -52,7 +52,7 @@ class Limits:
     max_upload_mb: float = 25  # an uploaded image
     max_image_mp: float = 40  # decoded pixels (decompression bombs are refused before decoding)
     max_checkpoint_mb: float = 1024  # an uploaded checkpoint (the largest preset is ~510 MB)
-    max_blocks_per_stage: int = 64
+    max_blocks_per_stage: int = 200  # ResNet-1202 (the CIFAR family, He et al. 2016) has 200 in each
     max_input_size: int = 1024  # px
     max_model_mb: float = 2048  # weights + activation peak of a model run for real (feature maps, --device)
     capture_mb: float = 512  # what one feature-map capture keeps

@@ -8,7 +8,8 @@ import gradio as gr
 
 from . import events
 from .handlers.features import features as run_image, weights_offer
-from .handlers.model import OpenedModel, open_checkpoint_file, open_model_folder, source_notice, spec_from_controls
+from .handlers.model import (OpenedModel, custom_from_preset, open_checkpoint_file, open_model_folder, size_for,
+                             source_notice, spec_from_controls)
 from .handlers.selection import keep_selection, select_block, select_from_page, select_from_table
 from .handlers.structure import totals_text
 from .refusals import refusal
@@ -33,7 +34,7 @@ class Redraw:
         self.drawn = gr.State(None)  # [spec, input size, batch, tab] the views show: a repeat request is skipped
         self.inputs = {page.active, c.model, c.input_size, c.batch, page.inspector.selected, page.capture_id,
                        c.opened, self.drawn, *(x for t in tabs for x in t.inputs)}
-        self.outputs = {self.drawn, page.totals, c.source, *features.offer, *page.inspector.outputs,
+        self.outputs = {self.drawn, page.totals, c.source, c.input_size, *features.offer, *page.inspector.outputs,
                         *(o for t in tabs for o in t.outputs)}
 
     def views(self, data: dict) -> dict:
@@ -49,10 +50,14 @@ class Redraw:
         as they are, and fill when opened)."""
         p, c = self.page, self.page.controls
         spec, size, n, selected = data[c.model], data[c.input_size], data[c.batch], data[p.inspector.selected]
+        if spec != (data[self.drawn] or [None])[0]:  # a new model: at its own size (a CIFAR model's 32 px)
+            size = size_for(spec, size)
         key = [spec, size, n, data[p.active]]
         if data[self.drawn] == key:
             return {}
         out = {self.drawn: key, p.totals: totals_text(spec, size, n), c.source: source_notice(spec, data[c.opened])}
+        if size != data[c.input_size]:
+            out[c.input_size] = size  # (its change event then finds these views drawn)
         out.update(zip(self.features.offer, weights_offer(spec)))
         out.update(zip(p.inspector.outputs, keep_selection(spec, size, selected, data[p.capture_id])))
         for t in self.tabs:
@@ -65,7 +70,10 @@ class Redraw:
         in one round trip (the model's change event then finds them drawn)."""
         c = self.page.controls
         box, spec = spec_from_controls(*(data[x] for x in c.all), data[c.model])
-        return {c.spec_box: box, c.model: spec, **self.draw({**data, c.model: spec})}
+        out = {c.spec_box: box, c.model: spec, **self.draw({**data, c.model: spec})}
+        if data[c.mode] == "Preset":  # the custom fields follow the preset, so "Custom" starts from it
+            out.update(zip(c.fields, custom_from_preset(data[c.preset])))
+        return out
 
     def preset_views(self, data: dict) -> dict:
         """A preset picked, off the queue, where an error raised would show no message: the refusal, if any (a
@@ -84,7 +92,7 @@ class Redraw:
         # A dropdown fires "input" twice for one pick (Gradio 6.31); "select" once. A preset pick cannot be
         # invalid (but for a lowered limit), so it skips the queue; the custom fields can be (groups on a
         # BasicBlock), so they go through the queue, which shows their refusals.
-        inputs, outputs = {*c.all, *self.inputs}, {c.spec_box, c.model, *self.outputs}
+        inputs, outputs = {*c.all, *self.inputs}, {c.spec_box, c.model, *c.fields, *self.outputs}
         gr.on([x.select for x in c.all if isinstance(x, gr.Dropdown)], self.preset_views, inputs, outputs,
               api_name="preset_views", **events.private(**events.QUICK))
         gr.on([x.input for x in c.all if not isinstance(x, gr.Dropdown)], self.controls_views, inputs, outputs,

@@ -69,26 +69,36 @@ def test_endpoints_are_named(client) -> None:
 
 
 def test_spec_and_controls_handlers() -> None:
-    controls = ("Custom", "resnet50", "bottleneck", 2, 2, 2, 2, 4, 32, "v1")
+    controls = ("Custom", "resnet50", "bottleneck", 2, 2, 2, 2, 4, 32, "v1", "ImageNet", "A", 16)
     assert spec_from_controls(*controls, "resnet50") == ("bottleneck:2-2-2-2:32x4d:v1",) * 2
     # options the controls do not show carry over from the current spec
     assert spec_from_controls(*controls, "resnet50:dil011:c10")[0] == "bottleneck:2-2-2-2:32x4d:v1:dil011:c10"
-    assert spec_from_controls("Preset", "resnet101", "basic", 1, 1, 1, 1, 64, 1, "v1.5", "resnet50:c10")[0] == \
+    assert spec_from_controls("Preset", "resnet101", "basic", 1, 1, 1, 1, 64, 1, "v1.5", "ImageNet", "A", 16,
+                              "resnet50:c10")[0] == \
         "resnet101:c10"
-    assert spec_from_controls("Custom", "resnet50", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", "resnet18")[0] == \
+    assert spec_from_controls("Custom", "resnet50", "bottleneck", 3, 4, 6, 3, 64, 1, "v1.5", "ImageNet", "A", 16,
+                              "resnet18")[0] == \
         "resnet50"  # the same structure is the same model
     with pytest.raises(ValueError, match="groups must be 1 and width_per_group 64"):
-        spec_from_controls("Custom", "resnet50", "basic", 2, 2, 2, 2, 64, 4, "v1.5", "resnet50")
+        spec_from_controls("Custom", "resnet50", "basic", 2, 2, 2, 2, 64, 4, "v1.5", "ImageNet", "A", 16, "resnet50")
     spec, model, mode, preset, block, *rest = apply_spec("  Bottleneck:3-4-6-3:32x4d:V1 ")
     assert (spec, model, mode, preset, block) == ("resnext50_32x4d:v1", "resnext50_32x4d:v1", "Preset",
                                                   "resnext50_32x4d", "bottleneck")
-    assert rest == [3, 4, 6, 3, 4, 32, "v1"]
+    assert rest[:7] == [3, 4, 6, 3, 4, 32, "v1"] and rest[7] == "ImageNet"
     spec, _, mode, preset, *_ = apply_spec("basic:1-2-3-4")
     assert (spec, mode) == ("basic:1-2-3-4", "Custom") and preset == gr.update()
     with pytest.raises(ValueError, match="unknown model"):
         apply_spec("resnet5")
     block, *rest = custom_from_preset("resnext50_32x4d")
-    assert block == "bottleneck" and rest == [3, 4, 6, 3, 4, 32, "v1.5"]
+    assert block == "bottleneck" and rest[:8] == [3, 4, 6, 3, 4, 32, "v1.5", "ImageNet"]
+    # the CIFAR family: three stages, the shortcut option and the base width
+    cifar = ("Custom", "resnet50", "basic", 9, 9, 9, 2, 64, 1, "v1.5", "CIFAR", "B", 16)
+    assert spec_from_controls(*cifar, "resnet50") == ("resnet56:optb",) * 2
+    assert spec_from_controls(*cifar[:-3], "CIFAR", "A", 32, "resnet56:c100")[0] == "cifar:9-9-9:w32:c100"
+    assert spec_from_controls("Preset", "resnet110", *cifar[2:], "resnet56:optb")[0] == "resnet110:optb"
+    spec, _, mode, preset, *fields = apply_spec("resnet56:optc")
+    assert (spec, mode, preset) == ("resnet56:optc", "Preset", "resnet56")
+    assert fields[1:4] == [9, 9, 9] and fields[8:] == ["CIFAR", "C", 16]
     assert show_custom("Custom")["visible"] is True and show_custom("Preset")["visible"] is False
 
 

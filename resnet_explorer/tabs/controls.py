@@ -42,9 +42,12 @@ def _custom_fields(settings: AppSettings) -> tuple[gr.Group, list[gr.components.
     d = get_preset(DEFAULT_SPEC)
     with gr.Group(visible=False, elem_id="custom-group") as custom:
         with gr.Row():
+            family = gr.Radio(list(h.FAMILIES), value="ImageNet", label="Family (He et al. 2016)", elem_id="family")
             block_type = gr.Radio(["bottleneck", "basic"], value=d.block, label="Block type", elem_id="block-type")
             stride_in = gr.Radio(["v1.5", "v1"], value="v1.5", label="Stride on (v1.5: 3×3, v1: first 1×1)",
                                  elem_id="stride-in")
+            shortcut = gr.Radio(["A", "B", "C"], value="A", elem_id="shortcut-option",
+                                label="Shortcut (A: zero-pad, B: project where the shape changes, C: always)")
         with gr.Row():
             depths = [gr.Slider(1, settings.limits.max_blocks_per_stage, value=n, step=1, label=f"layer{i} blocks",
                                 elem_id=f"layer{i}-blocks") for i, n in enumerate(d.layers, start=1)]
@@ -52,10 +55,13 @@ def _custom_fields(settings: AppSettings) -> tuple[gr.Group, list[gr.components.
             width = gr.Slider(1, MAX_WIDTH_PER_GROUP, value=64, step=1, label="Width per group (64 = ResNet)",
                               elem_id="width-per-group")
             groups = gr.Slider(1, MAX_GROUPS, value=1, step=1, label="Groups (ResNeXt)", elem_id="groups")
+            base_width = gr.Slider(1, 256, value=16, step=1, label="Base width (16: the paper's)",
+                                   elem_id="base-width")
             load_preset = gr.Button("Copy the picked preset into these fields", size="sm", elem_id="load-preset",
                                     scale=0, min_width=160)
     fields = outputs_of(h.CustomFields, block_type=block_type, layer1=depths[0], layer2=depths[1], layer3=depths[2],
-                        layer4=depths[3], width=width, groups=groups, stride_in=stride_in)
+                        layer4=depths[3], width=width, groups=groups, stride_in=stride_in, family=family,
+                        shortcut=shortcut, base_width=base_width)
     return custom, fields, load_preset
 
 
@@ -65,6 +71,9 @@ TOGGLE_PANEL = "() => { document.body.classList.toggle('rx-sources-open'); }"
 # The inspector's panel: opened by a block the user picks (wiring.wire_selection), closed by its button or Escape
 OPEN_INSPECTOR = "() => { document.body.classList.add('rx-inspector-open'); }"
 CLOSE_INSPECTOR = "() => { document.body.classList.remove('rx-inspector-open'); }"
+# The custom fields of the family picked: CIFAR's three stages, shortcut option and base width, or ImageNet's
+# four stages, block type, width, groups and stride placement (a class on the page; app.css hides the others)
+SHOW_FAMILY = "(family) => { document.body.classList.toggle('rx-cifar', family === 'CIFAR'); }"
 
 
 def build_controls(settings: AppSettings, landing: str = DEFAULT_SPEC, notice: str = "") -> Controls:
@@ -76,7 +85,7 @@ def build_controls(settings: AppSettings, landing: str = DEFAULT_SPEC, notice: s
         gr.HTML("<h1>ResNet<br>Explorer</h1>", elem_id="intro", scale=0, min_width=110)
         preset = gr.Dropdown([(p.title, n) for n, p in PRESETS.items()],
                              value=landing if landing in PRESETS else DEFAULT_SPEC, label="Preset",
-                             elem_id="preset", scale=1, min_width=150)
+                             elem_id="preset", scale=1, min_width=175)
         spec_box = gr.Textbox(landing, label="Model spec (Enter applies it)", elem_id="spec",
                               scale=2, max_lines=1, min_width=200,
                               placeholder="e.g. resnet101, resnet50:v1, bottleneck:3-4-6-3:32x4d, basic:2-2-2-2:c10")
@@ -128,6 +137,8 @@ def wire(page: Page) -> None:
         .success(h.spec_from_controls, [*c.all, c.model], outputs_of(h.Spec, spec_box=c.spec_box, model=c.model),
                  **events.PRIVATE)
     c.mode.change(h.show_custom, c.mode, c.custom, api_name="show_custom", **events.PRIVATE)
+    family = dict(zip(h.CustomFields._fields, c.fields))["family"]
+    family.change(None, family, None, js=SHOW_FAMILY)  # in the browser: typed CIFAR specs set it too
     c.opener.click(None, None, None, js=TOGGLE_PANEL)  # in the browser: nothing to ask the server
     if c.timm_arch is not None:
         c.timm_arch.focus(h.timm_choices, None, c.timm_arch, api_name="timm_choices", **events.PRIVATE)
