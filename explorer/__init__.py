@@ -19,8 +19,9 @@ Module map — two pipelines over frozen records:
                 live nn.Module as a model (a shadow over its tensors); show.py ``show(model)``, the app on one
     tracing/    dataflow.py (one forward recorded as dataflow), residual.py (its residual blocks, by what they
                 compute), layout.py (the ResNet in any module: stages, stem, head), identify.py (its name and
-                closest config), layers.py (modules as layer records), receptive.py (receptive fields over every
-                path), hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
+                closest config), layers.py (modules as layer records), shortcuts.py (a parameter-free shortcut
+                named by its ops: option A), static.py (the input a model file declares: its static batch and
+                size), receptive.py (receptive fields over every path), hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
                 (one forward pass -> Trace), watch.py (real runs handing each block's tensors to callbacks),
                 modes.py (torch function modes that number ops), patching.py (the lock for code that patches
                 torch process-wide), memory.py and meta.py (memory measured on the meta device; profile.py its

@@ -137,7 +137,7 @@ def wire_dataset(page: Page, view: DatasetTabView, features: FeaturesView) -> No
     view.run.click(dataset_run, inputs_of(dataset_run, spec=c.model, uploads=view.uploads, folder=view.folder,
                                           weights=features.weights, checkpoint=c.checkpoint, top_k=view.top_k,
                                           lesion=view.lesion, remove_k=view.remove_k, resize=view.resize,
-                                          crop=view.crop),
+                                          crop=view.crop, normalisation=features.normalisation),
                    view.view, api_name="dataset_run", **events.DATASET)
     features.channel.submit(open_from_features, inputs_of(open_from_features, spec=c.model, name=view.run_id,
                                                           block=page.inspector.selected, channel=features.channel),

@@ -102,6 +102,15 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (folder / cls).mkdir(parents=True)
         for i in range(2):
             Image.fromarray((rng.random((70, 90, 3)) * 255).astype(np.uint8)).save(folder / cls / f"{i}.jpg")
+    from resnet import build, parse_spec  # a CIFAR ResNet-20 saved as the public CIFAR code saves it, and a
+    # CIFAR-10 test folder of 32 px images named by class
+    torch.save({"epoch": 1, "best_prec1": 10.0, "state_dict": torch.nn.DataParallel(
+        build(parse_spec("resnet20"))).state_dict()}, folder / "resnet20.th")
+    for cls in ("airplane", "cat", "truck"):
+        (folder / "cifar10" / "test" / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(folder / "cifar10" / "test" /
+                                                                                    cls / f"{i}.png")
     import warnings
 
     with warnings.catch_warnings():

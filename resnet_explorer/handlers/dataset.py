@@ -18,7 +18,9 @@ from explorer.dataset.views import CHANNEL_COLUMNS, RunFiles, channels_figure, e
 from explorer.files import display_name, fresh_folder, holding
 from explorer.lesion.study import Study
 from explorer.lesion.views import k_figure, lesion_figure
+from explorer.models import own_preprocess
 from resnet import Preprocess
+from resnet.preprocess import NORMALISATIONS
 
 from .. import lib
 from ..context import APP
@@ -90,14 +92,22 @@ def _vouched(root: str | Path | None, session: str) -> Path | None:
 @titled("Cannot run this dataset")
 def dataset_run(spec: str, uploads: list[str] | None, folder: str | None, weights: str, checkpoint: str | None,
                 top_k: float, lesion: bool = False, remove_k: float = 0, resize: float = 0, crop: float = 0,
-                progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> DatasetView:
+                normalisation: str = "own", progress: gr.Progress = gr.Progress(),
+                request: gr.Request = None) -> DatasetView:
     """The applied model over the images (uploaded, or the server folder picked), every block's channels; with
     ``lesion``, each block removed in turn (and ``remove_k`` random blocks at once, 5 draws each). ``resize``
-    and ``crop`` (px; 0: the weights' own) are the preprocessing, as the CLI's ``--resize`` and ``--crop``.
-    Runs in its own queue (one at a time), stops when its client goes, and belongs to the client's session."""
+    and ``crop`` (px; 0: the weights' own, a CIFAR model's 32 as it is) and ``normalisation`` (the model's own,
+    or ``imagenet``, ``cifar10``, ``cifar100``) are the preprocessing, as the CLI's ``--resize``, ``--crop`` and
+    ``--normalize``. Runs in its own queue (one at a time), stops when its client goes, and belongs to the
+    client's session."""
     session = _session(request)
     config = model_config(spec)
-    pre = preprocessing(whole("resize", resize or 0), whole("crop", crop or 0), limits=APP.settings.limits)
+    if normalisation not in ("own", *NORMALISATIONS):
+        raise Refusal(f"normalisation must be the model's own or one of {', '.join(NORMALISATIONS)}",
+                      "Invalid normalisation")
+    mean, std = NORMALISATIONS.get(normalisation, (None, None))
+    pre = preprocessing(whole("resize", resize or 0), whole("crop", crop or 0), mean, std,
+                        limits=APP.settings.limits, base=own_preprocess(config))
     alive = client_alive()
     made: list[Path] = []
     if uploads:

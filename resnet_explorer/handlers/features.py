@@ -129,10 +129,12 @@ def follow_block(cid: str, name: str, k: float, channel: float, active: str = "f
 
 @titled("Cannot run the image")
 def features(spec: str, upload: str | None, example: str, weights: str, checkpoint: str | None, device: str,
-             block: str, k: float, labels: str | None = None, progress: gr.Progress = gr.Progress()) -> FeatureRun:
+             block: str, k: float, labels: str | None = None, normalisation: str = "own",
+             progress: gr.Progress = gr.Progress()) -> FeatureRun:
     """Image -> crop -> one forward pass capturing every block -> ``block``'s views and the across-network plot.
-    Predictions are named by ``labels`` (a text file, one class per line), ImageNet's names for 1000 outputs,
-    else class indices."""
+    Predictions are named by ``labels`` (a text file, one class per line), the model's own names (CIFAR-10's for
+    a 10-class CIFAR ResNet), ImageNet's for 1000 outputs, else class indices. ``normalisation``: the model's own
+    mean and std, or a dataset's (``imagenet``, ``cifar10``, ``cifar100``)."""
     progress(0.05, desc="checking the model")
     config = model_config(spec)
     image = upload or (EXAMPLES.get(example) if example else None)
@@ -140,8 +142,12 @@ def features(spec: str, upload: str | None, example: str, weights: str, checkpoi
         raise Refusal(f"pick an example ({', '.join(EXAMPLES)}) or upload an image", "No image")
     progress(0.2, desc="loading the model and the image, running every block")
     settings = APP.settings
+    pre = None
+    if normalisation and normalisation != "own":
+        loaded = APP.store.model(config, weights, checkpoint or settings.weights, device or settings.device)
+        pre = _normalised(loaded.preprocess, normalisation)
     cid, cap, loaded = APP.store.run_image(config, image, weights, checkpoint or settings.weights,
-                                           device or settings.device)
+                                           device or settings.device, pre)
     progress(0.8, desc="drawing the views")
     chosen = block if block in cap.maps else lib.default_block(cap)
     views = block_views(cid, chosen, k, -1)
@@ -150,10 +156,18 @@ def features(spec: str, upload: str | None, example: str, weights: str, checkpoi
         predictions = lib.top5(cap, lib.read_labels(labels) or lib.own_classes(config)) if loaded.trained else {}
     except ValueError as exc:
         predictions, notice = {}, [*notice, str(exc)]
-    choices = [(f"{b.name} · {format_shape(cap.maps[b.name].shape)}{' · projection' if b.projection else ''}", b.name)
+    choices = [(f"{b.name} · {format_shape(cap.maps[b.name].shape)}"
+                f"{' · ' + ('option A' if b.shortcut_tag == 'option A' else 'projection') if b.projection else ''}", b.name)
                for b in cap.blocks]
     return FeatureRun(cid, "  \n".join(notice), png_file(cap.crop, "crop", cid), gr.update(choices=choices, value=chosen),
                       *views, predictions)
+
+
+def _normalised(pre: Any, name: str) -> Any:
+    try:
+        return pre.normalised(name)
+    except ValueError as exc:
+        raise Refusal(str(exc), "Invalid normalisation") from None
 
 
 def features_on_open(cid: str, *inputs: Any) -> FeatureRun:

@@ -17,6 +17,10 @@ from . import Page, TabView, cams, outputs_of
 
 IMAGE_TYPES = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"]
 WEIGHT_CHOICES = [("random (seed 0)", "random"), ("torch hub cache", "hub"), ("uploaded checkpoint / --weights", "file")]
+# The mean and std an image is normalised with: the model's own (CIFAR-10's for a CIFAR ResNet, ImageNet's
+# otherwise), or one named where the checkpoint cannot say (some CIFAR training code uses ImageNet's)
+NORMALISATION_CHOICES = [("the model's own", "own"), ("ImageNet's", "imagenet"), ("CIFAR-10's", "cifar10"),
+                         ("CIFAR-100's", "cifar100")]
 
 
 @dataclass
@@ -30,6 +34,7 @@ class FeaturesView(TabView):
     offer: list[Any] = field(default_factory=list)  # Offer order: the text and the download button
     section: cams.CamSection | None = None
     weights: gr.Radio | None = None  # the weights every real run takes (the Dataset tab's too)
+    normalisation: gr.Dropdown | None = None  # and the mean and std
     channel: gr.Number | None = None  # the channel zoomed on (which opens its dataset examples)
 
 
@@ -45,6 +50,8 @@ def _inputs(settings: AppSettings) -> dict[str, Any]:
          "labels": gr.File(label="Class names for the predictions (.txt, one per line; default: ImageNet's for 1000 "
                                  "outputs, else class indices)", file_types=[".txt"], type="filepath",
                            elem_id="fm-labels"),
+         "normalisation": gr.Dropdown(NORMALISATION_CHOICES, value="own", label="Normalisation (mean and std)",
+                                      elem_id="fm-normalisation"),
          "device": gr.Radio(["auto", "cpu", "cuda", "mps"], value=settings.device, label="Device", elem_id="fm-device"),
          "run": gr.Button("Run image", variant="primary", elem_id="fm-run")}
     gr.Markdown(f"Runs a real forward pass: models whose weights and activations need more than "
@@ -91,7 +98,7 @@ def build(page: Page) -> FeaturesView:
         section = cams.build()
     c = page.controls
     run_inputs = [c.model, p["upload"], p["example"], p["weights"], c.checkpoint, p["device"], p["block"], p["k"],
-                  p["labels"]]
+                  p["labels"], p["normalisation"]]
     views = {name: p[name] for name in h.BlockViews._fields}
     run_outputs = outputs_of(h.FeatureRun, capture_id=page.capture_id, notice=p["notice"], crop=p["crop"],
                              block=p["block"], predictions=p["predictions"], **views)
@@ -102,7 +109,8 @@ def build(page: Page) -> FeaturesView:
 
     return FeaturesView("features", tab, fill, follow, [page.capture_id, p["k"], p["channel"]], parts=p,
                         run_inputs=run_inputs, run_outputs=run_outputs, offer=[p["offer"], p["download"]],
-                        section=section, weights=p["weights"], channel=p["channel"])
+                        section=section, weights=p["weights"], normalisation=p["normalisation"],
+                        channel=p["channel"])
 
 
 def wire(page: Page, view: FeaturesView) -> None:
@@ -110,7 +118,7 @@ def wire(page: Page, view: FeaturesView) -> None:
     example; the selected block moves the views (and the class maps) to it; a block picked here is selected."""
     p, cid, s = view.parts, page.capture_id, view.section
     run = gr.on([p["run"].click, p["upload"].change, p["example"].change, p["weights"].change, p["device"].change,
-                 p["labels"].change], h.features, view.run_inputs, view.run_outputs, api_name="features", **events.RUN)
+                 p["labels"].change, p["normalisation"].input], h.features, view.run_inputs, view.run_outputs, api_name="features", **events.RUN)
     p["download"].click(h.download_trained, page.controls.model,
                         outputs_of(h.Downloaded, offer=p["offer"], button=p["download"], weights=p["weights"]),
                         api_name="download_weights", **events.DOWNLOAD) \
