@@ -148,10 +148,13 @@ def family_config(model: Model) -> ResNetConfig | None:
     """The config that says a model's family: its own, or (a file's) the one its trace recognises."""
     if isinstance(model, ResNetConfig):
         return model
-    if isinstance(model, FileModel):
+    if isinstance(model, OWN_WEIGHTS):  # a file or a live module: what its trace recognises
         from .tracing.cache import structure_trace
 
-        return structure_trace(model, declared_size(model) or 224).config
+        try:
+            return structure_trace(model, declared_size(model) or 224).config
+        except ValueError:  # (a model that is no ResNet is refused where it is shown, with its reason)
+            return None
     return None
 
 
@@ -168,7 +171,7 @@ def input_size_of(model: Model) -> int:
 def own_classes(model: Model) -> tuple[str, ...] | None:
     """The class names a model brings (a Hugging Face folder's ``id2label``, those given to ``show``), and
     CIFAR-10's or CIFAR-100's for a CIFAR-family model with 10 or 100 outputs."""
-    if isinstance(model, LiveModel):
+    if isinstance(model, LiveModel) and model.classes:
         return model.classes
     own = hf_labels(model) if isinstance(model, FileModel) else None
     cifar = None if own else _cifar(model)
@@ -180,7 +183,7 @@ def own_preprocess(model: Model) -> Preprocess | None:
     dataset's statistics); a file's static size; None: its weights' or ImageNet's."""
     from resnet.preprocess import Preprocess, cifar_preprocess
 
-    if isinstance(model, LiveModel):
+    if isinstance(model, LiveModel) and model.preprocess:
         return model.preprocess
     if cifar := _cifar(model):
         return cifar_preprocess(cifar.num_classes)

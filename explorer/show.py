@@ -44,13 +44,15 @@ class Shown:
         self.close()
 
 
-def show(model: nn.Module, *, name: str | None = None, input_size: int = 224, preprocess: Preprocess | None = None,
+def show(model: nn.Module, *, name: str | None = None, input_size: int | None = None,
+         preprocess: Preprocess | None = None,
          classes: Sequence[str] | None = None, datasets: str | Path | None = None, host: str = "127.0.0.1",
          port: int | None = None, inline: bool | None = None, inbrowser: bool = False) -> Shown:
     """Serve the app on ``model`` (a live module, used in place) and return a handle that closes it.
 
     ``preprocess`` (a ``resnet.Preprocess``) and ``classes`` (one name per output) are the model's own, for
-    the feature and class maps (default: ImageNet's); ``datasets`` a folder of image folders the Dataset tab
+    the feature and class maps (default: ImageNet's; a CIFAR ResNet's, 32 px and CIFAR's names);
+    ``input_size`` the side it is first traced at (default: 224; a CIFAR ResNet is then shown at 32); ``datasets`` a folder of image folders the Dataset tab
     offers; ``inline`` shows the page in the notebook (default: when run in one); ``host`` 127.0.0.1 keeps it on
     this machine; ``port`` default: the first free from 7860.
     """
@@ -67,7 +69,7 @@ def show(model: nn.Module, *, name: str | None = None, input_size: int = 224, pr
         raise ValueError(f"datasets: no such folder: {datasets}")
     live = register(model, name, preprocess, classes)
     try:
-        structure_trace(live, input_size)  # recognised here, or refused in one line: no server has started
+        structure_trace(live, input_size or 224)  # recognised here, or refused in one line: no server has started
         from resnet_explorer.notebook import serve_live
 
         app, url = serve_live(live, folder, host, port, inline, inbrowser)

@@ -215,7 +215,7 @@ def load_onnx(path: Path, limits: Limits = DEFAULT_LIMITS) -> nn.Module:
     from .tracing.static import declare
 
     try:
-        return declare(onnx2torch.convert(graph), _onnx_input(graph))
+        return declare(onnx2torch.convert(graph), _onnx_input(graph), strict=False)
     except NotImplementedError as exc:
         raise SourceError(f"{path.name}: onnx2torch cannot convert it ({str(exc)[:160]})") from None
     except Exception as exc:  # noqa: BLE001 - a converter's failure, one line

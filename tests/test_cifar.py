@@ -238,6 +238,18 @@ def test_cifar_models_use_cifar_names_and_inputs() -> None:
     pre = own_preprocess(parse_spec("resnet20"))
     assert (pre.resize_size, pre.crop_size) == (32, 32) and np.allclose(pre.mean, MEAN) and np.allclose(pre.std, STD)
     assert pre.normalised("imagenet").mean == (0.485, 0.456, 0.406)
+    from explorer.live import register, unregister  # a live module (explorer.show) is recognised as one too
+
+    live = register(PublicResNet(3).eval(), "mine")
+    try:
+        assert own_classes(live) == CIFAR10 and input_size_of(live) == 32 and own_preprocess(live).crop_size == 32
+    finally:
+        unregister(live)
+    named = register(PublicResNet(3).eval(), "named", classes=[f"c{i}" for i in range(10)])
+    try:
+        assert own_classes(named)[0] == "c0"  # names given to show() win
+    finally:
+        unregister(named)
 
 
 # ---- a trained model, its checkpoint and its static export ----------------------------------------------------------
@@ -361,3 +373,28 @@ def test_the_app_opens_the_checkpoint(client, trained) -> None:
     with torch.no_grad():
         expected = trained["model"](trained["x"][10:11])[0]
     assert set(labels) <= set(CIFAR10) and labels[0] == CIFAR10[int(expected.argmax())]
+
+
+@pytest.mark.slow
+def test_the_page_builds_and_shows_a_cifar_resnet(page) -> None:
+    """In Chromium: a CIFAR preset picked is shown at 32 px; the custom fields are then the CIFAR family's (three
+    stages, the shortcut option, the base width; ImageNet's others hidden), and option B gives its spec."""
+    from playwright.sync_api import expect
+
+    page.locator("#preset input").click()
+    page.get_by_role("option", name="CIFAR ResNet-56", exact=True).click()
+    expect(page.locator("#totals")).to_contain_text("27 blocks", timeout=60_000)
+    expect(page.locator("#totals")).to_contain_text("input 3×32×32 → output 10")
+    expect(page.locator("#input-size input[type=number]")).to_have_value("32")
+    page.locator("#mode label", has_text="Custom").click()
+    for shown in ("#family", "#shortcut-option", "#base-width", "#layer3-blocks"):
+        expect(page.locator(shown)).to_be_visible()
+    for hidden in ("#layer4-blocks", "#groups", "#width-per-group", "#stride-in", "#block-type"):
+        expect(page.locator(hidden)).to_be_hidden()
+    expect(page.locator("#spec textarea, #spec input").first).to_have_value("resnet56")  # Custom starts from it
+    page.locator("#shortcut-option label", has_text="B").click()
+    expect(page.locator("#spec textarea, #spec input").first).to_have_value("resnet56:optb", timeout=30_000)
+    expect(page.locator("#totals")).to_contain_text("resnet56:optb")
+    page.locator("#family label", has_text="ImageNet").click()  # back: ImageNet's fields, at 224 px
+    expect(page.locator("#layer4-blocks")).to_be_visible()
+    expect(page.locator("#input-size input[type=number]")).to_have_value("224", timeout=30_000)

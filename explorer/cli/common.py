@@ -141,7 +141,7 @@ def run_image(args: argparse.Namespace, limits: Limits) -> tuple[Any, str, Any, 
     from ..features.store import FeatureStore
     from ..tracing import resolve_device
 
-    config = model_from_args(args, limits)
+    config = args.resolved = model_from_args(args, limits)  # (kept: its own class names name the outputs)
     for path, what in ((args.image, "image"), (args.weights, "--weights")):
         if path and not Path(path).is_file():
             raise UsageError(f"{what}: no such file {path}")

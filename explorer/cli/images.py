@@ -14,6 +14,7 @@ from ..features.views import (STAT_COLUMNS, capture_dict, channel_grid, channel_
                               label_names, network_figure, overlay, read_labels, stat_rows, top5)
 from ..limits import Limits
 from ..structure.tables import text_table
+from ..models import own_classes
 from .common import (FORCE_HELP, SPEC_HELP, Command, Output, UsageError, image_arguments, model_arguments, run_image,
                      write_outputs)
 
@@ -54,6 +55,7 @@ def features(args: argparse.Namespace, limits: Limits) -> str:
         raise UsageError(f"--out {args.out} is a file; name a folder")
     labels = read_labels(args.labels)
     _, _, cap, loaded = run_image(args, limits)
+    labels = labels or own_classes(args.resolved)
     names = list(cap.maps)
     block = args.view or default_block(cap)
     if block not in cap.maps:
@@ -88,6 +90,7 @@ def cam(args: argparse.Namespace, limits: Limits) -> str:
         raise UsageError(f"--opacity must be from 0 to 1, got {args.opacity:g}")
     labels = read_labels(args.labels)
     store, cid, cap, loaded = run_image(args, limits)
+    labels = labels or own_classes(args.resolved)
     names = label_names(len(cap.logits), labels)
     run, _ = store.cam(cid, parse_target(args.target, names))
     block = run.check_block(args.cam_block) if args.cam_block else run.blocks[-1]

@@ -162,7 +162,8 @@ def cam_run(model: nn.Module, x: Tensor, target: int | None = None, device: str 
     model.to(dev)
     try:
         with eval_mode(model), torch.enable_grad():
-            plan, out = watched_run(model, input_like(model, x.to(dev)), watch, replan=replan)
+            # (whole: the blocks' outputs as the forward made them, for the gradient; row 0 is the image)
+            plan, out = watched_run(model, input_like(model, x.to(dev)), watch, replan=replan, whole=True)
         logits = logits_of(out)
         if logits is None:
             raise ValueError("this model outputs feature maps, not class scores: class maps need a classifier")

@@ -3,7 +3,8 @@
 
 The loader stamps the declared shape on the module it returns (``declare``); every run reads it here: traces and
 plans are made at its batch, a run at another size is refused in one line naming the size it takes, and a
-smaller batch is padded with zero images whose results are cut off before anyone sees them (``padded``).
+smaller batch is padded with zero images whose results are cut off before anyone sees them (``padded``). An
+ONNX graph's shape is only the default size: onnx2torch's modules take others.
 """
 from __future__ import annotations
 
@@ -20,19 +21,24 @@ class WrongInputSize(ValueError):
     """A run at a size the model file does not take; the message names the size it does."""
 
 
-def declare(module: nn.Module, shape: Declared | None) -> nn.Module:
+def declare(module: nn.Module, shape: Declared | None, strict: bool = True) -> nn.Module:
+    """Stamp ``shape`` on ``module``. ``strict=False`` (an ONNX graph, whose exporter fixes every dimension it
+    was not told to leave free, while the converted modules mostly take any): the size is only the default."""
     if shape is not None and len(shape) == 4:
-        setattr(module, ATTRIBUTE, tuple(shape))
+        setattr(module, ATTRIBUTE, (tuple(shape), strict))
     return module
 
 
 def declared(model: nn.Module) -> Declared | None:
-    return getattr(model, ATTRIBUTE, None)
+    """The shape a model file fixes, where it is enforced (a torch.export program's)."""
+    found = getattr(model, ATTRIBUTE, None)
+    return found[0] if found is not None and found[1] else None
 
 
 def fixed_size(model: nn.Module) -> int | None:
-    """The side a model takes when its file fixes it (H = W), else None."""
-    shape = declared(model)
+    """The side a model file was made for (H = W; an ONNX graph's too), else None."""
+    found = getattr(model, ATTRIBUTE, None)
+    shape = found[0] if found is not None else None
     return shape[2] if shape is not None and shape[2] is not None and shape[2] == shape[3] else None
 
 

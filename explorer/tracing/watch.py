@@ -91,13 +91,14 @@ def layout_on_meta(model: nn.Module, x: Tensor) -> Layout:
 
 
 def watched_run(model: nn.Module, x: Tensor, watch: Callable[[Plan], Watch], plan: Plan | None = None,
-                replan: Callable[[], None] | None = None) -> tuple[Plan, Any]:
+                replan: Callable[[], None] | None = None, whole: bool = False) -> tuple[Plan, Any]:
     """``model(x)`` with ``watch(plan)``'s callbacks on the plan's values (a light run: ops numbered, nothing
     recorded); returns the plan that held and the output. Where the run's ops are not the plan's, ``replan``
     resets what the callbacks kept and the run is repeated under a full recording, planned from itself.
-    A model file with a static batch gets ``x`` padded to it; callbacks and output see only ``x``'s rows."""
+    A model file with a static batch gets ``x`` padded to it; callbacks and output see only ``x``'s rows (with
+    ``whole``, callbacks get the padded tensors themselves: what a gradient is taken with respect to)."""
     x, n = padded(model, x)
-    rows = lambda p: real_rows(watch(p), n, len(x))  # noqa: E731
+    rows = (lambda p: watch(p)) if whole else (lambda p: real_rows(watch(p), n, len(x)))  # noqa: E731
     plan = plan or plan_for(model, x)
     light = LightRun(plan.op_watch(rows(plan), x))
     with light:
