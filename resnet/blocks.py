@@ -4,6 +4,8 @@ Attribute names (conv1, bn1, ..., downsample) are torchvision's, so state-dict k
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 from torch import Tensor, nn
 
 from .config import StrideIn
@@ -59,7 +61,28 @@ class ResidualBlock(nn.Module):
         return self.relu(out)
 
 
-class BasicBlock(ResidualBlock):
+class TwoConvBlock(ResidualBlock):
+    """The branch of both BasicBlocks (torchvision's and the CIFAR family's): 3×3 conv, BN, ReLU, 3×3 conv, BN."""
+
+    def _two_convs(self, inplanes: int, planes: int, stride: int) -> None:
+        # conv1 carries the block's stride (so does its shortcut, when it has one)
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.stride = stride
+
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn2
+
+    def residual(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.bn2(self.conv2(out))
+
+
+class BasicBlock(TwoConvBlock):
     """Two 3x3 convs; output channels equal the block's planes (expansion 1)."""
 
     expansion: int = 1
@@ -80,22 +103,8 @@ class BasicBlock(ResidualBlock):
             raise ValueError("BasicBlock only supports groups=1 and width_per_group=64")
         if dilation > 1:
             raise ValueError("BasicBlock does not support dilation (replace_stride_with_dilation)")
-        # Both conv1 and downsample reduce resolution when stride != 1.
-        self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self._two_convs(inplanes, planes, stride)
         self.downsample = downsample
-        self.stride = stride
-
-    @property
-    def last_bn(self) -> nn.BatchNorm2d:
-        return self.bn2
-
-    def residual(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.bn2(self.conv2(out))
 
 
 class Bottleneck(ResidualBlock):
@@ -144,9 +153,22 @@ class Bottleneck(ResidualBlock):
 BLOCK_TYPES: dict[str, type[BasicBlock] | type[Bottleneck]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
+class Staged(nn.Module):
+    """A network of stages of residual blocks; ``STAGES`` names its stage containers, in forward order."""
+
+    STAGES: tuple[str, ...] = ()
+
+    def named_blocks(self) -> Iterator[tuple[str, ResidualBlock]]:
+        """``("layer2.0", block)`` for every residual block, in forward order (walks the stages directly)."""
+        for stage in self.STAGES:
+            for index, block in enumerate(getattr(self, stage)):
+                yield f"{stage}.{index}", block
+
+
 def is_block(module: nn.Module) -> bool:
     """True for a residual block of this package."""
     return isinstance(module, ResidualBlock)
 
 
-__all__ = ["BasicBlock", "Bottleneck", "ResidualBlock", "BLOCK_TYPES", "conv1x1", "conv3x3", "is_block"]
+__all__ = ["BasicBlock", "Bottleneck", "ResidualBlock", "BLOCK_TYPES", "Staged", "TwoConvBlock", "conv1x1", "conv3x3",
+           "is_block"]

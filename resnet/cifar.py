@@ -9,13 +9,11 @@ state-dict keys), B (1×1 conv + BN) or C (a projection in every block).
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .blocks import ResidualBlock, conv1x1, conv3x3
+from .blocks import Staged, TwoConvBlock, conv1x1, conv3x3
 from .config import ResNetConfig
 
 CIFAR_STAGES: tuple[str, ...] = ("layer1", "layer2", "layer3")
@@ -39,7 +37,7 @@ class ZeroPadShortcut(nn.Module):
         return f"stride={self.stride}, pad=({self.front}, {self.back})"
 
 
-class BasicBlock(ResidualBlock):
+class BasicBlock(TwoConvBlock):
     """Two 3×3 convs with ``shortcut`` (the public code's name for torchvision's ``downsample``); named as the
     public code and the paper name it (``resnet.BasicBlock`` is torchvision's, with ``downsample``)."""
 
@@ -47,12 +45,7 @@ class BasicBlock(ResidualBlock):
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1, option: str = "A") -> None:
         super().__init__()
-        self.conv1 = conv3x3(in_planes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.stride = stride
+        self._two_convs(in_planes, planes, stride)
         changes = stride != 1 or in_planes != planes
         if option == "C" or (option == "B" and changes):
             self.shortcut: nn.Module = nn.Sequential(conv1x1(in_planes, planes, stride), nn.BatchNorm2d(planes))
@@ -66,19 +59,11 @@ class BasicBlock(ResidualBlock):
         """The shortcut when it computes something (None: identity), as ``ResidualBlock.forward`` reads it."""
         return None if isinstance(self.shortcut, nn.Sequential) and not len(self.shortcut) else self.shortcut
 
-    @property
-    def last_bn(self) -> nn.BatchNorm2d:
-        return self.bn2
-
-    def residual(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.bn2(self.conv2(out))
-
 
 CifarBlock = BasicBlock
 
 
-class CifarResNet(nn.Module):
+class CifarResNet(Staged):
     """ResNet-(6n+2) for 32×32 images."""
 
     STEM: tuple[str, ...] = ("conv1", "bn1", "relu")
@@ -114,11 +99,6 @@ class CifarResNet(nn.Module):
         if self.config.zero_init_residual:
             for _, block in self.named_blocks():
                 block.zero_init_last()
-
-    def named_blocks(self) -> Iterator[tuple[str, ResidualBlock]]:
-        for stage in self.STAGES:
-            for index, block in enumerate(getattr(self, stage)):
-                yield f"{stage}.{index}", block
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))

@@ -1,12 +1,11 @@
 """The ResNet network: stem, four stages built by ``_make_layer``, pooling and classifier."""
 from __future__ import annotations
 
-from typing import Iterator
 
 import torch
 from torch import Tensor, nn
 
-from .blocks import BLOCK_TYPES, BasicBlock, Bottleneck, ResidualBlock, conv1x1
+from .blocks import BLOCK_TYPES, BasicBlock, Bottleneck, Staged, conv1x1
 from .cifar import CifarResNet
 from .config import ResNetConfig
 
@@ -15,7 +14,7 @@ STAGE_STRIDES: tuple[int, ...] = (1, 2, 2, 2)
 STAGE_NAMES: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
 
 
-class ResNet(nn.Module):
+class ResNet(Staged):
     """torchvision-compatible ResNet: same module tree, state-dict keys and forward computation."""
 
     # The module names of each part, in forward order: what the explorer reads instead of re-describing them.
@@ -58,12 +57,6 @@ class ResNet(nn.Module):
         if self.config.zero_init_residual:
             for _, block in self.named_blocks():
                 block.zero_init_last()
-
-    def named_blocks(self) -> Iterator[tuple[str, ResidualBlock]]:
-        """``("layer2.0", block)`` for every residual block, in forward order (walks the stages directly)."""
-        for stage in self.STAGES:
-            for index, block in enumerate(getattr(self, stage)):
-                yield f"{stage}.{index}", block
 
     def _make_layer(
         self, block: type[BasicBlock] | type[Bottleneck], planes: int, blocks: int, stride: int = 1, dilate: bool = False
