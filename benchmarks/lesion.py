@@ -15,7 +15,7 @@ from resnet import build, parse_spec
 BATCH, SIZE = 8, 160
 
 
-def _median(fn, repeats: int) -> float:  # noqa: ANN001
+def _median(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

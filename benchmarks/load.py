@@ -61,7 +61,7 @@ def start_server(port: int, env: dict[str, str] | None = None, args: tuple[str, 
     raise RuntimeError("the app did not start within 180 s")
 
 
-def run(users: int = 32, rounds: int = 2, repeats: int = 0, seed: int = 0) -> list[dict]:  # noqa: ARG001
+def run(users: int = 32, rounds: int = 2, repeats: int = 0, seed: int = 0) -> list[dict]:
     from gradio_client import Client
 
     port = _free_port()

@@ -17,11 +17,13 @@ Module map — two pipelines over frozen records:
                 (ONNX via onnx2torch, torch.export programs, Hugging Face folders); trust.py what such a file may
                 make the server do (.pt2 and ONNX vetting, the weights-only guard on torch.load); live.py a
                 live nn.Module as a model (a shadow over its tensors); show.py ``show(model)``, the app on one
-    tracing/    dataflow.py (one forward recorded as dataflow), residual.py (its residual blocks, by what they
+    tracing/    ops.py (torch functions by what they do: the one vocabulary), dataflow.py (one forward recorded
+                as dataflow; ``Recording.table()`` shows it), residual.py (its residual blocks, by what they
                 compute), layout.py (the ResNet in any module: stages, stem, head), identify.py (its name and
                 closest config), layers.py (modules as layer records), shortcuts.py (a parameter-free shortcut
                 named by its ops: option A), static.py (the input a model file declares: its static batch and
-                size), receptive.py (receptive fields over every path), hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
+                size), explain.py (every addition and why it is or is not a block: ``explain(model)``),
+                receptive.py (receptive fields over every path), hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
                 (one forward pass -> Trace), watch.py (real runs handing each block's tensors to callbacks),
                 modes.py (torch function modes that number ops), patching.py (the lock for code that patches
                 torch process-wide), memory.py and meta.py (memory measured on the meta device; profile.py its
@@ -42,7 +44,9 @@ Module map — two pipelines over frozen records:
                 compiled loops, in compiled.py), run.py (the run, its files), checkpoint.py (the merged tally a run resumes
                 from), local.py and ray_engine.py (the engines), views.py (the Dataset tab's views), opened.py (a
                 finished run's files read back as data)
-    lesion/     replay.py (a forward taped, then replayed from an op with additions lesioned), plan.py (each
+    lesion/     reference.py (what a lesion is: ``lesioned_forward``, the forward with chosen additions returning
+                their shortcut + 0), replay.py (a forward taped, then replayed from an op with additions
+                lesioned: what the reference equals, faster), plan.py (each
                 block's addition, the values a cut needs), measure.py (a batch's numbers), partial.py, study.py
                 (settings, labels, draws, path lengths; torch-free), views.py (the charts)
     limits.py   every resource limit as one value; files.py output folders; theme.py plotly template;
@@ -64,6 +68,7 @@ import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "tracing.tracer": ["trace"], "tracing.cache": ["structure_trace"], "tracing.device": ["resolve_device"],
+    "tracing.explain": ["explain", "Explanation"],
     "tracing.hooks": ["eval_mode", "forward_hooks"],
     "tracing.records": ["Trace", "BlockRecord", "ConvRecord", "DownsampleRecord", "LayerRecord", "ModuleRecord",
                         "StageRecord", "format_shape"],

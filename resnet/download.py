@@ -46,7 +46,7 @@ class _SameHost(urllib.request.HTTPRedirectHandler):
     """Redirects are followed on the weights host only: a mirror cannot send the client to another machine
     (127.0.0.1, say)."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201 - urllib's signature
+    def redirect_request(self, req, fp, code, msg, headers, newurl) -> urllib.request.Request | None:  # noqa: ANN001 - urllib's signature
         if _host(newurl) != _host(req.full_url):
             raise DownloadError(f"{_host(req.full_url)} redirected to another host ({_host(newurl)}); not followed")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
@@ -72,7 +72,7 @@ def download(info: WeightsInfo, progress: Progress | None = None, timeout: float
     digest = hashlib.sha256()
     try:
         limit = state_size(info.arch) + SLACK
-        with _OPENER.open(url, timeout=timeout) as response, part.open("wb") as out:  # noqa: S310
+        with _OPENER.open(url, timeout=timeout) as response, part.open("wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
             if total is not None and total > limit:
                 raise DownloadError(f"{_host(url)} announced {total:,} bytes for {info.filename}, more than it can be "

@@ -98,7 +98,7 @@ def refusing(fn: Callable[..., Any], slots: Any = None) -> Callable[..., Any]:
                 return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except Exception as exc:  # noqa: BLE001 - every failure leaves here as one line
+        except Exception as exc:  # every failure leaves here as one line
             shown = refusal(exc, default_title)
             if shown is None:
                 log.exception("internal error in %s", getattr(fn, "__name__", "a handler"))

@@ -22,9 +22,9 @@ REGISTRY = "https://registry.npmjs.org"
 def fetch(package: str, version: str, member: str, dest: Path) -> None:
     if dest.is_file():
         return
-    with urllib.request.urlopen(f"{REGISTRY}/{package}/{version}", timeout=60) as r:
+    with urllib.request.urlopen(f"{REGISTRY}/{package}/{version}", timeout=60) as r:  # noqa: S310 - https, fixed
         dist = json.load(r)["dist"]
-    with urllib.request.urlopen(dist["tarball"], timeout=300) as r:
+    with urllib.request.urlopen(dist["tarball"], timeout=300) as r:  # noqa: S310 - its integrity is checked
         data = r.read()
     algo, _, expected = dist["integrity"].partition("-")
     if base64.b64encode(hashlib.new(algo, data).digest()).decode() != expected:

@@ -54,7 +54,7 @@ class _Live(TorchDispatchMode):
             del self.refs[ptr]
             self.live -= self.size.pop(ptr)
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         for t in tree_leaves(out):
             if isinstance(t, torch.Tensor):

@@ -13,7 +13,7 @@ from explorer import structure_trace, trace
 from explorer.structure.analysis import channels, receptive_fields, stage_stats, stage_stats_rows, transitions
 from explorer.structure.compare import compare, compare_summary
 from explorer.structure.views import compare_views, structure_views
-from resnet import IMAGENET_PRESETS, PRESETS, ResNetConfig, build, get_preset, parse_spec
+from resnet import IMAGENET_PRESETS, ResNetConfig, build, get_preset, parse_spec
 from rf_probe import gradient_rf
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,6 @@ norm of the real branch's output, from a hook on the module the test knows ends 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import pytest

@@ -16,7 +16,7 @@ import torchvision
 from safetensors.torch import save_file
 
 from explorer.models import TimmModel, model_of_checkpoint, open_checkpoint
-from resnet import IMAGENET_PRESETS, PRESETS, CheckpointError, build, get_preset, parse_spec, read_state_dict
+from resnet import IMAGENET_PRESETS, CheckpointError, build, get_preset, parse_spec, read_state_dict
 from resnet.infer import infer_architecture
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -35,11 +35,11 @@ COLORS = ((0.2, 0.4, 1.0), (1.0, 0.8, 0.2), (0.9, 0.3, 0.3))
 # ---- the public CIFAR code (akamaster/pytorch_resnet_cifar10), written out here ---------------------------------
 
 class LambdaLayer(nn.Module):
-    def __init__(self, lambd):  # noqa: ANN001
+    def __init__(self, lambd):
         super().__init__()
         self.lambd = lambd
 
-    def forward(self, x):  # noqa: ANN001, ANN201
+    def forward(self, x):
         return self.lambd(x)
 
 
@@ -61,7 +61,7 @@ class PublicBlock(nn.Module):
                 self.shortcut = nn.Sequential(nn.Conv2d(in_planes, planes, kernel_size=1, stride=stride, bias=False),
                                               nn.BatchNorm2d(planes))
 
-    def forward(self, x):  # noqa: ANN001, ANN201
+    def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         out += self.shortcut(x)
@@ -89,7 +89,7 @@ class PublicResNet(nn.Module):
             self.in_planes = planes
         return nn.Sequential(*layers)
 
-    def forward(self, x):  # noqa: ANN001, ANN201
+    def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.layer3(self.layer2(self.layer1(out)))
         out = F.avg_pool2d(out, out.size()[3])

@@ -241,7 +241,7 @@ def test_the_cli_writes_files_pandas_reads(folder: Path, tmp_path: Path) -> None
     assert summary["preprocessing"]["crop_size"] == 64 and summary["engine"] == "local"
     channels = pd.read_csv(out / "channels.csv")
     assert list(channels.columns) == ["block", "channel", "mean", "std", "max", "active_fraction", "dead"]
-    assert channels.dtypes["dead"] == bool and len(channels) == 2 * (64 + 128 + 256 + 512)
+    assert channels.dtypes["dead"] == np.dtype(bool) and len(channels) == 2 * (64 + 128 + 256 + 512)
     top = pd.read_csv(out / "top.csv")
     assert list(top.columns) == ["block", "channel", "rank", "image", "value", "y", "x"]
     assert set(top["rank"]) == {1, 2} and not set(top["image"]) & {s["file"] for s in summary["skipped"]}
@@ -254,7 +254,7 @@ def test_the_cli_writes_files_pandas_reads(folder: Path, tmp_path: Path) -> None
                 assert np.allclose(typed[column], table[column], rtol=1e-8, atol=0, equal_nan=True), column
             else:
                 assert list(typed[column]) == list(table[column]), column
-    assert typed.dtypes["y"] == np.int32 and pd.read_parquet(out / "channels.parquet").dtypes["dead"] == bool
+    assert typed.dtypes["y"] == np.int32 and pd.read_parquet(out / "channels.parquet").dtypes["dead"] == np.dtype(bool)
     csv = (out / "top.csv").read_bytes()
     blocked = ("import runpy, sys; sys.modules['pyarrow'] = None; sys.argv = ['explorer', *sys.argv[1:]]; "
                "runpy.run_module('explorer', run_name='__main__')")  # (without pyarrow: as an app install)

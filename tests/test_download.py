@@ -42,7 +42,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # quiet
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:  # (http.server's name)
         name = self.path.rsplit("/", 1)[-1]
         if name.startswith("stall"):
             time.sleep(30)

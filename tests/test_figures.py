@@ -23,7 +23,7 @@ from explorer.figures.tikz import BODY_END, BODY_START
 from explorer.graph.dot import SHORTCUT_EDGE
 from explorer.graph.export import export_bytes, export_filename
 from explorer.graph.levels import build_graph
-from resnet import IMAGENET_PRESETS, PRESETS, get_preset
+from resnet import IMAGENET_PRESETS, get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 MERMAID_JS = ROOT / "tests" / ".cache" / "mermaid.min.js"

@@ -7,7 +7,7 @@ from torch import nn
 
 from explorer import structure_trace
 from explorer.structure.inspector import inspect_block, inspection_markdown
-from resnet import IMAGENET_PRESETS, PRESETS, build, get_preset, parse_spec
+from resnet import IMAGENET_PRESETS, build, get_preset, parse_spec
 from resnet.blocks import BasicBlock, Bottleneck, conv1x1
 
 

@@ -20,8 +20,8 @@ from torch import nn
 
 from explorer.dataset import DatasetError, DatasetJob, run_dataset
 from explorer.dataset.folder import decode, list_images, to_batch
-from explorer.lesion import draws, lesion_batch, path_lengths
-from explorer.lesion.measure import _full, _lesioned, _replay
+from explorer.lesion import draws, lesion_batch, lesioned_forward, path_lengths
+from explorer.lesion.measure import _full, _lesioned_logits, _replay
 from explorer.lesion.plan import lesion_plan_for
 from explorer.lesion.study import Study
 from resnet import Preprocess, build, parse_spec
@@ -201,13 +201,19 @@ def test_replays_from_the_cached_prefix_equal_replays_from_scratch(name: str) ->
         assert torch.equal(full, model(x))
         name_ = lp.plan.model_name
         for j, b in enumerate(lp.blocks):
-            cached = _lesioned(model, x, lp, run, (j,))
+            cached = _lesioned_logits(model, x, lp, run, (j,))
             assert lp.verified[b.lesion.op], f"{b.name}: the cut did not replay"
             assert torch.equal(cached, _replay(model, x, run, 0, {b.lesion.op: b.lesion}, name_))
+            assert torch.equal(cached, lesioned_forward(model, x, [b.name]))  # what a lesion is, plainly
             assert not torch.equal(cached, full)
         pair = (0, len(lp.blocks) - 1)
         lesions = {lp.blocks[j].lesion.op: lp.blocks[j].lesion for j in pair}
-        assert torch.equal(_lesioned(model, x, lp, run, pair), _replay(model, x, run, 0, lesions, name_))
+        assert torch.equal(_lesioned_logits(model, x, lp, run, pair), _replay(model, x, run, 0, lesions, name_))
+        assert torch.equal(_lesioned_logits(model, x, lp, run, pair),
+                           lesioned_forward(model, x, [lp.blocks[j].name for j in pair]))
+        assert torch.equal(lesioned_forward(model, x), full)
+        with pytest.raises(KeyError, match="no block 'layer9.0'"):
+            lesioned_forward(model, x, ["layer9.0"])
     if name == "functional":  # the block is act(x + 0) when removed: the test's own forward says the same
         with torch.no_grad():
             h = F.relu(model.stem(x))
@@ -215,7 +221,7 @@ def test_replays_from_the_cached_prefix_equal_replays_from_scratch(name: str) ->
             for i in (2, 4):
                 h2 = F.relu(torch.add(h2, model.convs[i + 1](F.relu(model.convs[i](h2)))))
             h2 = F.relu(model.down(h2) + model.branch_down(h2))
-            assert torch.allclose(_lesioned(model, x, lp, run, (0,)), model.fc(h2.mean((2, 3))), atol=1e-6)
+            assert torch.allclose(_lesioned_logits(model, x, lp, run, (0,)), model.fc(h2.mean((2, 3))), atol=1e-6)
 
 
 def test_refusals_and_resuming(trained, tmp_path: Path) -> None:

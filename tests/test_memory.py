@@ -20,7 +20,7 @@ from explorer.features.store import FeatureStore
 from explorer.limits import Limits, ModelTooLarge
 from explorer.structure.memory import memory_dict, memory_rows
 from explorer.tracing import structure_trace, trace
-from resnet import IMAGENET_PRESETS, PRESETS, build, get_preset, parse_spec
+from resnet import IMAGENET_PRESETS, build, get_preset, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 LARGEST = "bottleneck:64-64-64-64:64x256d"  # every slider at its maximum: ~250 G parameters, 935 GiB of weights
@@ -179,7 +179,7 @@ def test_app_largest_config_every_endpoint(tmp_path: Path) -> None:
             try:
                 client = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False)
                 break
-            except Exception:
+            except Exception:  # noqa: BLE001 - not up yet, whatever the client says
                 assert server.poll() is None, log.read_text()[-2000:]
                 time.sleep(0.5)
         assert client is not None
@@ -197,7 +197,7 @@ def test_app_largest_config_every_endpoint(tmp_path: Path) -> None:
             assert Path(client.predict(LARGEST, 224, "blocks", "TB", False, 96, api_name=f"/export_{fmt}")).stat().st_size
         try:  # a PNG of 256 blocks may be over the pixel limit: then the refusal says so
             assert Path(client.predict(LARGEST, 224, "blocks", "TB", False, 96, api_name="/export_png")).stat().st_size
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the refusal, as gradio_client raises it
             assert "a PNG at 96 dpi would be" in str(exc)
         with pytest.raises(Exception, match=r"this model needs 935 GiB of weights; the limit is 2 GiB"):
             client.predict(LARGEST, None, "cat", "random", None, "cpu", "", 16, api_name="/features")

@@ -23,12 +23,12 @@ class _Cells(HTMLParser):
         self.caption = ""
         self._in: str | None = None
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+    def handle_starttag(self, tag, attrs):
         if tag == "tr":
             self.rows.append([])
         self._in = tag
 
-    def handle_data(self, data):  # noqa: ANN001
+    def handle_data(self, data):
         if self._in in ("td", "th"):
             self.rows[-1].append(data)
         elif self._in == "caption":

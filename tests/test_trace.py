@@ -9,7 +9,7 @@ import torch
 
 import explorer
 from explorer import structure_trace, trace
-from resnet import IMAGENET_PRESETS, PRESETS, build, get_preset
+from resnet import IMAGENET_PRESETS, build, get_preset
 
 
 @pytest.mark.parametrize("name", list(IMAGENET_PRESETS))

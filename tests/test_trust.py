@@ -114,7 +114,7 @@ def test_the_app_and_cli_processes_are_guarded() -> None:
 
 # ---- ONNX ------------------------------------------------------------------------------------------------------
 
-def _onnx_model(tmp_path: Path):  # noqa: ANN202
+def _onnx_model(tmp_path: Path):
     import onnx
 
     path = tmp_path / "small.onnx"
@@ -122,7 +122,7 @@ def _onnx_model(tmp_path: Path):  # noqa: ANN202
     return onnx.load(str(path))
 
 
-def _external(name: str, location: str):  # noqa: ANN202 - a TensorProto naming a file beside the working folder
+def _external(name: str, location: str):
     import onnx
 
     t = onnx.TensorProto(name=name, data_type=onnx.TensorProto.UINT8, dims=[1])
@@ -132,7 +132,7 @@ def _external(name: str, location: str):  # noqa: ANN202 - a TensorProto naming 
     return t
 
 
-def _with_constant(model, tensor):  # noqa: ANN001, ANN202
+def _with_constant(model, tensor):
     import onnx
 
     model.graph.node.insert(0, onnx.helper.make_node("Constant", [], ["c_out"], value=tensor))

@@ -125,8 +125,31 @@ def compare_models(args: argparse.Namespace, limits: Limits) -> str:
     return format_comparison(c)
 
 
+def explain_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help=SPEC_HELP)
+    p.add_argument("--input-size", type=int, help=f"input side in px (from {MIN_INPUT_SIZE}; default: the model's own)")
+    p.add_argument("--backbone", help="a submodule's dotted path: explain it instead of the whole model")
+    p.add_argument("--ops", action="store_true", help="also every op the forward ran, as a table")
+    p.add_argument("--json", action="store_true", help="print the additions and the outcome as JSON")
+
+
+def explain_model(args: argparse.Namespace, limits: Limits) -> str:
+    """Every addition the forward made and whether it is a residual block, and why (exit 0 either way: the
+    answer is the table)."""
+    from ..models import meta_model
+    from ..tracing.explain import explain
+
+    model, _ = model_of(args.model, limits)
+    e = replace(explain(meta_model(model), input_size(args, model, limits), args.backbone), model=model.spec)
+    if args.json:
+        return json.dumps(e.to_dict(), indent=1)
+    return e.table() + (f"\n\n{e.recording.table()}" if args.ops and e.recording else "")
+
+
 COMMANDS = (
     Command("summary", "per-block table and totals", summary_arguments, summary),
+    Command("explain", "every addition the forward made, and why each is or is not a residual block",
+            explain_arguments, explain_model),
     Command("analyze", "channel ratios, stage transitions, receptive fields, cost shares (JSON)", model_arguments,
             analyze),
     Command("export", "a diagram or paper figure (svg/pdf/png/dot/tex/drawio/mermaid/graphml), the trace (json) or "

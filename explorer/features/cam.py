@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from ..tracing.device import model_device, resolve_device
-from .methods import GRADIENT_FREE, METHODS  # noqa: F401 - re-exported
+from .methods import GRADIENT_FREE, METHODS
 from ..tracing.hooks import eval_mode
 from ..tracing.watch import Plan, logits_of, watched_run
 from .capture import input_like

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: I001
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..limits import DEFAULT_LIMITS, Limits
 

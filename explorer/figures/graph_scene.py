@@ -2,6 +2,8 @@
 drawing as the SVG: ``dot -Tjson0`` gives every node's box, every edge's spline and label position."""
 from __future__ import annotations
 
+from typing import Callable
+
 import json
 
 import graphviz
@@ -19,7 +21,7 @@ def _floats(s: str) -> list[float]:
     return [float(v) for v in s.split(",")]
 
 
-def _spline(pos: str, flip) -> tuple[tuple[float, float], ...]:
+def _spline(pos: str, flip: Callable[[list[float]], tuple[float, float]]) -> tuple[tuple[float, float], ...]:
     """Graphviz's ``e,x,y p0 p1 ...`` (cubic B-spline control points, then the arrow tip) as Bézier points."""
     end, points = None, []
     for part in pos.split():

@@ -182,7 +182,7 @@ def paper_scene(t: Trace, unit: str = "stages", flat: bool = False, theme: str =
 
 def scale(s: Scene, k: float) -> Scene:
     """The whole figure, text included, scaled by ``k`` (a crowded figure fitted to its column)."""
-    def pts(points):
+    def pts(points: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
         return tuple((x * k, y * k) for x, y in points)
 
     return Scene(s.width * k, s.height * k, s.theme, s.title,

@@ -1,6 +1,7 @@
 """Scene -> SVG (text kept as text, one ``<g>`` per stage with its name), and PDF / PNG through CairoSVG."""
 from __future__ import annotations
 
+from typing import Iterable
 from xml.sax.saxutils import escape, quoteattr
 
 from .scene import LINE_HEIGHT, Box, Colour, Curve, Scene, Text
@@ -12,7 +13,7 @@ def _n(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".")
 
 
-def _points(pts) -> str:
+def _points(pts: Iterable[tuple[float, float]]) -> str:
     return " ".join(f"{_n(x)},{_n(y)}" for x, y in pts)
 
 

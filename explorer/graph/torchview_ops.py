@@ -1,6 +1,8 @@
 """The ``ops`` level: torchview's operation graph, with each module node labelled by its module path."""
 from __future__ import annotations
 
+from typing import Any
+
 import copy
 import re
 
@@ -41,7 +43,7 @@ def ops_dot(model: nn.Module, input_size: int, direction: str = "TB", title: str
     return graph.visual_graph.source
 
 
-def _walk(graph) -> list:
+def _walk(graph: Any) -> list:  # a torchview ComputationGraph
     """Every node reachable from torchview's root nodes."""
     seen: dict[int, object] = {}
     stack = list(graph.root_container)

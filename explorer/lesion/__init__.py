@@ -1,6 +1,8 @@
 """Lesion studies (Veit, Wilber and Belongie 2016): a residual block removed at test time, its branch set to zero
 so that it computes act(shortcut(x)), and what the network's output loses over a dataset.
 
+- ``reference``: what a lesion is, plainly (``lesioned_forward``: the forward with chosen additions returning
+  their shortcut + 0); what every faster computation here equals,
 - ``replay``: a forward taped once and replayed from an op onward with chosen additions lesioned,
 - ``plan``: each block's addition and the values each cut needs,
 - ``measure``: a batch's numbers (``lesion_batch``), as ``partial.LesionPartial``s that merge exactly,
@@ -17,7 +19,8 @@ from typing import Any
 from .partial import LESION_FIELDS, LesionPartial
 from .study import POOLS, Study, draws, path_lengths
 
-_LAZY = {"LesionError": "measure", "lesion_batch": "measure", "lesion_plan_for": "plan"}
+_LAZY = {"LesionError": "measure", "lesion_batch": "measure", "lesion_plan_for": "plan",
+         "lesioned_forward": "reference"}
 
 
 def __getattr__(name: str) -> Any:
@@ -27,4 +30,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["LESION_FIELDS", "LesionError", "LesionPartial", "POOLS", "Study", "draws", "lesion_batch",
-           "lesion_plan_for", "path_lengths"]
+           "lesion_plan_for", "lesioned_forward", "path_lengths"]

@@ -5,7 +5,8 @@ merge exactly (counts, and float64 sums in a fixed order).
 Per lesion: top-1 correct (images with a label), top-1 agreement with the full model, the summed KL divergence
 KL(full ‖ lesioned) of the softmax outputs; per block also ‖F(x)‖ / ‖shortcut(x)‖ summed over the images (the
 magnitude proxy, from the same images). A cut's replay is checked once per plan (on its first batch) against a
-replay from op 0 with the same block lesioned, bit for bit; a cut that differs is always lesioned from op 0.
+replay from op 0 with the same block lesioned, bit for bit; a cut that differs is always lesioned from op 0
+(why: ``replay``'s docstring; what the replays equal: ``reference.lesioned_forward``).
 """
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def _replay(model: nn.Module, x: Tensor, run: FullRun, cut: int, lesions: dict, 
     return _logits(out, name)
 
 
-def _lesioned(model: nn.Module, x: Tensor, lp: LesionPlan, run: FullRun, chosen: tuple[int, ...]) -> Tensor:
+def _lesioned_logits(model: nn.Module, x: Tensor, lp: LesionPlan, run: FullRun, chosen: tuple[int, ...]) -> Tensor:
     """The output with the blocks ``chosen`` lesioned: a replay from the first one's addition, once that cut
     is known to give what a replay from op 0 gives (checked on the first batch, with that block lesioned)."""
     lesions = {lp.blocks[j].lesion.op: lp.blocks[j].lesion for j in chosen}
@@ -115,8 +116,8 @@ def lesion_batch(model: nn.Module, x: Tensor, targets: Tensor, chosen_draws: lis
             run, full, ratio = _full(model, x, lp, also, n)
         targets = targets.to(full.device)
         targets = torch.where(targets < full.shape[1], targets, torch.full_like(targets, -1))
-        singles = [_scores(full, _lesioned(model, x, lp, run, (j,))[:n], targets) for j in range(len(lp.blocks))]
-        multi = [_scores(full, _lesioned(model, x, lp, run, c)[:n], targets) for c in chosen_draws]
+        singles = [_scores(full, _lesioned_logits(model, x, lp, run, (j,))[:n], targets) for j in range(len(lp.blocks))]
+        multi = [_scores(full, _lesioned_logits(model, x, lp, run, c)[:n], targets) for c in chosen_draws]
         labelled = targets >= 0
         i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
         f64 = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731

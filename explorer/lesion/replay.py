@@ -11,6 +11,16 @@ cut on is computed, and a lesioned addition returns its shortcut operand plus ze
 act(shortcut(x)). The forward's Python runs unchanged, so any model whose dataflow the recorder followed
 replays; a call that is not the taped one (the forward took another path) is noted, and the replay is then
 discarded by the caller (``Replay.diverged``).
+
+What a replay equals is ``reference.lesioned_forward``: the whole forward with the lesioned additions returning
+their shortcut + 0. Why skipping the ops before the cut is safe, and where it is not: those ops return what the
+full run made (the kept copy of every value read after the cut, so what the rest computes from is exact), but a
+call that makes no tensor runs for real on whatever it is given, and before the cut that may be a stand-in of
+uninitialised memory. A forward whose Python reads values before the cut (``.item()``, ``if x.sum() > 0``,
+``.tolist()``) could then take other decisions or numbers unnoticed. That is what ``measure._lesioned_logits`` checks
+on each plan's first batch: a replay from the cut against a replay from op 0 with the same block lesioned, bit
+for bit; a cut that differs is always lesioned from op 0 instead. (A forward whose value-dependent Python agrees
+on the first batch and not on a later one is the case that check cannot see.)
 """
 from __future__ import annotations
 
@@ -20,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..tracing.dataflow import OpWatch, _flat, _name, _produced
+from ..tracing.dataflow import OpWatch, op_name, tensors_in, tensors_out
 from ..tracing.modes import HeldMode
 
 # How an op returned its tensors: one tensor; a plain tuple or list of tensors; anything else (opaque: an op
@@ -47,10 +57,10 @@ class FullRun(HeldMode):
         self.ops: list[TapedOp] = []
         self.kept: dict[tuple[int, int], Tensor] = {}  # (op, which output) -> a copy made as the op returned
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
+    def __torch_function__(self, func, types, args=(), kwargs=None) -> Any:  # noqa: ANN001 - torch's signature
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        produced = _produced(out)
+        produced = tensors_out(out)
         if not produced:
             self.calls.append((func, -1))
             return out
@@ -66,7 +76,7 @@ class FullRun(HeldMode):
         return out
 
     def signature(self) -> tuple[str, ...]:
-        return tuple(_name(op.func) for op in self.ops)
+        return tuple(op_name(op.func) for op in self.ops)
 
 
 def _taped(func: Any, out: Any, produced: list[Tensor], args: tuple, kwargs: dict) -> TapedOp:
@@ -100,7 +110,7 @@ class Replay(HeldMode):
         self.call = 0
         self.diverged = False
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
+    def __torch_function__(self, func, types, args=(), kwargs=None) -> Any:  # noqa: ANN001 - torch's signature
         kwargs = kwargs or {}
         taped = self.tape.calls[self.call] if self.call < len(self.tape.calls) else (None, -1)
         self.call += 1
@@ -109,14 +119,14 @@ class Replay(HeldMode):
         i = taped[1] if not self.diverged else -1
         if i < 0:
             out = func(*args, **kwargs)
-            if not self.diverged and _produced(out):
+            if not self.diverged and tensors_out(out):
                 self.diverged = True  # made a tensor where the tape's call did not
             return out
         self.count += 1
         if i < self.cut:
             return self._stand_in(i, args)
         if i in self.lesions:
-            return _lesioned(self.lesions[i], self.tape.ops[i], args, kwargs)
+            return shortcut_plus_zero(self.lesions[i], self.tape.ops[i].inplace, args, kwargs)
         return func(*args, **kwargs)
 
     def _stand_in(self, i: int, args: tuple) -> Any:
@@ -144,14 +154,12 @@ def _empty(meta: tuple) -> Tensor:
     return torch.empty_strided(shape, stride, dtype=dtype, device=device)
 
 
-def _lesioned(lesion: Lesion, op: TapedOp, args: tuple, kwargs: dict) -> Tensor:
-    """The addition with its branch operand taken as zero: shortcut + 0, written where the op wrote."""
-    operands = _flat((args, kwargs), [])
-    shortcut = operands[1 - lesion.branch_arg]
-    result = torch.add(shortcut, 0.0)
-    if op.inplace:
-        return args[0].copy_(result)
-    return result
+def shortcut_plus_zero(lesion: Lesion, inplace: bool, args: tuple, kwargs: dict) -> Tensor:
+    """The lesioned addition: its branch operand taken as zero, shortcut + 0, written where the op wrote
+    (``inplace``: into its first argument, as ``out.add_(x)`` and ``out += x`` do)."""
+    operands = tensors_in((args, kwargs), [])
+    result = torch.add(operands[1 - lesion.branch_arg], 0.0)
+    return args[0].copy_(result) if inplace else result
 
 
-__all__ = ["FullRun", "Lesion", "Replay"]
+__all__ = ["FullRun", "Lesion", "Replay", "shortcut_plus_zero"]

@@ -126,7 +126,7 @@ def draws(projections: list[bool], k_max: int, repeats: int, seed: int, pool: st
 def path_lengths(n: int) -> list[float]:
     """The share of the 2ⁿ paths through n residual blocks that pass through l of their branches, l = 0 … n:
     Binomial(n, ½) (Veit et al. 2016, Fig. 6a)."""
-    return [math.comb(n, l) / 2 ** n for l in range(n + 1)]
+    return [math.comb(n, k) / 2 ** n for k in range(n + 1)]
 
 
 LESION_COLUMNS = ["block", "projection", "accuracy", "agreement", "kl", "ratio"]

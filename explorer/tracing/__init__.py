@@ -1,4 +1,6 @@
-"""Tracing: forward hooks turn one pass of a model into frozen records (``Trace``) that every view reads."""
+"""Tracing: one forward pass recorded as dataflow (``dataflow``), its residual blocks recognised by what they
+compute (``residual``, ``layout``), turned into frozen records (``Trace``) that every view reads; ``explain``
+says why each addition is or is not a block."""
 from __future__ import annotations
 
 import lazy_loader
@@ -11,6 +13,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "identify": ("infer_config", "model_label"),
     "layout": ("ForwardFailed", "Layout", "NotAResNet"),
     "dataflow": ("Recording", "record"),
+    "explain": ("AdditionRecord", "Explanation", "explain"),
     "residual": ("find_residuals",),
     "memory": ("measure_memory",),
     "profile": ("MemoryProfile", "PartMemory"),

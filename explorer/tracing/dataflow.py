@@ -13,20 +13,17 @@ import math
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
+from .ops import CONVS, FILLS, GLOBAL, POOLS
 from .patching import forwards
 
 Shape = tuple[int, ...]
-ADDS = frozenset({"add", "add_", "__add__", "__iadd__", "__radd__"})
-CONVS = frozenset({"conv1d", "conv2d", "conv3d", "convolution", "_convolution"})
-POOLS = frozenset({"max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "max_pool1d", "avg_pool1d"})
-GLOBAL = frozenset({"adaptive_avg_pool2d", "adaptive_max_pool2d", "adaptive_avg_pool1d", "mean", "sum", "amax",
-                    "max", "std", "var", "_adaptive_avg_pool2d", "adaptive_max_pool2d_with_indices"})
+
 
 
 @dataclass(frozen=True)
@@ -133,39 +130,55 @@ class Recording:
             yield self.calls[c]
             c = self.calls[c].parent
 
+    def where(self, op: int) -> str:
+        """The module ``op`` ran in (its dotted name; "" for the recorded module's own forward)."""
+        return next((c.path for c in self.scopes(op)), "")
+
+    def table(self, ops: Iterable[int] | None = None) -> str:
+        """The ops as a text table, as torch.fx's ``print_tabular`` shows a graph: index, function, the values it
+        read (``%3``, the forward's inputs first), the values it made with their shapes, the module it ran in."""
+        rows = [("op", "function", "reads", "makes", "in module")]
+        for i in (range(len(self.ops)) if ops is None else ops):
+            op = self.ops[i]
+            made = ", ".join(f"%{v} {'×'.join(map(str, self.shapes.get(v, ())))}" for v in op.outputs)
+            rows.append((str(i), op.func, " ".join(f"%{v}" for v in op.inputs) or "-", made, self.where(i) or "-"))
+        widths = [max(len(r[k]) for r in rows) for k in range(5)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
 
 def _is_param(t: Tensor) -> bool:
     cls = type(t)
     return cls is nn.Parameter or (cls is not Tensor and isinstance(t, nn.Parameter))
 
 
-def _flat(obj: Any, out: list) -> list:
+def tensors_in(obj: Any, out: list) -> list:
     """The tensors in ``obj`` (nested tuples, lists and dicts), in order: pytree's generality costs most of a
     recording's time, and a forward's arguments are never more than this."""
     if isinstance(obj, Tensor):
         out.append(obj)
     elif isinstance(obj, (tuple, list)):
         for o in obj:
-            _flat(o, out)
+            tensors_in(o, out)
     elif isinstance(obj, dict):
         for o in obj.values():
-            _flat(o, out)
+            tensors_in(o, out)
     return out
 
 
 _NAMES: dict[Any, str] = {}
 
 
-def _produced(out: Any) -> list[Tensor]:
+def tensors_out(out: Any) -> list[Tensor]:
     """The tensors an op returned: an op is what returns at least one (``dim()`` and ``.shape`` are not)."""
     if isinstance(out, Tensor):
         return [out]
     if isinstance(out, (tuple, list, dict)):
-        return _flat(out, [])
+        return tensors_in(out, [])
     return []
 
 
-def _name(func: Any) -> str:
+def op_name(func: Any) -> str:
     """``conv2d`` for ``F.conv2d``, ``torch.conv2d`` and ``aten.conv2d.default`` alike."""
     try:
         return _NAMES[func]
@@ -221,7 +234,6 @@ def _over_space(name: str, args: tuple, kwargs: dict) -> bool:
     return {2, 3} <= dims
 
 
-FILLS = {"pad": 3, "constant_pad_nd": 2}  # where each takes its fill value
 
 
 def _pad_fill(name: str, args: tuple, kwargs: dict) -> float:
@@ -279,7 +291,7 @@ class Recorder(TorchFunctionMode):
     def values(self, obj: Any, create: bool = False) -> tuple[int, ...]:
         out = []
         ids = self._ids
-        for t in (obj if isinstance(obj, list) else _flat(obj, [])):
+        for t in (obj if isinstance(obj, list) else tensors_in(obj, [])):
             entry = ids.get(id(t))
             if entry is not None and entry[0]() is t:
                 out.append(entry[1])
@@ -288,14 +300,14 @@ class Recorder(TorchFunctionMode):
         return tuple(out)
 
     # ops ------------------------------------------------------------------------------------------------------
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
+    def __torch_function__(self, func, types, args=(), kwargs=None) -> Any:  # noqa: ANN001 - torch's signature
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        produced = _produced(out)
+        produced = tensors_out(out)
         if not produced:
             return out
-        name = _name(func)
-        leaves = _flat(kwargs, _flat(args, [])) if kwargs else _flat(args, [])
+        name = op_name(func)
+        leaves = tensors_in(kwargs, tensors_in(args, [])) if kwargs else tensors_in(args, [])
         read = self.values(leaves)
         inputs = tuple(v for v in read if v not in self.from_params)
         index = len(self.ops)
@@ -409,5 +421,5 @@ def record(model: nn.Module, args: tuple, kwargs: dict | None = None,
     return rec.recording(inputs, out)
 
 
-__all__ = ["ADDS", "CONVS", "Call", "Conv", "GLOBAL", "Op", "OpWatch", "POOLS", "Recorder", "Recording",
-           "Spatial", "Watch", "record"]
+__all__ = ["Call", "Conv", "Op", "OpWatch", "Recorder", "Recording", "Spatial", "Watch", "op_name", "record",
+           "tensors_in", "tensors_out"]

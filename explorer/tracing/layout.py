@@ -157,14 +157,18 @@ def _stages(names: list[str], blocks: list[Residual], rec: Recording, modular: b
     return stages
 
 
-def recognise(rec: Recording) -> Layout | str:
-    """The layout of a recording, or a line saying why it has none."""
-    found = find_residuals(rec)
+EXPLAIN = "explorer.explain(model), or python -m explorer explain MODEL, lists each addition and why"
+
+
+def recognise(rec: Recording, found: Found | None = None) -> Layout | str:
+    """The layout of a recording (its residuals ``found`` already, or found here), or a line saying why it has
+    none (pointing to ``explain`` where the forward did add tensors)."""
+    found = found or find_residuals(rec)
     if not found.blocks:
         if found.conv_free_adds:
-            return "its forward has residual additions but no convolution in them (a transformer?)"
+            return f"its forward has residual additions but no convolution in them (a transformer?); {EXPLAIN}"
         return "its forward has no residual additions" if not found.adds else \
-            "its forward adds tensors, but none is a block's input carried to its output"
+            f"its forward adds tensors, but none is a block's input carried to its output; {EXPLAIN}"
     windows = [(r, *_window(rec, r)) for r in found.blocks]
     base = _backbone(rec, windows)
     path = base.path

@@ -25,7 +25,7 @@ from .hooks import eval_mode
 from .meta import MetaOps
 from .patching import forwards
 from .static import fixed_batch
-from .profile import HALF_BYTES, MemoryProfile, PartMemory, totals  # noqa: F401 - the records, re-exported
+from .profile import HALF_BYTES, MemoryProfile, PartMemory, totals  # the records, re-exported
 
 Part = tuple[str, tuple[nn.Module, ...]]  # ("layer2.0", modules whose forward belongs to it)
 

@@ -1,6 +1,8 @@
 """Forward passes on the meta device: shapes and storages without data, so no config is too large to trace."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -35,7 +37,7 @@ class MetaOps(TorchDispatchMode):
     def created(self, out: object) -> None:
         pass
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 (torch's signature)
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None) -> Any:  # noqa: ANN001 - torch's signature
         out = FAST.get(func, func)(*args, **(kwargs or {}))
         self.created(out)
         return out

@@ -2,10 +2,12 @@
 op when it returns a tensor), holding the shared side of torch's patch lock (``patching.forwards``) meanwhile."""
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
-from .dataflow import OpWatch, _name, _produced
+from .dataflow import OpWatch, op_name, tensors_out
 from .patching import forwards
 
 
@@ -37,10 +39,10 @@ class LightRun(HeldMode):
         super().__init__()
         self.watch, self.funcs = watch, []
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
+    def __torch_function__(self, func, types, args=(), kwargs=None) -> Any:  # noqa: ANN001 - torch's signature
         out = func(*args, **(kwargs or {}))
         if not isinstance(out, Tensor):
-            produced = _produced(out)
+            produced = tensors_out(out)
             if not produced:
                 return out
         else:
@@ -52,7 +54,7 @@ class LightRun(HeldMode):
         return out
 
     def signature(self) -> tuple[str, ...]:
-        return tuple(_name(f) for f in self.funcs)
+        return tuple(op_name(f) for f in self.funcs)
 
 
 __all__ = ["HeldMode", "LightRun"]

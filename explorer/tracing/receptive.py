@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from .dataflow import Call, Recording
 from .records import FieldRecord
-from .shortcuts import PADS, SLICES, subsampling  # pads change the grid, not which positions reach an output
+from .ops import PADS, SLICES  # pads change the grid, not which positions reach an output
+from .shortcuts import subsampling
 
 
 def fields(rec: Recording, base: Call | None = None) -> dict[int, FieldRecord]:

@@ -11,20 +11,8 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
-from .dataflow import ADDS, Call, Recording
-
-# Ops that keep each position to itself and one tensor to one tensor: what may follow the sum in a block.
-POINTWISE = frozenset({"relu", "relu_", "gelu", "silu", "silu_", "leaky_relu", "leaky_relu_", "hardswish",
-                       "hardswish_", "mish", "elu", "elu_", "relu6", "hardtanh", "hardtanh_", "prelu", "dropout",
-                       "clone", "contiguous", "selu", "celu", "softplus", "tanh", "sigmoid", "identity", "alias",
-                       "detach", "_to_copy", "to"})
-
-
-# Ops that move positions: a sum fed through one of them merges resolutions (a feature pyramid's top-down
-# path), which no residual block does.
-RESAMPLE = frozenset({"interpolate", "upsample", "upsample_nearest2d", "upsample_bilinear2d", "_upsample_nearest_exact2d",
-                      "upsample_bicubic2d", "grid_sample", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold"})
-
+from .dataflow import Call, Recording
+from .ops import ADDS, POINTWISE, RESAMPLE
 
 @dataclass(frozen=True)
 class Residual:
@@ -54,6 +42,10 @@ class Found:
     blocks: tuple[Residual, ...]
     conv_free_adds: int  # additions of two tensors from one split with no convolution on either side (a ViT)
     adds: int  # additions of two forward tensors of the same shape
+    verdicts: tuple[tuple[int, str], ...] = ()  # (op, why it is not a block; BLOCK where it is) for every addition
+
+
+BLOCK = "a residual block"
 
 
 def _nearest_common(rec: Recording, a: int, b: int) -> int | None:
@@ -80,7 +72,7 @@ def _nearest_common(rec: Recording, a: int, b: int) -> int | None:
     return None
 
 
-def _path_ops(rec: Recording, split: int, end: int) -> tuple[int, ...]:
+def path_ops(rec: Recording, split: int, end: int) -> tuple[int, ...]:
     """The ops on any path from value ``split`` to value ``end`` (a forward sweep over the window between)."""
     if split == end:
         return ()
@@ -145,53 +137,89 @@ def _trailing(rec: Recording, out: int) -> tuple[int, ...]:
     return tuple(ops)
 
 
-def _operands(rec: Recording, add: int) -> tuple[int, int] | None:
+def _operands(rec: Recording, add: int) -> tuple[int, int] | str:
+    """The addition's two tensor operands, or why it has none a block could add."""
     op = rec.ops[add]
-    if op.func not in ADDS or len(op.inputs) != 2 or len(op.outputs) != 1:
-        return None
+    if len(op.inputs) != 2 or len(op.outputs) != 1:
+        return "adds a constant, a parameter or a buffer to one forward tensor"
     a, b = op.inputs
     shapes = rec.shapes
-    if a == b or shapes.get(a) != shapes.get(b) or len(shapes.get(a, ())) < 3:
-        return None
+    if a == b:
+        return "adds a tensor to itself"
+    if shapes.get(a) != shapes.get(b):
+        return f"its operands differ in shape ({_shape(shapes.get(a))} and {_shape(shapes.get(b))}): a broadcast"
+    if len(shapes.get(a, ())) < 3:
+        return f"its operands are not feature maps ({_shape(shapes.get(a))})"
     return a, b
 
 
+def _shape(shape: tuple[int, ...] | None) -> str:
+    return "×".join(map(str, shape)) if shape else "?"
+
+
+def _judge(rec: Recording, add: int, pair: tuple[int, int], blocks: list[Residual], windows: list[Call]
+           ) -> Residual | str:
+    """The block an addition of two same-shaped feature maps closes, or why it closes none."""
+    split = _nearest_common(rec, *pair)
+    if split is None:
+        return "its operands were computed from no common tensor (two inputs added)"
+    paths = [path_ops(rec, split, v) for v in pair]
+    resampled = next((rec.ops[i].func for p in paths for i in p if rec.ops[i].func in RESAMPLE), None)
+    if resampled:
+        return f"an operand passes through {resampled}: it merges two resolutions (a feature pyramid), as no block does"
+    counts = [_convs(rec, p) for p in paths]
+    if max(counts) == 0:
+        return "no convolution on either side (an attention or MLP block's addition, or a skip of pointwise ops)"
+    branch_arg = 0 if (counts[0], len(paths[0])) >= (counts[1], len(paths[1])) else 1
+    call, after = _block_call(rec, add, split, paths[branch_arg])
+    holder = next((c for c in windows if c.holds(add)), None)
+    if call is None and holder is not None:
+        return _inside(holder)
+    if call is not None and any(b.call == call for b in blocks):
+        return f"a second addition in {rec.calls[call].path}, whose first is its block's"
+    op = rec.ops[add]
+    out = rec.ops[after[-1]].outputs[0] if after else op.outputs[0]
+    return Residual(add, split, pair[branch_arg], pair[1 - branch_arg], branch_arg, out, call, paths[branch_arg],
+                    paths[1 - branch_arg], after, inplace_shortcut=op.func in ("add_", "__iadd__") and branch_arg == 1)
+
+
+def _inside(holder: Call) -> str:
+    return f"inside the residual branch of {holder.path or 'the model'} (a Res2Net scale): part of that block"
+
+
 def find_residuals(rec: Recording) -> Found:
-    """Every residual addition of ``rec`` as a block, in forward order (see the module's docstring)."""
+    """Every residual addition of ``rec`` as a block, in forward order (see the module's docstring), and for every
+    addition why it is or is not one (``Found.verdicts``: what ``explain`` shows)."""
     blocks: list[Residual] = []
+    verdicts: dict[int, str] = {}
     adds = conv_free = 0
-    module_windows: list[Call] = []
+    windows: list[Call] = []
     for op in rec.ops:
+        if op.func not in ADDS:
+            continue
         pair = _operands(rec, op.index)
-        if pair is None:
+        if isinstance(pair, str):
+            verdicts[op.index] = pair
             continue
         adds += 1
-        split = _nearest_common(rec, *pair)
-        if split is None:
+        judged = _judge(rec, op.index, pair, blocks, windows)
+        if isinstance(judged, str):
+            conv_free += judged.startswith("no convolution")
+            verdicts[op.index] = judged
             continue
-        paths = [_path_ops(rec, split, v) for v in pair]
-        if any(rec.ops[i].func in RESAMPLE for p in paths for i in p):
-            continue
-        counts = [_convs(rec, p) for p in paths]
-        if max(counts) == 0:
-            conv_free += 1
-            continue
-        branch_arg = 0 if (counts[0], len(paths[0])) >= (counts[1], len(paths[1])) else 1
-        call, after = _block_call(rec, op.index, split, paths[branch_arg])
-        if call is None and any(c.holds(op.index) for c in module_windows):
-            continue  # an addition inside a block's branch (Res2Net's scales): part of that block
-        if call is not None:
-            if any(b.call == call for b in blocks):
-                continue
-            module_windows.append(rec.calls[call])
-        out = rec.ops[after[-1]].outputs[0] if after else op.outputs[0]
-        shortcut = pair[1 - branch_arg]
-        blocks.append(Residual(op.index, split, pair[branch_arg], shortcut, branch_arg, out, call, paths[branch_arg],
-                               paths[1 - branch_arg], after, inplace_shortcut=op.func in ("add_", "__iadd__")
-                               and branch_arg == 1))
+        if judged.call is not None:
+            windows.append(rec.calls[judged.call])
+        blocks.append(judged)
+        verdicts[op.index] = BLOCK
     # a module block that came after an addition inside it was recognised: drop those inner ones
-    kept = [b for b in blocks if b.call is not None or not any(rec.calls[c.index].holds(b.add) for c in module_windows)]
-    return Found(tuple(kept), conv_free, adds)
+    kept = []
+    for b in blocks:
+        holder = next((c for c in windows if c.holds(b.add)), None) if b.call is None else None
+        if holder is not None:
+            verdicts[b.add] = _inside(holder)
+        else:
+            kept.append(b)
+    return Found(tuple(kept), conv_free, adds, tuple(sorted(verdicts.items())))
 
 
-__all__ = ["Found", "POINTWISE", "Residual", "find_residuals"]
+__all__ = ["BLOCK", "Found", "Residual", "find_residuals", "path_ops"]

@@ -10,12 +10,9 @@ from __future__ import annotations
 from typing import Callable
 
 from .dataflow import Op, Recording
+from .ops import CONCATS, PADS, SLICES, ZEROS
 from .records import LayerRecord
 
-SLICES = frozenset({"__getitem__", "getitem", "slice", "narrow", "index_select"})
-PADS = frozenset({"pad", "constant_pad_nd", "reflection_pad2d", "replication_pad2d"})
-CONCATS = frozenset({"cat", "concat", "concatenate"})
-ZEROS = frozenset({"zeros", "zeros_like", "new_zeros"})
 
 
 def subsampling(src: tuple[int, ...], out: tuple[int, ...]) -> int:
@@ -62,4 +59,4 @@ def _fill(rec: Recording, op: Op) -> str:
     return "zero-pad" if made and all(f in ZEROS for f in made) else "concat"
 
 
-__all__ = ["CONCATS", "PADS", "SLICES", "describe", "subsampling"]
+__all__ = ["describe", "subsampling"]

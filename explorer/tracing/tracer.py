@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from .dataflow import Recording, record
+from .ops import OP_KINDS, SHAPE_ONLY, STRUCTURAL
 from .device import model_device, resolve_device
 from .hooks import eval_mode, running_on
 from .identify import infer_config, model_label
@@ -20,22 +21,6 @@ from .records import (ACTIVATION_NAMES, BlockRecord, ConvRecord, DownsampleRecor
                       StageRecord, Trace)
 from .receptive import fields
 from .shortcuts import describe
-
-# Functional ops that move no data between positions or channels: left out of the layer records (their
-# modules, nn.Flatten say, are kept).
-SHAPE_ONLY = frozenset({"flatten", "view", "reshape", "contiguous", "squeeze", "unsqueeze", "permute", "transpose",
-                        "expand", "clone", "detach", "dropout", "identity", "alias", "to", "_to_copy", "__getitem__",
-                        "getitem", "split", "chunk", "unbind", "size", "t", "type_as", "float", "half", "bfloat16"})
-STRUCTURAL = frozenset({"add", "add_", "__add__", "__iadd__", "__radd__", "cat", "mul", "mul_", "__mul__", "stack",
-                        "sum", "div", "sub", "__truediv__", "__sub__"})
-OP_KINDS = {"relu": "relu", "relu_": "relu", "batch_norm": "bn", "max_pool2d": "maxpool", "avg_pool2d": "avgpool2d",
-            "adaptive_avg_pool2d": "avgpool", "mean": "avgpool", "linear": "fc", "conv2d": "conv",
-            "group_norm": "GroupNorm", "layer_norm": "LayerNorm", "addmm": "fc", "matmul": "fc",
-            "_native_batch_norm_legit_no_training": "bn", "max_pool2d_with_indices": "maxpool",
-            "adaptive_avg_pool2d_backward": "avgpool", "_adaptive_avg_pool2d": "avgpool", "silu": "SiLU",
-            "gelu": "GELU", "hardtanh": "ReLU6", "hardtanh_": "ReLU6", "leaky_relu": "LeakyReLU",
-            "sigmoid": "sigmoid", "add": "add", "add_": "add"}
-
 
 def trace(
     model: nn.Module,
@@ -55,7 +40,7 @@ def trace(
     real model is then run with meta stand-ins for its tensors. ``memory=True`` adds what the model needs in
     memory (``Trace.memory``), measured by two more passes on the meta device.
     """
-    root = _submodule(model, backbone)
+    root = submodule(model, backbone)
     target = model_device(root) if device is None else (torch.device("meta") if str(device) == "meta"
                                                           else resolve_device(device))
     x = example_input(root, input_size) if x is None else x
@@ -97,7 +82,7 @@ def _fingerprint(model: nn.Module) -> int:
     return hash(tuple(parts))
 
 
-def _submodule(model: nn.Module, backbone: str | None) -> nn.Module:
+def submodule(model: nn.Module, backbone: str | None) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise NotAResNet(f"expected an nn.Module (a convolutional residual network); got a {type(model).__name__}")
     if not backbone:
@@ -118,7 +103,7 @@ def _recognised(root: nn.Module, x: Tensor, target: torch.device, where: str) ->
 def find_layout(model: nn.Module, backbone: str | None = None, input_size: int = 224) -> Layout:
     """The residual network of ``model`` (or of its submodule at the dotted path ``backbone``), recognised
     from one forward pass on the meta device: nothing is allocated and the model is not touched."""
-    root = _submodule(model, backbone)
+    root = submodule(model, backbone)
     where = f"{backbone!r} ({type(root).__name__})" if backbone else type(model).__name__
     return _recognised(root, example_input(root, input_size), torch.device("meta"), where)
 
@@ -340,9 +325,9 @@ def _pre_ops(rec: Recording, b: BlockLayout) -> tuple[int, ...]:
     r = b.residual
     if r.split == b.input:
         return ()
-    from .residual import _path_ops
+    from .residual import path_ops
 
-    return _path_ops(rec, b.input, r.split)
+    return path_ops(rec, b.input, r.split)
 
 
 GENERIC = ("InterpreterModule", "GraphModule", "Module", "Sequential")  # classes that say nothing of a block

@@ -98,7 +98,7 @@ def watched_run(model: nn.Module, x: Tensor, watch: Callable[[Plan], Watch], pla
     A model file with a static batch gets ``x`` padded to it; callbacks and output see only ``x``'s rows (with
     ``whole``, callbacks get the padded tensors themselves: what a gradient is taken with respect to)."""
     x, n = padded(model, x)
-    rows = (lambda p: watch(p)) if whole else (lambda p: real_rows(watch(p), n, len(x)))  # noqa: E731
+    rows = (lambda p: watch(p)) if whole else (lambda p: real_rows(watch(p), n, len(x)))
     plan = plan or plan_for(model, x)
     light = LightRun(plan.op_watch(rows(plan), x))
     with light:
