@@ -25,10 +25,11 @@ import torch
 from PIL import Image
 
 from explorer.dataset import DatasetJob, list_images, run_dataset
-from explorer.dataset.checkpoint import ShardResult
+from explorer.dataset.tally import ShardResult
 from explorer.dataset.folder import to_batch
-from explorer.dataset.local import ShardImages, reduce_shard, reduction_threads
-from explorer.dataset.run import block_names, shards
+from explorer.dataset.local import ShardImages, reduction_threads
+from explorer.dataset.run import block_names
+from explorer.dataset.shards import reduce_shard, shards
 from explorer.limits import DEFAULT_LIMITS
 from resnet import Preprocess, build, parse_spec
 

@@ -41,9 +41,10 @@ Module map — two pipelines over frozen records:
                 maps at every block; methods.py names them), store.py (models, captures and CAM runs kept for a
                 server), views.py and cam_views.py (what they show)
     dataset/    folder.py (images and labels), stats.py (partials that merge exactly) and kernels.py (their
-                compiled loops, in compiled.py), run.py (the run, its files), checkpoint.py (the merged tally a run resumes
-                from), local.py and ray_engine.py (the engines), views.py (the Dataset tab's views), opened.py (a
-                finished run's files read back as data)
+                compiled loops, in compiled.py); a one-way chain: job.py (what a run is asked) <- shards.py (a
+                shard's work, the same on every engine) <- local.py and ray_engine.py (the engines) <- run.py (the
+                run, its files), tally.py (the merged tally a run resumes from); views.py (the Dataset tab's
+                views), opened.py (a finished run's files read back as data)
     lesion/     reference.py (what a lesion is: ``lesioned_forward``, the forward with chosen additions returning
                 their shortcut + 0), replay.py (a forward taped, then replayed from an op with additions
                 lesioned: what the reference equals, faster), plan.py (each

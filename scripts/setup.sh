@@ -38,7 +38,8 @@ if [ ! -f "$stamp" ] || [ "$req" -nt "$stamp" ] || [ requirements.txt -nt "$stam
   app_torch=()
   # The app alone gets torch's small CPU build unless a torch is already there (the tests' 2.14.1 also works).
   if [ "$want_test" = 0 ] && ! .venv/bin/python -c "import torch" 2>/dev/null; then app_torch=(torch==2.13.0); fi
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req" "${app_torch[@]}"
+  # Numba (the extra "fast"): the dataset runs' compiled reductions; optional, but the app's set-up has it.
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$req" "${app_torch[@]}" "numba>=0.61"
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
   touch "$stamp"
 fi

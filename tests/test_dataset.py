@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from explorer.dataset import DatasetError, DatasetJob, run_dataset
-from explorer.dataset.checkpoint import ShardResult, Tally
+from explorer.dataset.tally import ShardResult, Tally
 from explorer.dataset.stats import reduce_batch
 from explorer.lesion.study import Study
 from resnet import Preprocess, build, parse_spec

@@ -61,7 +61,17 @@ def test_pairs_equal_numpy_in_float64(layout: str, path: str) -> None:
     assert np.array_equal(got.argmax, ref["argmax"]) and np.array_equal(got.positive, ref["positive"])
 
 
-def test_partials_merged_in_any_split_equal_the_whole() -> None:
+@pytest.fixture(params=["numba", "numpy"])
+def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The compiled kernels, or numpy's and torch's (what a machine without Numba runs)."""
+    from explorer.dataset import kernels as k
+
+    if request.param == "numpy":
+        monkeypatch.setattr(k, "_KERNELS", k.Kernels(None, None, k.combine_numpy, k.merge_top_numpy))
+    return request.param
+
+
+def test_partials_merged_in_any_split_equal_the_whole(kernels: str) -> None:
     y = _outputs(n=7)
     a = y.numpy().astype(np.float64)
     images = list(range(10, 17))
@@ -86,7 +96,7 @@ def test_partials_merged_in_any_split_equal_the_whole() -> None:
 
 
 @pytest.mark.parametrize("n", [9, 40])  # (≤ 32 images ranked by counting, more by insertion)
-def test_a_batch_combined_keeps_its_best_images_as_a_stable_argsort(n: int) -> None:
+def test_a_batch_combined_keeps_its_best_images_as_a_stable_argsort(n: int, kernels: str) -> None:
     rng = np.random.default_rng(n)
     c, h, w, k = 6, 3, 5, 7
     peak = rng.standard_normal((n, c)).astype(np.float32)
@@ -115,3 +125,48 @@ def test_a_batch_combined_keeps_its_best_images_as_a_stable_argsort(n: int) -> N
     pick = np.argsort(-both, axis=1, kind="stable")[:, :k]
     assert np.array_equal(merged.top_image, np.take_along_axis(np.concatenate([got.top_image, other.top_image], 1), pick, 1))
     assert np.array_equal(merged.top_value, np.take_along_axis(both, pick, 1), equal_nan=True)
+
+
+HIDE_NUMBA = """
+import sys
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] == 'numba':
+            raise ModuleNotFoundError("No module named 'numba' (hidden by the test)")
+sys.meta_path.insert(0, Hide())
+"""
+
+
+def test_a_run_without_numba_writes_the_same_tables(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path
+    """Numba is optional: a dataset run on a machine without it (hidden here) writes the same top images and
+    the same statistics to float rounding."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (tmp_path / "images" / cls).mkdir(parents=True)
+        for i in range(5):
+            Image.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(tmp_path / "images" / cls / f"{i}.png")
+    outs = {}
+    for name, prelude in (("numba", ""), ("numpy", HIDE_NUMBA)):
+        outs[name] = tmp_path / name
+        script = prelude + (f"from explorer.cli import main; from explorer.dataset import kernels\n"
+                            f"code = main(['dataset', 'basic:1-1-1-1', {str(tmp_path / 'images')!r}, '--out', "
+                            f"{str(outs[name])!r}, '--crop', '32', '--batch-size', '4', '--workers', '0', '--top-k', '3'])\n"
+                            f"print('compiled' if kernels.load().positions_last else 'numpy'); sys.exit(code)")
+        r = subprocess.run([sys.executable, "-c", "import sys\n" + script], cwd=Path(__file__).resolve().parent.parent,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert r.stdout.strip().splitlines()[-1] == ("compiled" if name == "numba" else "numpy")
+    top = [pd.read_csv(outs[n] / "top.csv") for n in ("numba", "numpy")]
+    assert top[0][["block", "channel", "rank", "image", "y", "x"]].equals(top[1][["block", "channel", "rank", "image", "y", "x"]])
+    assert np.allclose(top[0]["value"], top[1]["value"], rtol=1e-6)
+    channels = [pd.read_csv(outs[n] / "channels.csv") for n in ("numba", "numpy")]
+    for column in ("mean", "std", "max", "active_fraction"):
+        assert np.allclose(channels[0][column], channels[1][column], rtol=1e-6, atol=1e-9), column
+    assert channels[0]["dead"].equals(channels[1]["dead"])

@@ -1,8 +1,10 @@
-"""The local engine: a DataLoader whose workers decode a shard each, and the model on the CPU or a GPU, each
-block's output reduced on the device the moment the block makes it (``stats.reduce_batch``)."""
+"""The local engine: a DataLoader whose workers decode a shard each (``shards.decode_shard``), and the model on
+the CPU or a GPU in this process (``shards.run_shard``), each block's output reduced on the device the moment
+the block makes it."""
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Callable
 
 import torch
@@ -10,22 +12,17 @@ from torch.utils.data import DataLoader, Dataset
 
 from resnet import Preprocess
 
-from ..features.capture import input_like
-from ..lesion.measure import lesion_batch
-from ..lesion.partial import LesionPartial
 from ..tracing.device import resolve_device
 from ..tracing.hooks import running_on
-from ..tracing.watch import watched_run
-from .folder import ImageSet, decode, to_batch
-from .checkpoint import ShardResult
-from .run import Shard
-from .stats import Partial, reduce_batch
+from .folder import ImageSet
+from .shards import Shard, decode_shard, run_shard
+from .tally import ShardResult
 
 if TYPE_CHECKING:
     from torch import nn
 
     from ..lesion.study import Design
-    from .run import DatasetJob
+    from .job import DatasetJob
 
 
 class ShardImages(Dataset):
@@ -37,36 +34,10 @@ class ShardImages(Dataset):
     def __len__(self) -> int:
         return len(self.todo)
 
-    def __getitem__(self, i: int) -> tuple[int, list, list[int], list[tuple[int, str]]]:
+    def __getitem__(self, i: int) -> tuple[int, object, list[int], list[tuple[int, str]]]:
         shard = self.todo[i]
-        crops, used, skipped = [], [], []
-        for index in shard.images:
-            crop, reason = decode(self.images.root, self.images.files[index], self.pre, self.limits)
-            if crop is None:
-                skipped.append((index, reason))
-            else:
-                crops.append(crop)
-                used.append(index)
-        return shard.index, crops, used, skipped
-
-
-def reduce_shard(model: nn.Module, x: torch.Tensor, used: list[int], blocks: list[str], k: int,
-                 plan: Design | None = None, threads: int | None = None) -> tuple[dict[str, Partial], LesionPartial | None]:
-    """One forward of a shard's batch, each block's output reduced as it is made (in ``threads`` threads, by
-    default torch's); for a lesion study that forward is taped and the lesions replayed from it
-    (``lesion_batch``)."""
-    parts: dict[str, Partial] = {}
-    threads = threads or torch.get_num_threads()
-
-    def watch(plan) -> dict:  # noqa: ANN001
-        return {b.output: [lambda t, n=b.name: parts.__setitem__(n, reduce_batch(t, k, used, threads))]
-                for b in plan.blocks}
-
-    if plan is None:
-        watched_run(model, x, watch, replan=parts.clear)
-        return parts, None
-    targets = torch.tensor([plan.targets[i] for i in used], dtype=torch.int64)
-    return parts, lesion_batch(model, x, targets, plan.draw_blocks, watch, parts.clear)
+        files = [self.images.files[j] for j in shard.images]
+        return (shard.index, *decode_shard(self.images.root, files, shard.images, self.pre, self.limits))
 
 
 def reduction_threads(workers: int) -> int:
@@ -75,8 +46,19 @@ def reduction_threads(workers: int) -> int:
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - workers))
 
 
-def run_local(job: DatasetJob, images: ImageSet, pre: Preprocess, model: nn.Module, blocks: list[str],
-              todo: list[Shard], finished: Callable[[int, ShardResult], None], plan: Design | None = None) -> None:
+def planning_device(job: DatasetJob) -> torch.device:
+    """Where the run's model is built and planned: the job's device; on the CPU the reduction kernels start
+    compiling meanwhile (about a second, once per machine)."""
+    device = resolve_device(job.device)
+    if device.type == "cpu":
+        from .kernels import load
+
+        threading.Thread(target=load, daemon=True, name="explorer-kernels").start()
+    return device
+
+
+def run(job: DatasetJob, images: ImageSet, pre: Preprocess, model: nn.Module, blocks: list[str],
+        todo: list[Shard], finished: Callable[[int, ShardResult], None], design: Design | None = None) -> None:
     device = resolve_device(job.device)
     before = torch.get_num_threads()
     if job.threads:
@@ -87,11 +69,10 @@ def run_local(job: DatasetJob, images: ImageSet, pre: Preprocess, model: nn.Modu
     try:
         with running_on(model, device):
             for index, crops, used, skipped in loader:
-                x = input_like(model, to_batch(crops, pre).to(device)) if crops else None
-                parts, lesion = reduce_shard(model, x, used, blocks, job.top_k, plan, threads) if crops else ({}, None)
-                finished(index, ShardResult.of(blocks, parts, len(used), skipped, lesion))
+                finished(index, run_shard(model, device, crops, used, skipped, pre, blocks, job.top_k, design,
+                                          threads))
     finally:
         torch.set_num_threads(before)
 
 
-__all__ = ["ShardImages", "reduce_shard", "reduction_threads", "run_local"]
+__all__ = ["ShardImages", "planning_device", "reduction_threads", "run"]

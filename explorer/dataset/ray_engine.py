@@ -22,43 +22,41 @@ import numpy as np
 
 from resnet import Preprocess
 
-from .folder import ImageSet, decode
-from .checkpoint import ShardResult
-from .run import Shard
+from .folder import ImageSet
+from .shards import Shard, decode_shard, run_shard
+from .tally import ShardResult
 
 if TYPE_CHECKING:
     import torch
+    from torch import nn
 
     from ..lesion.study import Design
-    from .run import DatasetJob
+    from .job import DatasetJob
 
 RAY_MISSING = "ray is not installed (pip install 'ray[data]==2.60.0'): it is needed for --engine ray"
 STAGE_CPUS = 0.5  # each decode task and each actor: two of either fit a two-core machine
 
 
-def _decode_shard(row: dict[str, Any], root: str, pre: dict, limits: Any) -> dict[str, Any]:
-    """A shard's files decoded to crops of one size (uint8 npy bytes), with the files skipped and why."""
+def _preprocess(pre: dict) -> Preprocess:
+    return Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
+
+
+def _decode(row: dict[str, Any], root: str, pre: dict, limits: Any) -> dict[str, Any]:
+    """A decode task: ``decode_shard`` on one shard's row, its crops as npy bytes (plain arrays, no pickle)."""
     from pathlib import Path
 
-    pre_ = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
-    crops, used, skipped = [], [], []
-    for index, file in zip(row["indices"], row["files"]):
-        crop, reason = decode(Path(root), str(file), pre_, limits)
-        if crop is None:
-            skipped.append([int(index), reason])
-        else:
-            crops.append(crop)
-            used.append(int(index))
+    crops, used, skipped = decode_shard(Path(root), [str(f) for f in row["files"]], list(row["indices"]),
+                                        _preprocess(pre), limits)
     buffer = io.BytesIO()
-    np.save(buffer, np.stack(crops) if crops else np.zeros((0, 1, 1, 3), np.uint8), allow_pickle=False)
+    np.save(buffer, crops, allow_pickle=False)
     return {"shard": int(row["shard"]), "crops": buffer.getvalue(), "used": json.dumps(used),
             "skipped": json.dumps(skipped)}
 
 
 class _Reducer:
-    """An actor holding the model: a shard's crops in, its partials (npz bytes) out."""
+    """An actor holding the model: ``run_shard`` on each shard's crops, its partials (npz bytes) out."""
 
-    def __init__(self, job: DatasetJob, pre: dict, blocks: list[str], plan: Design | None = None) -> None:
+    def __init__(self, job: DatasetJob, pre: dict, blocks: list[str], design: Design | None = None) -> None:
         import torch
 
         from ..features.store import FeatureStore
@@ -68,52 +66,49 @@ class _Reducer:
             torch.set_num_threads(job.threads)
         self.device = resolve_device("cuda" if torch.cuda.is_available() and job.device != "cpu" else "cpu")
         self.model = FeatureStore(job.limits).model(job.model, job.weights, job.checkpoint, self.device).model
-        self.pre = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
-        self.blocks, self.k, self.plan = blocks, job.top_k, plan
+        self.pre, self.blocks, self.k, self.design = _preprocess(pre), blocks, job.top_k, design
         pid_file = os.environ.get("RESNET_EXPLORER_RAY_PIDS")  # the tests kill an actor by its pid
         if pid_file:
             with open(pid_file, "a") as f:
                 f.write(f"{os.getpid()}\n")
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        from ..features.capture import input_like
         from ..tracing.hooks import running_on
-        from .folder import to_batch
-        from .local import reduce_shard
 
         out: dict[str, list] = {"shard": [], "partial": []}
         for shard, crops, used, skipped in zip(batch["shard"], batch["crops"], batch["used"], batch["skipped"]):
             arr = np.load(io.BytesIO(bytes(crops)), allow_pickle=False)
-            used_, skipped_ = json.loads(str(used)), [tuple(s) for s in json.loads(str(skipped))]
-            parts, lesion = {}, None
-            if len(used_):
-                with running_on(self.model, self.device):
-                    x = input_like(self.model, to_batch(list(arr), self.pre).to(self.device))
-                    parts, lesion = reduce_shard(self.model, x, used_, self.blocks, self.k, self.plan)
+            with running_on(self.model, self.device):
+                result = run_shard(self.model, self.device, arr, json.loads(str(used)),
+                                   [tuple(s) for s in json.loads(str(skipped))], self.pre, self.blocks, self.k,
+                                   self.design)
             out["shard"].append(int(shard))
-            out["partial"].append(ShardResult.of(self.blocks, parts, len(used_), skipped_, lesion).pack())
+            out["partial"].append(result.pack())
         return out
 
 
-def driver_device(device: str) -> torch.device:
+def planning_device(job: DatasetJob) -> torch.device:
     """Where the driver builds the model: the CPU, whatever ``--device`` says (it only plans the blocks; the
-    actors hold the GPUs, and the head of a cluster often has none). ``device`` is checked here: CPUs and CUDA
+    actors hold the GPUs, and the head of a cluster often has none). ``--device`` is checked here: CPUs and CUDA
     GPUs are what Ray schedules."""
     import torch
 
     from .folder import DatasetError
 
     try:
-        kind = "auto" if device == "auto" else torch.device(device).type
+        kind = "auto" if job.device == "auto" else torch.device(job.device).type
     except RuntimeError:
         kind = None
     if kind not in ("auto", "cpu", "cuda"):
-        raise DatasetError(f"--engine ray runs on CPUs and CUDA GPUs: --device must be auto, cpu or cuda, got {device!r}")
+        raise DatasetError(f"--engine ray runs on CPUs and CUDA GPUs: --device must be auto, cpu or cuda, got "
+                           f"{job.device!r}")
     return torch.device("cpu")
 
 
-def run_ray(job: DatasetJob, images: ImageSet, pre: Preprocess, blocks: list[str], todo: list[Shard],
-            finished: Callable[[int, ShardResult], None], plan: Design | None = None) -> None:
+def run(job: DatasetJob, images: ImageSet, pre: Preprocess, model: nn.Module, blocks: list[str], todo: list[Shard],
+        finished: Callable[[int, ShardResult], None], design: Design | None = None) -> None:
+    """The shards on Ray Data (``model``, the driver's, only planned the run: each actor builds its own)."""
+    del model
     try:
         import ray
     except ImportError:
@@ -137,10 +132,10 @@ def run_ray(job: DatasetJob, images: ImageSet, pre: Preprocess, blocks: list[str
                                                                      STAGE_CPUS)))
         rows = [{"shard": s.index, "indices": s.images, "files": [images.files[i] for i in s.images]} for s in todo]
         ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-        ds = ds.map(_decode_shard, fn_kwargs={"root": str(images.root), "pre": asdict(pre), "limits": job.limits},
+        ds = ds.map(_decode, fn_kwargs={"root": str(images.root), "pre": asdict(pre), "limits": job.limits},
                     num_cpus=STAGE_CPUS, max_retries=3)
         ds = ds.map_batches(_Reducer, fn_constructor_kwargs={"job": job, "pre": asdict(pre), "blocks": blocks,
-                                                             "plan": plan},
+                                                             "design": design},
                             batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
                             num_cpus=STAGE_CPUS,
                             num_gpus=1 if gpus else 0, max_restarts=3, max_task_retries=3)
@@ -158,4 +153,4 @@ def _paths() -> list[str]:
     return [str(Path(__file__).resolve().parents[2])]
 
 
-__all__ = ["RAY_MISSING", "driver_device", "run_ray"]
+__all__ = ["RAY_MISSING", "planning_device", "run"]

@@ -1,91 +1,36 @@
 """A dataset run: the images of a folder through a model in shards of a batch each, every shard's partial
-statistics merged in shard order as it is done, the tally saved under ``--out`` as it goes (``checkpoint``: the
+statistics merged in shard order as it is done, the tally saved under ``--out`` as it goes (``tally``: the
 same command after an interruption continues where it stopped), and written as ``summary.json``,
 ``channels.csv`` and ``top.csv`` (and the two as Parquet where pyarrow is installed).
 
-Shards are fixed by the sorted file list and the batch size, and their partials merge in order, so an engine
+The last link of the chain job (``job``) ← shard work (``shards``) ← engines (``local``, ``ray_engine``) ← run:
+shards are fixed by the sorted file list and the batch size, and their partials merge in order, so an engine
 (``local``: a DataLoader; ``ray``: Ray Data) changes where the work runs, never the numbers.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from importlib import import_module
+from types import ModuleType
 
 import numpy as np
 
 from resnet import Preprocess
 
 from ..lesion.partial import LesionPartial
-from ..lesion.study import DRAW_COLUMNS, LESION_COLUMNS, Design, Study, design, draw_rows, lesion_rows
-from ..limits import DEFAULT_LIMITS, Limits
+from ..lesion.study import DRAW_COLUMNS, LESION_COLUMNS, Design, design, draw_rows, lesion_rows
 from ..models import Model, own_classes
 from .folder import DatasetError, ImageSet, list_images
-from .checkpoint import ShardResult, Tally, atomic
+from .job import ENGINES, DatasetJob, Progress, check_job
+from .shards import shards
 from .stats import CHANNEL_COLUMNS, TOP_COLUMNS, channel_columns, top_columns
+from .tally import ShardResult, Tally, atomic
 
-if TYPE_CHECKING:
-    import torch
-
-ENGINES = ("local", "ray")
 PARTIALS_FORMAT = 3  # what partials/ holds (3: one merged tally; 2: a file per shard); another is not resumed
-Progress = Callable[[int, int], None]  # (images done, images in all)
-
-
-@dataclass(frozen=True)
-class DatasetJob:
-    """What to run: the model and its weights, the folder, where the files go, and how."""
-
-    model: Model
-    folder: Path
-    out: Path
-    weights: str = "random"  # "random", "hub" or "file" (as the feature maps take them)
-    checkpoint: str | None = None
-    preprocess: Preprocess | None = None  # None: the weights' own (ImageNet's resize 256, crop 224 by default)
-    top_k: int = 16
-    batch_size: int = 32
-    workers: int = 2
-    device: str = "cpu"
-    engine: str = "local"
-    ray_address: str | None = None
-    limit: int | None = None
-    threads: int | None = None  # torch threads per forward (the engines agree on the numbers at the same count)
-    limits: Limits = field(default=DEFAULT_LIMITS)
-    lesion: Study | None = None  # also a lesion study of every block (and k-removal draws)
-    class_names: tuple[str, ...] | None = None  # the model's classes in output order (a labels file)
-    lowered_from: int | None = None  # the batch asked for, when memory made the run take a smaller one
-
-
-@dataclass
-class Shard:
-    index: int
-    images: list[int]  # indices in the file list
-
-
-def shards(images: ImageSet, batch: int) -> list[Shard]:
-    return [Shard(i // batch, list(range(i, min(i + batch, len(images.files))))) for i in range(0, len(images.files),
-                                                                                              batch)]
-
-
-def check_job(job: DatasetJob) -> None:
-    """The job's numbers, before anything runs or any folder is made."""
-    for name, value, low in (("--top-k", job.top_k, 1), ("--batch-size", job.batch_size, 1), ("--workers", job.workers, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise DatasetError(f"{name} must be a whole number of at least {low}, got {value!r}")
-    if job.top_k > 1000:
-        raise DatasetError(f"--top-k must be at most 1000, got {job.top_k}")
-    if job.engine not in ENGINES:
-        raise DatasetError(f"--engine must be one of {', '.join(ENGINES)}, got {job.engine!r}")
-    if job.limit is not None and job.limit < 1:
-        raise DatasetError(f"--limit must be at least 1, got {job.limit}")
-    if job.lesion is not None and (problem := job.lesion.check()):
-        raise DatasetError(problem)
-    if job.out.exists() and not job.out.is_dir():
-        raise DatasetError(f"--out {job.out} is a file; name a folder")
 
 
 # ---- the record of a run, and resuming it -----------------------------------------------------------------------
@@ -118,21 +63,13 @@ def claim(out: Path, wanted: dict) -> None:
 
 # ---- the run ---------------------------------------------------------------------------------------------------
 
-def _run_device(job: DatasetJob) -> torch.device:
-    """Where the run's model is planned (a Ray driver without the cluster's GPU plans on its CPU); a local CPU run
-    starts compiling its kernels meanwhile."""
-    from ..tracing import resolve_device
+# The engines, each a module of the chain's third link with ``planning_device(job)`` and ``run(...)``: imported
+# when a run takes it (Ray is optional).
+ENGINE_MODULES = {"local": ".local", "ray": ".ray_engine"}
 
-    if job.engine == "ray":
-        from .ray_engine import driver_device
 
-        return driver_device(job.device)
-    device = resolve_device(job.device)
-    if job.engine == "local" and device.type == "cpu":
-        from .kernels import load
-
-        threading.Thread(target=load, daemon=True, name="explorer-kernels").start()
-    return device
+def engine(name: str) -> ModuleType:
+    return import_module(ENGINE_MODULES[name], __package__)
 
 
 def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
@@ -144,7 +81,8 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     if job.lesion and job.class_names is None:  # scored against the model's own names (CIFAR-10's, a folder's)
         job = replace(job, class_names=own_classes(job.model))
     start = time.perf_counter()
-    device = _run_device(job)
+    runner = engine(job.engine)
+    device = runner.planning_device(job)
     images = list_images(job.folder, job.limit)
     if job.preprocess is not None:  # (measured before the model is built, where the crop is known)
         job = fit_batch(job, job.preprocess.crop_size)
@@ -155,8 +93,8 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     if (fixed := fixed_batch(loaded.model)) and job.batch_size != fixed:  # shards of the file's static batch
         job = replace(job, batch_size=fixed)
     blocks = block_names(loaded.model, pre, min(job.batch_size, max(1, len(images.files))))
-    plan = (design(loaded.model, pre.crop_size, images.classes, images.labels, job.lesion, job.class_names)
-            if job.lesion else None)
+    study = (design(loaded.model, pre.crop_size, images.classes, images.labels, job.lesion, job.class_names)
+             if job.lesion else None)
     wanted = manifest(job, images, pre, loaded.weights_label, blocks)
     claim(job.out, wanted)
     tally = Tally(job.out, job.top_k)
@@ -174,14 +112,8 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
             progress(done, total)
 
     try:
-        if todo and job.engine == "ray":
-            from .ray_engine import run_ray
-
-            run_ray(job, images, pre, blocks, todo, finished, plan)
-        elif todo:
-            from .local import run_local
-
-            run_local(job, images, pre, loaded.model, blocks, todo, finished, plan)
+        if todo:
+            runner.run(job, images, pre, loaded.model, blocks, todo, finished, study)
     finally:  # (an interrupted run keeps what it did)
         tally.save()
     if tally.next < len(every):
@@ -190,7 +122,7 @@ def run_dataset(job: DatasetJob, progress: Progress | None = None) -> dict:
     if tally.merged.used == 0:
         index, why = tally.merged.skipped[0] if tally.merged.skipped else (0, "not readable")
         raise DatasetError(f"none of the {len(images.files):,} images could be used ({images.files[index]}: {why})")
-    return write_outputs(job, images, wanted, blocks, tally.merged, time.perf_counter() - start, plan)
+    return write_outputs(job, images, wanted, blocks, tally.merged, time.perf_counter() - start, study)
 
 
 def run_memory(model: Model, crop: int, batch: int, lesion: bool) -> tuple[int, int]:
@@ -242,7 +174,7 @@ def block_names(model, pre: Preprocess, batch: int = 1) -> list[str]:  # noqa: A
 
 
 def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[str], merged: ShardResult,
-                  seconds: float, plan: Design | None = None) -> dict:
+                  seconds: float, study: Design | None = None) -> dict:
     """The files, from every shard's partials merged in shard order."""
     per_block = []
     if merged.part is not None:
@@ -254,7 +186,7 @@ def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[
         _csv(job.out / f"{name}.csv", columns, tables)
         files += [f"{name}.csv"] + ([f"{name}.parquet"] if _parquet(job.out / f"{name}.parquet", columns, tables)
                                     else [])
-    lesion = plan is not None and merged.lesion is not None
+    lesion = study is not None and merged.lesion is not None
     files += ["lesion.csv", "lesion_k.csv"] if lesion else []
     summary = {**{k: wanted[k] for k in ("model", "weights", "preprocessing", "top_k", "batch_size")},
                "weights_file": str(Path(job.checkpoint).resolve()) if job.checkpoint and job.weights == "file" else None,
@@ -264,18 +196,18 @@ def write_outputs(job: DatasetJob, images: ImageSet, wanted: dict, blocks: list[
                "blocks": blocks, "seconds": round(seconds, 3), "files": files,
                **({"batch_lowered_from": job.lowered_from} if job.lowered_from else {})}
     if lesion:
-        summary.update(write_lesion(job, plan, merged.lesion))
+        summary.update(write_lesion(job, study, merged.lesion))
     atomic(job.out / "summary.json", json.dumps(summary, indent=1).encode())
     return summary
 
 
-def write_lesion(job: DatasetJob, plan: Design, total: LesionPartial) -> dict:
+def write_lesion(job: DatasetJob, design: Design, total: LesionPartial) -> dict:
     """lesion.csv and lesion_k.csv from the shards' lesion partials (merged in shard order); the summary's part."""
-    _csv(job.out / "lesion.csv", LESION_COLUMNS, [_columns(LESION_COLUMNS, lesion_rows(plan.names, plan.projections, total))])
-    _csv(job.out / "lesion_k.csv", DRAW_COLUMNS, [_columns(DRAW_COLUMNS, draw_rows(plan.names, plan.chosen, total))])
+    _csv(job.out / "lesion.csv", LESION_COLUMNS, [_columns(LESION_COLUMNS, lesion_rows(design.names, design.projections, total))])
+    _csv(job.out / "lesion_k.csv", DRAW_COLUMNS, [_columns(DRAW_COLUMNS, draw_rows(design.names, design.chosen, total))])
     labelled = int(total.labelled)
     return {"accuracy": int(total.full_correct) / labelled if labelled else None, "labelled": labelled,
-            "labels": plan.rule, "lesion": {**asdict(job.lesion), "blocks": plan.names, "projection": plan.projections}}
+            "labels": design.rule, "lesion": {**asdict(job.lesion), "blocks": design.names, "projection": design.projections}}
 
 
 def _columns(columns, rows: list[dict]) -> dict[str, list]:  # noqa: ANN001
@@ -339,4 +271,5 @@ def _quote(text: str) -> str:
     return text
 
 
-__all__ = ["DatasetJob", "ENGINES", "Shard", "check_job", "claim", "run_dataset", "shards", "write_outputs"]
+__all__ = ["DatasetJob", "ENGINES", "ENGINE_MODULES", "Progress", "check_job", "claim", "engine", "run_dataset",
+           "write_outputs"]

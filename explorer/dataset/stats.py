@@ -71,7 +71,8 @@ def reduce_batch(y, k: int, images: list[int], threads: int = 1) -> Partial:  # 
     reductions there. ``images`` are the dataset indices of the batch's rows."""
     y = y.detach()
     n, c, h, w = y.shape
-    pairs = cpu_pairs(y, threads) if y.device.type == "cpu" else device_pairs(y)
+    compiled = y.device.type == "cpu" and load().positions_last is not None
+    pairs = cpu_pairs(y, threads) if compiled else device_pairs(y)
     return combine(pairs, k, images, h, w)
 
 
