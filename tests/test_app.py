@@ -47,7 +47,7 @@ def test_summarize_custom_spec_and_input_size(client) -> None:
     ("basic:3-4-6-3:4x64d", 224, "groups must be 1 and width_per_group 64 for the basic block"),
     ("bottleneck:2.5-4-6-3", 224, "four numbers like 3-4-6-3"),
     ("bottleneck:0-4-6-3", 224, "blocks in layer1 must be at least 1, got 0"),
-    ("bottleneck:3-4-6-65", 224, "layer4 has 65 blocks, over the limit of 64 per stage"),
+    ("bottleneck:3-4-6-201", 224, "layer4 has 201 blocks, over the limit of 200 per stage"),
     ("resnet51", 224, "unknown model 'resnet51'"),
     ("resnet50", 5000, "greater than maximum value 1024"),
 ])

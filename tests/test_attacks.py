@@ -202,7 +202,7 @@ def test_3_an_uploaded_run_names_no_server_path(server, client, tmp_path: Path) 
      "the crop must be 32 to 1024 px, got 8192"),
     ({"preprocessing": {"resize_size": 256, "crop_size": 224, "mean": [0.5] * 3, "std": [0, 0, 0]}},
      "the std above 0"),
-    ({"model": "basic:2000-2000-2000-2000"}, "layer1 has 2000 blocks, over the limit of 64 per stage"),
+    ({"model": "basic:2000-2000-2000-2000"}, "layer1 has 2000 blocks, over the limit of 200 per stage"),
     ({"top_k": "many"}, "needs 'top_k' as a whole number"),
     ({"blocks": "layer1.0"}, "needs 'blocks' as a list"),
     ({"skipped": [1, 2]}, "needs 'skipped' as a list"),

@@ -81,7 +81,7 @@ def test_summary_with_weights_and_device(tmp_path: Path) -> None:
     (["summary", "resnet50", "--input-size", "8"], "input size must be at least 32 px"),
     (["summary", "resnet50", "--input-size", "2000"],
      "input size 2000 px is over the 1024 px limit (raise it with RESNET_EXPLORER_MAX_INPUT_SIZE"),
-    (["summary", "bottleneck:65-1-1-1"], "layer1 has 65 blocks, over the limit of 64 per stage (raise it with "
+    (["summary", "bottleneck:201-1-1-1"], "layer1 has 201 blocks, over the limit of 200 per stage (raise it with "
                                          "RESNET_EXPLORER_MAX_BLOCKS_PER_STAGE"),
     (["summary", "resnet50", "--weights", "/nonexistent.pth"], "no such checkpoint file: nonexistent.pth"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),

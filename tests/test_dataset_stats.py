@@ -137,7 +137,7 @@ sys.meta_path.insert(0, Hide())
 """
 
 
-def test_a_run_without_numba_writes_the_same_tables(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path
+def test_a_run_without_numba_writes_the_same_tables(tmp_path) -> None:
     """Numba is optional: a dataset run on a machine without it (hidden here) writes the same top images and
     the same statistics to float rounding."""
     import subprocess

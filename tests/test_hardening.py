@@ -150,7 +150,7 @@ def test_limits_are_the_configured_ones(client, tmp_path: Path) -> None:
     ("bottleneck:0-4-6-3", 224, "blocks in layer1 must be at least 1, got 0"),
     ("bottleneck:-3-4-6-3", 224, "four numbers like 3-4-6-3"),
     ("bottleneck:2.5-4-6-3", 224, "four numbers like 3-4-6-3"),
-    ("bottleneck:1000000-4-6-3", 224, "layer1 has 1000000 blocks, over the limit of 64 per stage"),
+    ("bottleneck:1000000-4-6-3", 224, "layer1 has 1000000 blocks, over the limit of 200 per stage"),
     ("basic:3-4-6-3:32x4d", 224, "groups must be 1 and width_per_group 64"),
     ("basic:3-4-6-3:1x96d", 224, "groups must be 1 and width_per_group 64"),
     ("resnet18", 8, "less than minimum value 32"),

@@ -12,6 +12,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from resnet import PRESETS
+from resnet.config import CIFAR_SIZE
 
 from ..models import Model
 from ..tracing.cache import check_input_size, structure_trace
@@ -65,11 +66,12 @@ def _compare_views(a: Model, b: Model, input_size: int) -> CompareViews:
 
 
 def warm_presets(input_size: int = 224) -> threading.Thread:
-    """Trace every preset and build its views in a background thread, so switching presets is instant."""
+    """Trace every preset and build its views in a background thread, so switching presets is instant: the
+    ImageNet family at ``input_size``, then the CIFAR family at the 32 px it is shown at (ResNet-1202 last)."""
 
     def work() -> None:
         for preset in PRESETS.values():
-            structure_views(preset.config, input_size)
+            structure_views(preset.config, CIFAR_SIZE if preset.config.cifar else input_size)
 
     thread = threading.Thread(target=work, name="warm-presets", daemon=True)
     thread.start()

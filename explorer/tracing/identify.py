@@ -17,15 +17,16 @@ if TYPE_CHECKING:
 STAGE_PLANES = (64, 128, 256, 512)
 
 
-def infer_config(layout: Layout, blocks: list[BlockRecord], head: ModuleRecord) -> ResNetConfig | None:
+def infer_config(layout: Layout, blocks: list[BlockRecord], head: ModuleRecord,
+                 stem: ModuleRecord | None = None) -> ResNetConfig | None:
     """The ``ResNetConfig`` with the same block type, blocks per stage, groups, width, stride placement,
     dilation and classes; ``None`` where no config can say it (other stage widths, three stages, blocks of
     another shape). What a config cannot say (a deep stem, attention, an avg-pool shortcut) the records show."""
     net = layout.backbone
     if isinstance(net, OURS):
         return net.config
-    if len(layout.stages) == 3 and blocks:
-        return _cifar_config(blocks, head)
+    if len(layout.stages) == 3 and blocks and stem is not None:
+        return _cifar_config(stem, blocks, head)
     if len(layout.stages) != 4 or not blocks:
         return None
     first = blocks[0]
@@ -55,10 +56,16 @@ def infer_config(layout: Layout, blocks: list[BlockRecord], head: ModuleRecord) 
         return None
 
 
-def _cifar_config(blocks: list[BlockRecord], head: ModuleRecord) -> ResNetConfig | None:
-    """The CIFAR family's config (He et al. 2016, §4.2): BasicBlocks, widths w-2w-4w, shortcut option A (the
-    shape-changing blocks' shortcuts have no parameters), B (they project) or C (every block projects)."""
+def _cifar_config(stem: ModuleRecord, blocks: list[BlockRecord], head: ModuleRecord) -> ResNetConfig | None:
+    """The CIFAR family's config (He et al. 2016, §4.2): a stem of one 3×3 conv at stride 1, BasicBlocks, widths
+    w-2w-4w at strides 1-2-2, shortcut option A (the shape-changing blocks' shortcuts have no parameters), B
+    (they project) or C (every block projects)."""
+    convs = [layer for layer in stem.layers if layer.kind == "conv"]
+    if [(c.kernel_size, c.stride) for c in convs] != [(3, 1)] or any("pool" in layer.kind for layer in stem.layers):
+        return None
     if any(tuple(c.kernel_size for c in b.convs) != (3, 3) for b in blocks):
+        return None
+    if [next(b for b in blocks if b.stage == s).stride for s in (1, 2, 3)] != [1, 2, 2]:
         return None
     width = blocks[0].out_shape[0]
     if [next(b for b in blocks if b.stage == s).out_shape[0] for s in (1, 2, 3)] != [width, 2 * width, 4 * width]:

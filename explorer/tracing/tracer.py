@@ -362,7 +362,7 @@ def build_trace(model: nn.Module, layout: Layout, input_shape: Shape, batch: int
     if out_value not in rec.shapes or base_in not in rec.shapes:
         raise _not_a_tensor(model, layout)
     head = builder.part("head", layout.head_ops, last.output, out_value)
-    config = infer_config(layout, blocks, head)
+    config = infer_config(layout, blocks, head, stem)
     stages = _stages(layout, blocks)
     return Trace(
         model_name=model_label(model, layout, config), config=config, input_shape=input_shape, batch_size=batch,
