@@ -102,6 +102,26 @@ def _per_batch(folder: Path, model: torch.nn.Module, k: int = 16) -> tuple[float
     return float(np.median(b) * 1e3), float(np.median(e) * 1e3), float(np.median(b / e))
 
 
+def per_batch_rows(folder: Path, model: torch.nn.Module, batches: int) -> list[dict]:
+    """The engine's work on a batch against model(x) on it, with Numba's kernels and without (the extra
+    ``fast``: torch's reductions and numpy then), side by side."""
+    from explorer.dataset import kernels
+
+    rows = []
+    for label, fallback in (("with Numba", False), ("without Numba", True)):
+        saved = kernels._KERNELS
+        if fallback:
+            kernels._KERNELS = kernels.Kernels(None, None, kernels.combine_numpy, kernels.merge_top_numpy)
+        try:
+            b_ms, e_ms, ratio = _per_batch(folder, model)
+        finally:
+            kernels._KERNELS = saved
+        rows.append({"benchmark": f"dataset, per batch at the same moment, {label}", "model(x) (ms)": round(b_ms, 1),
+                     "the local engine's work (ms)": round(e_ms, 1), "model(x) / engine": round(ratio, 3),
+                     "batches": batches})
+    return rows
+
+
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -132,10 +152,7 @@ def run(repeats: int = 3, n: int = 192) -> list[dict]:
                  "steady: local / bare": round(float(np.median(ratios[1])), 3),
                  "ratios per round": " ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(*ratios)),
                  "CPU stolen by the host per round": " ".join(f"{v:.0%}" for v in steal), "target": ">= 0.85"}]
-        b_ms, e_ms, ratio = _per_batch(folder, model)
-        rows.append({"benchmark": "dataset, per batch at the same moment", "model(x) (ms)": round(b_ms, 1),
-                     "the local engine's work (ms)": round(e_ms, 1), "model(x) / engine": round(ratio, 3),
-                     "batches": 4 * n // BATCH - 2})
+        rows += per_batch_rows(folder, model, 4 * n // BATCH - 2)
         _run(folder, Path(tmp) / "n", "local", limit=n)
         after_n = _rss_mib()
         _run(folder, Path(tmp) / "4n", "local", limit=4 * n)

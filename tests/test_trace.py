@@ -1,4 +1,5 @@
-"""The hook tracer: shapes, shortcuts, MAC totals, clean-up after errors, the model left unchanged."""
+"""The tracer (one forward recorded as dataflow): shapes, shortcuts, MAC totals, clean-up after errors, the model
+left unchanged (no hook, flag or tensor of it changed)."""
 from __future__ import annotations
 
 import dataclasses

@@ -1,10 +1,11 @@
-"""Activation capture: one forward pass with hooks that keep compact per-block maps and statistics.
+"""Activation capture: one forward pass whose blocks' tensors are handed over the moment they are made
+(``tracing.watch``: the blocks planned once from the dataflow), kept as compact per-block maps and statistics.
 
 For each block: the output (after its activation, if it has one), ‖F(x)‖ of the residual branch (the tensor
 that enters the sum, read the moment it is made, before ``out += identity`` changes it in place) and
 ‖shortcut‖ (identity or the projection), wherever the model's code computes them.
 An output that fits its share of the memory budget is kept as it is (no copy); a larger one is pooled to
-float16 in its hook, so memory stays bounded whatever the depth. Statistics are reduced after the forward,
+float16 as it is handed over, so memory stays bounded whatever the depth. Statistics are reduced after the forward,
 on the capture's device.
 """
 from __future__ import annotations

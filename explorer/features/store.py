@@ -1,7 +1,8 @@
 """Feature-map runs: models kept by (config, weights, device), image -> crop -> capture, captures kept by id.
 
-One ``FeatureStore`` per server (or CLI run), sized by its ``Limits``. A cached model is shared, and hooks on
-a shared model would see every thread's forward pass, so each model has a lock held for the whole capture.
+One ``FeatureStore`` per server (or CLI run), sized by its ``Limits``. A cached model is shared, and a watched
+run (a torch function mode numbering its ops) must not interleave with another thread's forward of it, so each
+model has a lock held for the whole capture.
 """
 from __future__ import annotations
 

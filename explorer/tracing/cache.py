@@ -1,4 +1,4 @@
-"""Structure traces by model, cached: the hooks stay the source of truth, but each model runs once."""
+"""Structure traces by model, cached: each model is recorded once (on the meta device), whatever views ask."""
 from __future__ import annotations
 
 from dataclasses import replace
