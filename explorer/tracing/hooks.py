@@ -1,6 +1,7 @@
 """Forward hooks registered and removed in one place, so a failing forward never leaves them behind."""
 from __future__ import annotations
 
+import contextlib
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
@@ -33,18 +34,23 @@ def _bind(name: str, fn: HookFn) -> Callable[[nn.Module, tuple[Any, ...], Any], 
 
 
 @contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put every module in eval mode and restore each one's own flag afterwards."""
-    # Only the modules still training are touched, and directly: ``model.eval()`` goes through
+def training_flags(model: nn.Module, training: bool) -> Iterator[nn.Module]:
+    """Every module in train (``training``) or eval mode, each one's own flag restored afterwards."""
+    # Only the modules in the other mode are touched, and directly: ``model.eval()`` goes through
     # ``Module.__setattr__`` for each of hundreds of modules.
-    flipped = [m for m in model.modules() if m.training]
+    flipped = [m for m in model.modules() if m.training != training]
     try:
         for m in flipped:
-            m.__dict__["training"] = False
+            m.__dict__["training"] = training
         yield model
     finally:
         for m in flipped:
-            m.__dict__["training"] = True
+            m.__dict__["training"] = not training
+
+
+def eval_mode(model: nn.Module) -> contextlib.AbstractContextManager[nn.Module]:
+    """Every module in eval mode, each one's own flag restored afterwards."""
+    return training_flags(model, False)
 
 
 @contextmanager

@@ -21,7 +21,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils._pytree import tree_leaves
 
-from .hooks import eval_mode
+from .hooks import eval_mode, training_flags
+from .layout import meta_state
 from .meta import MetaOps
 from .patching import forwards
 from .static import fixed_batch
@@ -85,25 +86,6 @@ def _entering(parts: Iterable[Part], enter: Any) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def _train_mode(model: nn.Module) -> Iterator[None]:
-    flipped = [m for m in model.modules() if not m.training]
-    try:
-        for m in flipped:
-            m.__dict__["training"] = True
-        yield
-    finally:
-        for m in flipped:
-            m.__dict__["training"] = False
-
-
-def _meta_state(model: nn.Module) -> dict[str, Tensor]:
-    """Meta stand-ins for every parameter and buffer (a meta model's own tensors are already that)."""
-    state = {**dict(model.named_parameters()), **dict(model.named_buffers())}
-    return {name: t if t.is_meta else torch.empty_like(t, device="meta").requires_grad_(t.requires_grad)
-            for name, t in state.items()}
-
-
 def _weights(modules: tuple[nn.Module, ...]) -> tuple[int, int]:
     full = half = 0
     for m in modules:
@@ -121,7 +103,7 @@ def measure_memory(model: nn.Module, parts: list[Part], input_shape: tuple[int, 
 
 
 def _measure(model: nn.Module, parts: list[Part], input_shape: tuple[int, ...], dtype: torch.dtype) -> MemoryProfile:
-    state = _meta_state(model)
+    state = meta_state(model)
     ignore = {_key(t) for t in state.values()}
     fixed_n = fixed_batch(model)  # a model file with a static batch runs at that batch; its bytes are divided
     x = torch.empty((fixed_n or 1, *input_shape), device="meta", dtype=dtype)
@@ -151,7 +133,7 @@ def _measure(model: nn.Module, parts: list[Part], input_shape: tuple[int, ...], 
         saved.clear()
         x = torch.empty((batch, *input_shape), device="meta", dtype=dtype)
         try:
-            with _train_mode(model), torch.enable_grad(), _entering(parts, enter), \
+            with training_flags(model, True), torch.enable_grad(), _entering(parts, enter), \
                     torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), MetaOps():
                 torch.func.functional_call(model, state, (x,), strict=False)
             break
