@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
+from training import fit
 
 import explorer
 from explorer.models import open_checkpoint, own_classes, parse_model
@@ -271,14 +272,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
                      dtype=torch.float32).permute(0, 3, 1, 2).contiguous()
     y = torch.tensor([CIFAR10.index(f.parent.name) for f in files])
     torch.manual_seed(0)
-    model = PublicResNet(3)
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(40):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    model = fit(PublicResNet(3), x, y, steps=40)
     program = torch.export.export(model, (torch.zeros(2, 3, 32, 32),))
     torch.export.save(program, root / "resnet20.pt2")
     return {"folder": root / "images", "files": files, "x": x, "y": y, "model": model,

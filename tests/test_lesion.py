@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 from playwright.sync_api import expect
 from torch import nn
+from training import fit
 
 from explorer.dataset import DatasetError, DatasetJob, run_dataset
 from explorer.dataset.folder import decode, list_images, to_batch
@@ -46,14 +47,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     x = to_batch([decode(images.root, f, PRE)[0] for f in images.files], PRE)
     y = torch.tensor(images.labels)
     torch.manual_seed(0)
-    model = build(parse_spec(SPEC))
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(80):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    model = fit(build(parse_spec(SPEC)), x, y, steps=80)
     torch.save(model.state_dict(), root / "trained.pt")
     return root / "images", root / "trained.pt"
 
