@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from ..tracing.layout import Layout
-from ..tracing.watch import Plan, layout_on_meta, plan_of
+from ..tracing.watch import Plan, input_key, layout_on_meta, plan_of
 from .replay import Lesion
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ _PLANS: weakref.WeakKeyDictionary[nn.Module, dict[tuple, LesionPlan]] = weakref.
 
 def lesion_plan_for(model: nn.Module, x: Tensor) -> LesionPlan:
     """The lesion plan of ``model`` for inputs shaped like ``x`` (recorded on the meta device, cached)."""
-    key = (tuple(x.shape), x.dtype)
+    key = input_key(x)
     plans = _PLANS.setdefault(model, {})
     if key not in plans:
         plans[key] = lesion_plan_of(model, layout_on_meta(model, x), x)
@@ -80,7 +80,7 @@ def lesion_plan_for(model: nn.Module, x: Tensor) -> LesionPlan:
 
 
 def forget(model: nn.Module, x: Tensor) -> None:
-    _PLANS.get(model, {}).pop((tuple(x.shape), x.dtype), None)
+    _PLANS.get(model, {}).pop(input_key(x), None)
 
 
 __all__ = ["LesionBlock", "LesionPlan", "forget", "lesion_plan_for", "lesion_plan_of"]

@@ -72,9 +72,15 @@ def plan_of(model: nn.Module, layout: Layout, x: Tensor) -> Plan:
     return Plan(t.model_name, blocks, tuple(op.func for op in rec.ops), made_by)
 
 
+def input_key(x: Tensor) -> tuple:
+    """What a plan depends on in an input (shape, dtype, memory layout): the one key every plan cache uses
+    (a channels-last input runs other ops than a contiguous one)."""
+    return tuple(x.shape), x.dtype, x.is_contiguous()
+
+
 def plan_for(model: nn.Module, x: Tensor) -> Plan:
     """The plan of ``model`` for inputs shaped like ``x`` (recognised on the meta device, cached per model)."""
-    key = (tuple(x.shape), x.dtype, x.is_contiguous())
+    key = input_key(x)
     plans = _PLANS.setdefault(model, {})
     if key not in plans:
         plans[key] = plan_of(model, layout_on_meta(model, x), x)
@@ -112,7 +118,7 @@ def watched_run(model: nn.Module, x: Tensor, watch: Callable[[Plan], Watch], pla
     if isinstance(layout, str):
         raise refusal(type(model).__name__, layout)
     fresh = replace(plan_of(model, layout, x), model_name=plan.model_name)
-    _PLANS.setdefault(model, {})[(tuple(x.shape), x.dtype, x.is_contiguous())] = fresh
+    _PLANS.setdefault(model, {})[input_key(x)] = fresh
     light = LightRun(fresh.op_watch(rows(fresh), x))
     with light:
         out = model(x)
@@ -131,4 +137,4 @@ def logits_of(output: Any) -> Tensor | None:
     return None
 
 
-__all__ = ["BlockValues", "Plan", "layout_on_meta", "logits_of", "plan_for", "plan_of", "watched_run"]
+__all__ = ["BlockValues", "Plan", "input_key", "layout_on_meta", "logits_of", "plan_for", "plan_of", "watched_run"]
