@@ -25,6 +25,7 @@ Module map — two pipelines over frozen records:
                 size), explain.py (every addition and why it is or is not a block: ``explain(model)``),
                 receptive.py (receptive fields over every path), hooks.py (hooks as context managers), records.py (Trace and its records), tracer.py
                 (one forward pass -> Trace), watch.py (real runs handing each block's tensors to callbacks),
+                plans.py (the one cache policy of everything planned from a recording),
                 modes.py (torch function modes that number ops), patching.py (the lock for code that patches
                 torch process-wide), memory.py and meta.py (memory measured on the meta device; profile.py its
                 records), device.py, cache.py (structure traces by model, on the meta device). Records,

@@ -3,13 +3,13 @@ lesion replaces) and, for each cut, the values made before it and read after it 
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 from torch import Tensor, nn
 
 from ..tracing.layout import Layout
-from ..tracing.watch import Plan, input_key, layout_on_meta, plan_of
+from ..tracing.plans import PlanCache, input_key
+from ..tracing.watch import Plan, layout_on_meta, plan_of
 from .replay import Lesion
 
 @dataclass(frozen=True)
@@ -67,20 +67,16 @@ def lesion_plan_of(model: nn.Module, layout: Layout, x: Tensor) -> LesionPlan:
     return LesionPlan(plan, tuple(blocks), live, {}, outputs)
 
 
-_PLANS: weakref.WeakKeyDictionary[nn.Module, dict[tuple, LesionPlan]] = weakref.WeakKeyDictionary()
+_PLANS: PlanCache[LesionPlan] = PlanCache()
 
 
 def lesion_plan_for(model: nn.Module, x: Tensor) -> LesionPlan:
     """The lesion plan of ``model`` for inputs shaped like ``x`` (recorded on the meta device, cached)."""
-    key = input_key(x)
-    plans = _PLANS.setdefault(model, {})
-    if key not in plans:
-        plans[key] = lesion_plan_of(model, layout_on_meta(model, x), x)
-    return plans[key]
+    return _PLANS.get(model, input_key(x), lambda: lesion_plan_of(model, layout_on_meta(model, x), x))
 
 
 def forget(model: nn.Module, x: Tensor) -> None:
-    _PLANS.get(model, {}).pop(input_key(x), None)
+    _PLANS.forget(model, input_key(x))
 
 
 __all__ = ["LesionBlock", "LesionPlan", "forget", "lesion_plan_for", "lesion_plan_of"]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import weakref
 
 import torch
 from torch import Tensor, nn
@@ -17,6 +16,7 @@ from .layers import module_layer, stride_of, subtree_params
 from .memory import MemoryProfile, measure_memory
 from .meta import MetaOps
 from .modes import LightRun
+from .plans import PlanCache, input_key
 from .records import (ACTIVATION_NAMES, BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, ModuleRecord, Shape,
                       StageRecord, Trace)
 from .receptive import fields
@@ -46,8 +46,8 @@ def trace(
     x = example_input(root, input_size) if x is None else x
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"input must be N×3×H×W, got shape {tuple(x.shape)}")
-    key = (_fingerprint(root), tuple(x.shape), x.dtype, str(target), memory, backbone, id(model))
-    cached = _TRACES.get(root, {}).get(key)
+    key = (input_key(x), _fingerprint(root), str(target), memory, backbone, id(model))
+    cached = _TRACES.peek(root, key)
     if cached is not None and target.type != "meta":
         signature, done = cached
         with running_on(root, target):
@@ -61,12 +61,12 @@ def trace(
     done = build_trace(model if not backbone else root, layout, tuple(x.shape[1:]), int(x.shape[0]), str(target),
                        profile, backbone)
     if target.type != "meta":
-        _TRACES.setdefault(root, {})[key] = (tuple(op.func for op in layout.recording.ops), done)
+        _TRACES.put(root, key, (tuple(op.func for op in layout.recording.ops), done))
     return done
 
 
 # Real-device traces by model, returned after a light run of the same ops (the records hold no module).
-_TRACES: weakref.WeakKeyDictionary[nn.Module, dict[tuple, tuple[tuple[str, ...], Trace]]] = weakref.WeakKeyDictionary()
+_TRACES: PlanCache[tuple[tuple[str, ...], Trace]] = PlanCache()
 
 
 def _fingerprint(model: nn.Module) -> int:

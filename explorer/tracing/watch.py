@@ -4,7 +4,6 @@ and output to callbacks the moment they are made (``watched_run``). A run whose 
 (its forward took another path for these values) is planned again from its own recording."""
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -14,6 +13,7 @@ from torch import Tensor, nn
 from .dataflow import OpWatch, Watch, record
 from .layout import Layout, recognise, refusal
 from .modes import LightRun
+from .plans import PlanCache, input_key
 from .static import cut, padded, real_rows
 from .tracer import build_trace, run_recorded
 
@@ -56,7 +56,7 @@ class Plan:
         return out
 
 
-_PLANS: weakref.WeakKeyDictionary[nn.Module, dict[tuple, Plan]] = weakref.WeakKeyDictionary()
+_PLANS: PlanCache[Plan] = PlanCache()
 
 
 def plan_of(model: nn.Module, layout: Layout, x: Tensor) -> Plan:
@@ -72,19 +72,9 @@ def plan_of(model: nn.Module, layout: Layout, x: Tensor) -> Plan:
     return Plan(t.model_name, blocks, tuple(op.func for op in rec.ops), made_by)
 
 
-def input_key(x: Tensor) -> tuple:
-    """What a plan depends on in an input (shape, dtype, memory layout): the one key every plan cache uses
-    (a channels-last input runs other ops than a contiguous one)."""
-    return tuple(x.shape), x.dtype, x.is_contiguous()
-
-
 def plan_for(model: nn.Module, x: Tensor) -> Plan:
     """The plan of ``model`` for inputs shaped like ``x`` (recognised on the meta device, cached per model)."""
-    key = input_key(x)
-    plans = _PLANS.setdefault(model, {})
-    if key not in plans:
-        plans[key] = plan_of(model, layout_on_meta(model, x), x)
-    return plans[key]
+    return _PLANS.get(model, input_key(x), lambda: plan_of(model, layout_on_meta(model, x), x))
 
 
 def layout_on_meta(model: nn.Module, x: Tensor) -> Layout:
@@ -118,7 +108,7 @@ def watched_run(model: nn.Module, x: Tensor, watch: Callable[[Plan], Watch], pla
     if isinstance(layout, str):
         raise refusal(type(model).__name__, layout)
     fresh = replace(plan_of(model, layout, x), model_name=plan.model_name)
-    _PLANS.setdefault(model, {})[input_key(x)] = fresh
+    _PLANS.put(model, input_key(x), fresh)
     light = LightRun(fresh.op_watch(rows(fresh), x))
     with light:
         out = model(x)
