@@ -17,8 +17,8 @@ Module map — two pipelines over frozen records:
                 (ONNX via onnx2torch, torch.export programs, Hugging Face folders); trust.py what such a file may
                 make the server do (.pt2 and ONNX vetting, the weights-only guard on torch.load); live.py a
                 live nn.Module as a model (a shadow over its tensors); show.py ``show(model)``, the app on one
-    tracing/    ops.py (torch functions by what they do: the one vocabulary), dataflow.py (one forward recorded
-                as dataflow; ``Recording.table()`` shows it), residual.py (its residual blocks, by what they
+    tracing/    ops.py (torch functions by what they do: the one vocabulary), opargs.py (what an op's arguments
+                say), dataflow.py (one forward recorded as dataflow; ``Recording.table()`` shows it), residual.py (its residual blocks, by what they
                 compute), layout.py (the ResNet in any module: stages, stem, head), identify.py (its name and
                 closest config), layers.py (modules as layer records), shortcuts.py (a parameter-free shortcut
                 named by its ops: option A), static.py (the input a model file declares: its static batch and

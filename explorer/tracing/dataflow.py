@@ -19,31 +19,12 @@ import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from .ops import CONVS, FILLS, GLOBAL, POOLS
+from .opargs import Conv, Spatial, arg, over_space, pad_fill, spatial_of
+from .ops import CONVS, FILLS, GLOBAL
 from .patching import forwards
 
 Shape = tuple[int, ...]
 
-
-
-@dataclass(frozen=True)
-class Spatial:
-    """What a convolution or a pool does to positions: kernel, stride and dilation (first spatial axis)."""
-
-    kernel: int
-    stride: int
-    dilation: int = 1
-
-
-@dataclass(frozen=True)
-class Conv:
-    """A convolution's channels and groups, and whether its weight is learned (a parameter, or computed from
-    parameters as weight standardisation does) or a fixed filter (a blur)."""
-
-    in_channels: int
-    out_channels: int
-    groups: int
-    learned: bool
 
 
 @dataclass
@@ -192,58 +173,6 @@ def op_name(func: Any) -> str:
     return name
 
 
-def _first(v: Any, default: int = 1) -> int:
-    if v is None or (isinstance(v, (tuple, list)) and not v):
-        return default
-    return int(v[0] if isinstance(v, (tuple, list)) else v)
-
-
-def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
-    return args[index] if len(args) > index else kwargs.get(name, default)
-
-
-def _spatial(name: str, args: tuple, kwargs: dict) -> Spatial | None:
-    if name not in CONVS and name not in POOLS:
-        return None
-    if name in CONVS:
-        weight = _arg(args, kwargs, 1, "weight")
-        transposed = name in ("convolution", "_convolution") and bool(_arg(args, kwargs, 6, "transposed", False))
-        if not isinstance(weight, Tensor) or weight.dim() < 3 or transposed:
-            return None
-        return Spatial(int(weight.shape[2]), _first(_arg(args, kwargs, 3, "stride")),
-                       _first(_arg(args, kwargs, 5, "dilation")))
-    if name in POOLS:
-        kernel = _first(_arg(args, kwargs, 1, "kernel_size"))
-        stride = _first(_arg(args, kwargs, 2, "stride"), kernel)
-        dilation = _first(_arg(args, kwargs, 4, "dilation")) if name.startswith("max") else 1
-        return Spatial(kernel, stride, dilation)
-    return None
-
-
-def _over_space(name: str, args: tuple, kwargs: dict) -> bool:
-    """Whether a reduction covers both spatial axes of a 4-D input (adaptive pools always do)."""
-    x = args[0] if args else kwargs.get("input")
-    if not isinstance(x, Tensor) or x.dim() != 4:
-        return False
-    if name.startswith(("adaptive", "_adaptive")):
-        return True
-    dims = _arg(args, kwargs, 1, "dim")
-    if dims is None:
-        return name in ("mean", "sum", "amax", "std", "var")  # a reduction over everything
-    dims = {int(d) % 4 for d in (dims if isinstance(dims, (tuple, list)) else (dims,))}
-    return {2, 3} <= dims
-
-
-
-
-def _pad_fill(name: str, args: tuple, kwargs: dict) -> float:
-    value = _arg(args, kwargs, FILLS[name], "value")
-    try:
-        return float(value or 0.0)
-    except (TypeError, ValueError):
-        return 0.0
-
-
 Watch = dict[int, list[Callable[[Tensor], None]]]  # value -> what to call with its tensor the moment it is made
 
 
@@ -320,16 +249,16 @@ class Recorder(TorchFunctionMode):
             for v in outputs:
                 self._lineage[v] = params
             params = ()  # computing a weight is not work on the data: its MACs go to the op that uses it
-        spatial = _spatial(name, args, kwargs)
+        spatial = spatial_of(name, args, kwargs)
         self.ops.append(Op(index, name, inputs, outputs, scope, spatial,
                            self._conv(name, args, kwargs) if spatial is not None and name in CONVS else None,
-                           name in GLOBAL and _over_space(name, args, kwargs), params,
-                           _pad_fill(name, args, kwargs) if name in FILLS else 0.0))
+                           name in GLOBAL and over_space(name, args, kwargs), params,
+                           pad_fill(name, args, kwargs) if name in FILLS else 0.0))
         return out
 
     def _conv(self, name: str, args: tuple, kwargs: dict) -> Conv:
-        weight = _arg(args, kwargs, 1, "weight")
-        groups = int(_arg(args, kwargs, 8 if name in ("convolution", "_convolution") else 6, "groups", 1) or 1)
+        weight = arg(args, kwargs, 1, "weight")
+        groups = int(arg(args, kwargs, 8 if name in ("convolution", "_convolution") else 6, "groups", 1) or 1)
         learned = _is_param(weight) or self.value(weight) in self.from_params
         return Conv(int(weight.shape[1]) * groups, int(weight.shape[0]), groups, learned)
 
