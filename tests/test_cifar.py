@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
-from training import fit
+from training import fit, hooked_output
 
 import explorer
 from explorer.models import open_checkpoint, own_classes, parse_model
@@ -281,14 +281,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def _lesioned(model: nn.Module, x: torch.Tensor, j: int | None) -> torch.Tensor:
     """The model with block ``j``'s addition returning its shortcut alone (a hook replaces its output)."""
-    hooks = [] if j is None else [_blocks(model)[j].register_forward_hook(
-        lambda m, args, out: F.relu(m.shortcut(args[0])))]
-    try:
-        with torch.no_grad():
-            return model(x)
-    finally:
-        for h in hooks:
-            h.remove()
+    hooks = [] if j is None else [(_blocks(model)[j], lambda m, args, out: F.relu(m.shortcut(args[0])))]
+    return hooked_output(model, x, hooks)
 
 
 def test_a_static_export_runs_a_lesion_study_from_the_cli(trained, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 from playwright.sync_api import expect
 from torch import nn
-from training import fit
+from training import fit, hooked_output
 
 from explorer.dataset import DatasetError, DatasetJob, run_dataset
 from explorer.dataset.folder import decode, list_images, to_batch
@@ -64,13 +64,7 @@ def _blocks(model: nn.Module) -> list[nn.Module]:
 
 def _reference(model: nn.Module, x: torch.Tensor, removed: tuple[int, ...]) -> torch.Tensor:
     """The model from scratch with the removed blocks' last branch layer (bn2) answering zeros."""
-    hooks = [_blocks(model)[j].bn2.register_forward_hook(lambda _m, _i, o: torch.zeros_like(o)) for j in removed]
-    try:
-        with torch.no_grad():
-            return model(x)
-    finally:
-        for h in hooks:
-            h.remove()
+    return hooked_output(model, x, [(_blocks(model)[j].bn2, lambda _m, _i, o: torch.zeros_like(o)) for j in removed])
 
 
 def _kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> np.ndarray:

@@ -15,3 +15,14 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: floa
         loss.backward()
         opt.step()
     return model.eval()
+
+
+def hooked_output(model: nn.Module, x: torch.Tensor, hooks: list[tuple[nn.Module, object]]) -> torch.Tensor:
+    """``model(x)`` without gradients, each ``(module, fn)`` a forward hook for that pass only."""
+    handles = [m.register_forward_hook(fn) for m, fn in hooks]
+    try:
+        with torch.no_grad():
+            return model(x)
+    finally:
+        for h in handles:
+            h.remove()
