@@ -7,6 +7,8 @@ import json
 
 import pytest
 import torch
+import torchvision
+from torch import nn
 
 import explorer
 from explorer import structure_trace, trace
@@ -131,3 +133,24 @@ def test_trace_on_cuda_returns_model_to_cpu() -> None:
     assert t.device.startswith("cuda")
     assert t.blocks == structure_trace(get_preset("resnet50")).blocks
     assert next(model.parameters()).device.type == "cpu"
+
+
+def test_a_repeated_trace_follows_changes_to_the_model() -> None:
+    model = torchvision.models.resnet18().eval()
+    first = trace(model, input_size=64)
+    assert trace(model, input_size=64) is first  # unchanged: recognised once
+    model.layer1[0].conv2 = nn.Conv2d(64, 64, 3, 1, 2, dilation=2, bias=False)
+    changed = trace(model, input_size=64)
+    assert changed is not first and changed.block("layer1.0").dilation == 2
+
+    class Doubled(nn.Module):
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x)
+
+    model.layer4 = nn.Sequential(model.layer4[0])  # one block fewer: another structure
+    assert len(trace(model, input_size=64).blocks) == 7
+    assert len(trace(Doubled(model), input_size=64).blocks) == 7
