@@ -1,6 +1,6 @@
-"""Command line: ``python -m explorer summary|analyze|export|compare|features|cam|weights|dataset MODEL ...``
+"""Command line: ``python -m explorer summary|analyze|export|compare|features|cam|weights|dataset|visualize MODEL ...``
 (or ``resnet-explorer``). Each command is a ``Command`` whose arguments are defined beside its function:
-``structure`` (summary, analyze, export, compare), ``images`` (features, cam), ``weights``, ``dataset``, and
+``structure`` (summary, analyze, export, compare), ``images`` (features, cam), ``weights``, ``dataset``, ``visualize``, and
 ``app`` (app, open: the web app, imported only when one of them runs); what they share is in ``common``.
 
 MODEL is a model spec (``resnet50``, ``bottleneck:3-4-6-3:32x4d:v1``: see ``resnet.spec``), the same string the
@@ -18,11 +18,11 @@ from ..graph.render import GraphvizMissing
 from ..limits import Limits
 from ..tracing.layout import NotAResNet
 from ..trust import guard_process
-from . import app, dataset, images, structure, weights
+from . import app, dataset, images, structure, visualize, weights
 from .common import SPEC_HELP, Command, Parser, UsageError
 
 COMMANDS: tuple[Command, ...] = (*structure.COMMANDS, *images.COMMANDS, *weights.COMMANDS, *dataset.COMMANDS,
-                                 *app.COMMANDS)
+                                 *visualize.COMMANDS, *app.COMMANDS)
 
 
 def build_parser() -> Parser:

@@ -21,7 +21,7 @@ from ..tracing.dataflow import Watch
 from ..tracing.static import padded, real_rows
 from ..tracing.watch import Plan, logits_of
 from .partial import LESION_FIELDS, LesionPartial
-from .plan import LesionPlan, forget, lesion_plan_for
+from .plan import LesionPlan, lesion_planned
 from .replay import FullRun, Replay
 
 
@@ -78,6 +78,10 @@ def _full(model: nn.Module, x: Tensor, lp: LesionPlan, also: Callable[[Plan], Wa
     return run, _logits(out, lp.plan.model_name)[:n], ratio
 
 
+def _signed(full: tuple[FullRun, Tensor, np.ndarray]) -> tuple[tuple[str, ...], tuple[FullRun, Tensor, np.ndarray]]:
+    return full[0].signature(), full
+
+
 def _replay(model: nn.Module, x: Tensor, run: FullRun, cut: int, lesions: dict, name: str) -> Tensor:
     replay = Replay(run, cut, lesions)
     with replay:
@@ -106,14 +110,7 @@ def lesion_batch(model: nn.Module, x: Tensor, targets: Tensor, chosen_draws: lis
     each k-removal draw, indices into the plan's blocks; ``also``/``replan``: as ``watched_run``'s)."""
     x, n = padded(model, x)  # a model file's static batch: padded, the padding never counted
     with torch.no_grad():
-        lp = lesion_plan_for(model, x)
-        run, full, ratio = _full(model, x, lp, also, n)
-        if run.signature() != lp.plan.signature:  # this input took another path: plan again from itself
-            if replan is not None:
-                replan()
-            forget(model, x)
-            lp = lesion_plan_for(model, x)
-            run, full, ratio = _full(model, x, lp, also, n)
+        lp, (run, full, ratio) = lesion_planned(model, x, lambda p: _signed(_full(model, x, p, also, n)), replan)
         targets = targets.to(full.device)
         targets = torch.where(targets < full.shape[1], targets, torch.full_like(targets, -1))
         singles = [_scores(full, _lesioned_logits(model, x, lp, run, (j,))[:n], targets) for j in range(len(lp.blocks))]

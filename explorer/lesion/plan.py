@@ -4,13 +4,16 @@ lesion replaces) and, for each cut, the values made before it and read after it 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 from torch import Tensor, nn
 
 from ..tracing.layout import Layout
-from ..tracing.plans import PlanCache, input_key
-from ..tracing.watch import Plan, layout_on_meta, plan_of
+from ..tracing.plans import PlanCache, input_key, planned
+from ..tracing.watch import Plan, layout_of_run, layout_on_meta, plan_of
 from .replay import Lesion
+
+R = TypeVar("R")
 
 @dataclass(frozen=True)
 class LesionBlock:
@@ -30,6 +33,10 @@ class LesionPlan:
     live: dict[int, frozenset[tuple[int, int]]]  # cut (an addition's op) -> (op, output) of values read from it on
     verified: dict[int, bool]  # cut -> whether its replay gave the full output bit for bit (checked once)
     outputs: int | None = None  # the width of the forward's N×K output, if it returns one
+
+    @property
+    def signature(self) -> tuple[str, ...]:
+        return self.plan.signature
 
     @property
     def keep(self) -> set[tuple[int, int]]:
@@ -75,8 +82,13 @@ def lesion_plan_for(model: nn.Module, x: Tensor) -> LesionPlan:
     return _PLANS.get(model, input_key(x), lambda: lesion_plan_of(model, layout_on_meta(model, x), x))
 
 
-def forget(model: nn.Module, x: Tensor) -> None:
-    _PLANS.forget(model, input_key(x))
+def lesion_planned(model: nn.Module, x: Tensor, attempt: Callable[[LesionPlan], tuple[tuple[str, ...], R]],
+                   replan: Callable[[], None] | None = None) -> tuple[LesionPlan, R]:
+    """``attempt`` (a full forward under the plan) under the kept plan; where this input took another path, again
+    under a plan from its own recording (``tracing.plans.planned``)."""
+    return planned(_PLANS, model, input_key(x), attempt,
+                   lambda _old: (lesion_plan_of(model, layout_of_run(model, x), x), None),
+                   make=lambda: lesion_plan_of(model, layout_on_meta(model, x), x), replan=replan)
 
 
-__all__ = ["LesionBlock", "LesionPlan", "forget", "lesion_plan_for", "lesion_plan_of"]
+__all__ = ["LesionBlock", "LesionPlan", "lesion_plan_for", "lesion_plan_of", "lesion_planned"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -16,7 +17,7 @@ from .layers import module_layer, stride_of, subtree_params
 from .memory import MemoryProfile, measure_memory
 from .meta import MetaOps
 from .modes import LightRun
-from .plans import PlanCache, input_key
+from .plans import PlanCache, input_key, planned
 from .records import (ACTIVATION_NAMES, BlockRecord, ConvRecord, DownsampleRecord, LayerRecord, ModuleRecord, Shape,
                       StageRecord, Trace)
 from .receptive import fields
@@ -46,27 +47,37 @@ def trace(
     x = example_input(root, input_size) if x is None else x
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"input must be N×3×H×W, got shape {tuple(x.shape)}")
-    key = (input_key(x), _fingerprint(root), str(target), memory, backbone, id(model))
-    cached = _TRACES.peek(root, key)
-    if cached is not None and target.type != "meta":
-        signature, done = cached
+    where = f"{backbone!r} ({type(root).__name__})" if backbone else type(model).__name__
+
+    def fresh(_old: _Traced | None) -> tuple[_Traced, Trace]:
+        layout = _recognised(root, x, target, where)
+        profile = measure_memory(layout.backbone, layout.parts(), tuple(x.shape[1:]), x.dtype) if memory else None
+        done = build_trace(model if not backbone else root, layout, tuple(x.shape[1:]), int(x.shape[0]), str(target),
+                           profile, backbone)
+        return _Traced(tuple(op.func for op in layout.recording.ops), done), done
+
+    def attempt(kept: _Traced) -> tuple[tuple[str, ...], Trace]:
         with running_on(root, target):
             moved, light = x.to(target), LightRun({})
             with light:
                 root(moved)
-        if light.signature() == signature:
-            return done  # the same program ran: the same records (frozen), recognised once per model and input
-    layout = _recognised(root, x, target, f"{backbone!r} ({type(root).__name__})" if backbone else type(model).__name__)
-    profile = measure_memory(layout.backbone, layout.parts(), tuple(x.shape[1:]), x.dtype) if memory else None
-    done = build_trace(model if not backbone else root, layout, tuple(x.shape[1:]), int(x.shape[0]), str(target),
-                       profile, backbone)
-    if target.type != "meta":
-        _TRACES.put(root, key, (tuple(op.func for op in layout.recording.ops), done))
-    return done
+        return light.signature(), kept.trace  # the same program ran: the same records (frozen)
+
+    if target.type == "meta":
+        return fresh(None)[1]
+    key = (input_key(x), _fingerprint(root), str(target), memory, backbone, id(model))
+    return planned(_TRACES, root, key, attempt, fresh)[1]  # recognised once per model and input
 
 
-# Real-device traces by model, returned after a light run of the same ops (the records hold no module).
-_TRACES: PlanCache[tuple[tuple[str, ...], Trace]] = PlanCache()
+@dataclass(frozen=True)
+class _Traced:
+    """A real-device trace and the ops its recording ran (the records hold no module)."""
+
+    signature: tuple[str, ...]
+    trace: Trace
+
+
+_TRACES: PlanCache[_Traced] = PlanCache()
 
 
 def _fingerprint(model: nn.Module) -> int:

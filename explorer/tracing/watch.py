@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from .dataflow import OpWatch, Watch, record
 from .layout import Layout, recognise, refusal
 from .modes import LightRun
-from .plans import PlanCache, input_key
+from .plans import PlanCache, input_key, planned
 from .static import cut, padded, real_rows
 from .tracer import build_trace, run_recorded
 
@@ -95,24 +95,53 @@ def watched_run(model: nn.Module, x: Tensor, watch: Callable[[Plan], Watch], pla
     ``whole``, callbacks get the padded tensors themselves: what a gradient is taken with respect to)."""
     x, n = padded(model, x)
     rows = (lambda p: watch(p)) if whole else (lambda p: real_rows(watch(p), n, len(x)))
-    plan = plan or plan_for(model, x)
-    light = LightRun(plan.op_watch(rows(plan), x))
-    with light:
-        out = model(x)
-    if light.signature() == plan.signature:
-        return plan, cut(out, n, len(x))
-    if replan is not None:
-        replan()
-    rec = record(model, (x,))
-    layout = recognise(rec)
+
+    def attempt(p: Plan) -> tuple[tuple[str, ...], Any]:
+        light = LightRun(p.op_watch(rows(p), x))
+        with light:
+            out = model(x)
+        return light.signature(), cut(out, n, len(x))
+
+    def fresh(old: Plan | None) -> tuple[Plan, None]:
+        new = plan_of(model, layout_of_run(model, x), x)
+        return (replace(new, model_name=old.model_name) if old else new), None
+
+    return planned(_PLANS, model, input_key(x), attempt, fresh, plan=plan,
+                   make=lambda: plan_of(model, layout_on_meta(model, x), x), replan=replan)
+
+
+class _Reached(Exception):
+    """Raised from the callback that has the wanted value: nothing after it needs to run."""
+
+
+def run_until(model: nn.Module, x: Tensor, plan: Plan, value: int) -> Tensor | None:
+    """``model(x)`` run only as far as the op that makes ``value`` (a plan's block tensor), which is returned as
+    the forward made it (with its graph, under ``torch.enable_grad``); None where the ops run up to there are not
+    the plan's (this input takes another path: ``watched_run`` plans it again). ``x`` must fill a model file's
+    static batch."""
+    got: list[Tensor] = []
+
+    def stop(t: Tensor) -> None:
+        got.append(t)
+        raise _Reached
+
+    light = LightRun({})
+    try:
+        light.watch = plan.op_watch({value: [stop]}, x)
+        with light:
+            model(x)
+    except _Reached:
+        pass
+    ops = light.signature()
+    return got[0] if got and ops == plan.signature[:len(ops)] else None
+
+
+def layout_of_run(model: nn.Module, x: Tensor) -> Layout:
+    """The residual network of ``model`` as this input's real forward shows it (a full recording)."""
+    layout = recognise(record(model, (x,)))
     if isinstance(layout, str):
         raise refusal(type(model).__name__, layout)
-    fresh = replace(plan_of(model, layout, x), model_name=plan.model_name)
-    _PLANS.put(model, input_key(x), fresh)
-    light = LightRun(fresh.op_watch(rows(fresh), x))
-    with light:
-        out = model(x)
-    return fresh, cut(out, n, len(x))
+    return layout
 
 
 def logits_of(output: Any) -> Tensor | None:
@@ -127,4 +156,5 @@ def logits_of(output: Any) -> Tensor | None:
     return None
 
 
-__all__ = ["BlockValues", "Plan", "input_key", "layout_on_meta", "logits_of", "plan_for", "plan_of", "watched_run"]
+__all__ = ["BlockValues", "Plan", "input_key", "layout_of_run", "layout_on_meta", "logits_of", "plan_for", "plan_of",
+           "run_until", "watched_run"]
