@@ -9,11 +9,12 @@ from pathlib import Path
 import torch
 
 from . import (cam, choices, dataset, features, figures, graph_render, lesion, load, memory, redraw, sources,
-               startup, structure_speed, trace_overhead)
+               startup, structure_speed, trace_overhead, visualize)
 
 SUITES = {"trace": trace_overhead.run, "graph": graph_render.run, "structure": structure_speed.run,
           "features": features.run, "choices": choices.run, "load": load.run, "memory": memory.run, "cam": cam.run, "startup": startup.run,
-          "figures": figures.run, "redraw": redraw.run, "sources": sources.run, "dataset": dataset.run, "lesion": lesion.run}
+          "figures": figures.run, "redraw": redraw.run, "sources": sources.run, "dataset": dataset.run, "lesion": lesion.run,
+          "visualize": visualize.run}
 
 
 def main() -> None:

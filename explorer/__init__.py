@@ -1,5 +1,5 @@
 """ResNet Explorer as a library: trace any ResNet-family model, analyse and draw its structure, measure what it
-needs in memory, capture its activations and class activation maps.
+needs in memory, capture its activations and class activation maps, and draw the picture each channel wants.
 
 Never imports gradio, so it works from scripts, notebooks and the CLI (``python -m explorer``).
 
@@ -12,6 +12,7 @@ Module map — two pipelines over frozen records:
                      └► CamRun  ─► features/cam_views  class maps over the crop, per stage
     folder ─► dataset/ ─► partials, merged ─► summary.json, channels.csv, top.csv ─► dataset/views
                      └► lesion/  each block removed (replays of one taped forward) ─► lesion.csv, lesion_k.csv
+    block, channels ─► visualize/ ─► pictures (MACO or Fourier) ─► each checked against a dataset run
 
     models.py   what a spec names (ours, timm:…) and which model a checkpoint is; sources.py models from files
                 (ONNX via onnx2torch, torch.export programs, Hugging Face folders); trust.py what such a file may
@@ -51,13 +52,19 @@ Module map — two pipelines over frozen records:
                 lesioned: what the reference equals, faster), plan.py (each
                 block's addition, the values a cut needs), measure.py (a batch's numbers), partial.py, study.py
                 (settings, labels, draws, path lengths; torch-free), views.py (the charts)
+    visualize/  feature visualization: param.py (Fourier and MACO parameterisations, MACO's magnitude from images),
+                spectrum.py (a folder's magnitude), robust.py (random crops, scale, rotation, noise, per picture),
+                relu.py (the ReLU-gradient warm-up), optimise.py (``visualize``: many channels in one batch),
+                check.py (each picture against a dataset run: its peak, and its path through the earlier blocks),
+                kept.py (pictures kept by weights digest, block, channel and settings)
     limits.py   every resource limit as one value; files.py output folders; theme.py plotly template;
                 palette.py the colours that mean one thing in every view
     launcher.py the resnet-explorer command: app and open start the web app, the rest go to cli/
     cli/        the command line: structure.py (summary, analyze, export, compare), images.py (features,
-                cam), weights.py, dataset.py (dataset runs and lesion studies), app.py (app, open: the web app);
+                cam), weights.py, dataset.py (dataset runs and lesion studies), visualize.py (feature
+                visualization), app.py (app, open: the web app);
                 common.py (model and image arguments, the one file writer)
-    data/       package data: ImageNet's class names
+    data/       package data: ImageNet's and CIFAR's class names, the example photos' spectrum (MACO's magnitude)
 
 The web UI (the ``resnet_explorer`` package: ``python app.py``, ``resnet-explorer app``, ``explorer.show``) is
 built on this library and never the other way round: it is imported only when an app starts.

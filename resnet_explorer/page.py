@@ -11,9 +11,9 @@ from .context import APP
 from .landing import landing as first_view
 from .refusals import refusing
 from .settings import ASSETS
-from .tabs import Page, compare, controls, dataset, features, graph, structure, tables
+from .tabs import Page, channel, compare, controls, dataset, features, graph, structure, tables
 
-TABS = (graph, tables, structure, compare, features, dataset)  # in the order they show: the architecture first
+TABS = (graph, tables, structure, compare, features, dataset, channel)  # in the order they show: the architecture first
 
 
 def build_demo(landing: str | None = None, notice: str = "", compute_first: bool = True) -> gr.Blocks:
@@ -34,7 +34,9 @@ def build_demo(landing: str | None = None, notice: str = "", compute_first: bool
             views = [tab.build(page) for tab in TABS]
         controls.wire(page)
         for tab, view in zip(TABS, views):
-            tab.wire(page, view)
+            if tab is not channel:
+                tab.wire(page, view)
+        channel.wire(page, views[TABS.index(channel)], views[TABS.index(features)], views[TABS.index(dataset)])
         feats = views[TABS.index(features)]
         wiring.Redraw(page, views, feats).wire(page)
         wiring.wire_selection(page, views)

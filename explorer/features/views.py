@@ -93,12 +93,23 @@ def channel_zoom_figure(cap: Capture, block: str, channel: int) -> go.Figure:
     ))
 
 
-def overlay(cap: Capture, block: str, alpha: float = 0.55) -> np.ndarray:
-    """The block's mean activation as a heatmap over the crop the network saw."""
+def grid_channel(channels: list[int], x: int, y: int) -> int | None:
+    """The channel of ``channel_grid``'s tile at pixel (x, y) of the grid, None between tiles or past the last."""
+    cols, step = int(np.ceil(np.sqrt(len(channels)))), GRID_TILE + GRID_GAP
+    col, row = divmod(x, step), divmod(y, step)
+    if col[1] >= GRID_TILE or row[1] >= GRID_TILE or col[0] >= cols:
+        return None
+    i = row[0] * cols + col[0]
+    return channels[i] if 0 <= i < len(channels) else None
+
+
+def overlay(cap: Capture, block: str, alpha: float = 0.55, channel: int | None = None) -> np.ndarray:
+    """The block's mean activation (or one channel's) as a heatmap over the crop the network saw."""
     if cap.crop is None:
         raise ValueError("this capture has no input image to overlay on")
     base = np.asarray(cap.crop.convert("RGB"), dtype=np.float32)
-    heat = Image.fromarray(colorize(cap.maps[block].mean_map())).resize(cap.crop.size, Image.Resampling.BILINEAR)
+    values = cap.maps[block].mean_map() if channel is None else cap.maps[block].channel(channel)
+    heat = Image.fromarray(colorize(values)).resize(cap.crop.size, Image.Resampling.BILINEAR)
     return (base * (1 - alpha) + np.asarray(heat, dtype=np.float32) * alpha).round().astype(np.uint8)
 
 

@@ -8,6 +8,7 @@ Module map:
     optimise  ``visualize``: the optimisation, many channels in one batch, progress and cancellation
     check     what comes with every picture: the activation it reaches against the channel's top dataset image,
               and whether its path through the earlier blocks looks like real images'
+    kept      pictures kept by (weights digest, normalisation, block, channel, settings)
     spectrum  MACO's magnitude from a folder of images (kept per folder and size)
 """
 from __future__ import annotations

@@ -280,6 +280,16 @@ def dataset_channel(name: str, block: str, channel: float, request: gr.Request =
     return Examples(channels_figure(run, block, c), tiles, caption)
 
 
+def run_files(name: str, spec: str, block: str, request: gr.Request = None) -> RunFiles | None:
+    """The files of the open run ``name`` when it is of model ``spec`` and has ``block`` (else None: its numbers
+    are another model's)."""
+    try:
+        _, run = _run(name, _session(request))
+    except (Refusal, ValueError):  # (a DatasetError is one)
+        return None
+    return run if run.summary.get("model") == spec and block in run.channels else None
+
+
 def run_choices(request: gr.Request = None) -> Any:
     """The runs this session may open, read when the picker is opened (a run made since is among them)."""
     return gr.update(choices=saved_runs(_session(request)))
@@ -341,5 +351,5 @@ def _model_of(run: OpenRun, summary: dict) -> tuple[Any, str, str | None, str]:
 
 
 __all__ = ["DatasetView", "Examples", "FromFeatures", "RowPicked", "channel_row", "dataset_block", "dataset_channel",
-           "dataset_follow", "dataset_open", "dataset_run", "open_from_features", "run_choices", "saved_runs",
+           "dataset_follow", "dataset_open", "dataset_run", "open_from_features", "run_choices", "run_files", "saved_runs",
            "server_folders"]

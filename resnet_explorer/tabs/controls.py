@@ -121,10 +121,11 @@ def build_inspector(hub: gr.HTML) -> Inspector:
         with gr.Column(elem_id="inspector"):
             picker = gr.Dropdown([], value=None, label="Block", elem_id="inspector-block", allow_custom_value=True)
             facts = gr.Markdown(elem_id="inspector-facts")
+            channel_page = gr.Button("Its channels' pictures ›", size="sm", elem_id="inspector-channel-page")
             code = gr.HTML(code_html(""), elem_id="inspector-code")
     selected = gr.Textbox("", visible=False, elem_id="selected-block")
     close.click(None, None, None, js=CLOSE_INSPECTOR)
-    return Inspector(selected, picker, facts, code, hub, panel)
+    return Inspector(selected, picker, facts, code, hub, panel, channel_page)
 
 
 def wire(page: Page) -> None:

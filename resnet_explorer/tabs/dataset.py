@@ -33,6 +33,7 @@ class DatasetTabView(TabView):
     crop: gr.Number | None = None
     run_id: gr.State | None = None
     channel: gr.Number | None = None
+    to_channel: gr.Button | None = None  # opens the Channel tab on this channel
 
 
 def _inputs(p: dict[str, Any]) -> None:
@@ -75,6 +76,7 @@ def _results(p: dict[str, Any]) -> None:
         p["plot"] = gr.Plot(label="Mean against active fraction", elem_id="ds-plot")
     with gr.Row():
         p["channel"] = gr.Number(None, precision=0, label="Channel", elem_id="ds-channel", scale=0, min_width=120)
+        p["to_channel"] = gr.Button("Its picture ›", size="sm", elem_id="ds-to-channel", scale=0, min_width=120)
         p["caption"] = gr.Markdown(elem_id="ds-caption")
     p["examples"] = gr.Gallery(label="Dataset examples: the top images, each cropped around the channel's maximum",
                                columns=6, height=420, format="png", elem_id="ds-examples")
@@ -103,7 +105,7 @@ def build(page: Page) -> DatasetTabView:
     return DatasetTabView("dataset", tab, fill, view, [p["run_id"]], parts=p, view=view, shown=shown, run=p["run"],
                           uploads=p["upload"], folder=p["folder"], top_k=p["top_k"], lesion=p["lesion"],
                           remove_k=p["remove_k"], resize=p["resize"], crop=p["crop"], run_id=p["run_id"],
-                          channel=p["channel"])
+                          channel=p["channel"], to_channel=p["to_channel"])
 
 
 def wire(page: Page, view: DatasetTabView) -> None:
