@@ -251,3 +251,59 @@ def test_the_check_says_where_the_path_is_unlike_real_images() -> None:
     assert c.line == ("Reaches 4 at its peak (mean 1.5): 2× the channel's top dataset image (2, x/1.png). Path: like "
                       "the dataset's at 1 of 2 earlier blocks (median |z| ≤ 1); unlike at b (worst b, median |z| 3).")
     assert check(v, None).line.endswith("run or open one to compare this picture with real images.")
+
+
+@pytest.mark.slow
+def test_the_channel_page_in_the_browser(page, tmp_path: Path) -> None:
+    """Pick a channel in the Feature maps grid; the Channel tab opens on it with the channel over the cat and,
+    with a dataset run of this model open, its examples; its picture is drawn on request and checked against the
+    run's top image (the number top.csv has); random weights say the picture means nothing."""
+    from playwright.sync_api import expect
+
+    from resnet_explorer.context import APP
+    from resnet_explorer.settings import AppSettings
+
+    images = tmp_path / "data" / "noise"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (240, 240, 3), dtype=np.uint8)).save(images / f"{i}.png")
+    r = subprocess.run([sys.executable, "-m", "explorer", "dataset", "resnet50", str(images), "--out",
+                        str(tmp_path / "runs" / "noise"), "--top-k", "2"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    before = APP.settings
+    APP.configure(AppSettings(limits=before.limits, runs=tmp_path / "runs", datasets=tmp_path / "data"))
+    try:
+        page.get_by_role("tab", name="Dataset").click()
+        page.locator("#ds-results input").fill("noise")
+        page.locator("#ds-results input").press("Enter")
+        page.locator("#ds-open").click()
+        expect(page.locator("#ds-summary")).to_contain_text("4 images", timeout=60_000)
+        page.get_by_role("tab", name="Feature maps").click()
+        grid = page.locator("#fm-grid img")
+        expect(grid).to_be_visible(timeout=120_000)
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 10, box["y"] + 10)  # the first tile: the block's strongest channel
+        expect(page.locator("#ch-title")).to_contain_text("channel", timeout=60_000)
+        block = page.locator("#ch-block input").input_value()
+        channel = int(page.locator("#ch-channel input").input_value())
+        assert page.locator("#fm-channel input").input_value() == str(channel)
+        expect(page.locator("#ch-title")).to_contain_text(f"resnet50 · {block} · channel {channel}")
+        expect(page.locator("#ch-title")).to_contain_text("random weights: the picture means nothing")
+        expect(page.locator("#ch-title")).to_contain_text("about")  # the cost, stated before it runs
+        expect(page.locator("#ch-map img")).to_be_visible(timeout=30_000)
+        expect(page.locator("#ch-examples img").first).to_be_visible(timeout=60_000)
+        for name, value in (("steps", "8"), ("size", "64")):
+            box_input = page.locator(f"#ch-{name} input[type=number]")
+            box_input.fill(value)
+            box_input.press("Enter")
+        page.locator("#ch-go").click()
+        expect(page.locator("#ch-picture img")).to_be_visible(timeout=120_000)
+        rows = [line.split(",") for line in (tmp_path / "runs" / "noise" / "top.csv").read_text().splitlines()[1:]]
+        top = next(float(r[4]) for r in rows if r[0] == block and int(r[1]) == channel and r[2] == "1")
+        expect(page.locator("#ch-check")).to_contain_text(f"× the channel's top dataset image ({top:.3g}, ")
+        page.set_viewport_size({"width": 1440, "height": 900})
+        page.screenshot(path=str(tmp_path / "channel_page.png"))
+    finally:
+        APP.configure(before)
