@@ -18,7 +18,8 @@ def test_named_endpoints_and_their_parameters_are_unchanged(client) -> None:
 
 
 ADDED = {"/open_folder",  # a Hugging Face folder's files (#21)
-         "/dataset_run", "/dataset_open", "/dataset_block", "/dataset_channel"}  # the Dataset tab (#23)
+         "/dataset_run", "/dataset_open", "/dataset_block", "/dataset_channel",  # the Dataset tab (#23)
+         "/channel_page", "/channel_visualize"}  # the Channel tab (#38)
 # CONTRACT["appended"]: parameters appended since, each with a default, so a call written for the recorded list
 # still works (/features' normalisation: the mean and std a CIFAR checkpoint cannot say, #36).
 

@@ -89,8 +89,8 @@ def _settings(method: str, steps: float, size: float) -> Any:
     if method not in ("maco", "fourier"):
         raise Refusal(f"the method is MACO or Fourier, not {str(method)[:40]!r}", "Invalid method")
     n, px = whole("steps", steps), whole("size", size)
-    if not 8 <= n <= 2048 or not 32 <= px <= 512:
-        raise Refusal(f"steps must be 8 to 2048 and the size 32 to 512 px; got {n} and {px}", "Invalid settings")
+    if not 8 <= n <= 1024 or not 32 <= px <= 256:
+        raise Refusal(f"steps must be 8 to 1024 and the size 32 to 256 px; got {n} and {px}", "Invalid settings")
     return lib.Settings(method=method, steps=n, size=px)
 
 
