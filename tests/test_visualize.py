@@ -314,7 +314,7 @@ def test_the_channel_endpoints_refuse_bad_input_in_one_line(client) -> None:
     base = ["resnet18", None, "random", "cpu", "own", "layer2.0"]
     for channel, method, steps, size, message in ((500, "maco", 8, 64, "layer2.0 has 128 channels (0–127); got 500"),
                                                   (3, "lucid", 8, 64, "lucid is not in the list of choices"),
-                                                  (3, "maco", 4, 64, "steps must be 8 to 2048")):
+                                                  (3, "maco", 4, 64, "Value 4 is less than minimum value 8.")):
         with pytest.raises(Exception, match=re.escape(message)):
             client.predict(*base, channel, method, steps, size, "", "", api_name="/channel_visualize")
     with pytest.raises(Exception, match="no block 'layer9.0' in this model"):
