@@ -9,7 +9,7 @@ import time
 import torch
 
 from explorer.lesion import lesion_batch
-from explorer.lesion.plan import forget, lesion_plan_for
+from explorer.lesion.plan import lesion_plan_for
 from resnet import build, parse_spec
 
 BATCH, SIZE = 8, 160
@@ -33,7 +33,6 @@ def run(repeats: int = 3) -> list[dict]:
         with torch.no_grad():
             model(x)
             bare = _median(lambda: model(x), repeats)
-        forget(model, x)
         start = time.perf_counter()
         lesion_batch(model, x, targets, [])  # plans, and checks every cut once
         first = time.perf_counter() - start

@@ -36,6 +36,7 @@ def run(repeats: int = 7) -> list[dict]:
             floor = _floor(model, batch * s.robustness.crops, STEPS)
             times = {}
             for block in ("layer3.0", last):
+                visualize(model, block, list(range(batch)), Settings(steps=1, size=SIZE), batch=batch)  # plans made
                 start = time.perf_counter()
                 visualize(model, block, list(range(batch)), s, batch=batch)
                 times[block] = time.perf_counter() - start
