@@ -5,6 +5,7 @@ a picture reaches (a forward hook on the block), MACO's magnitude (numpy's FFT o
 models (timm, Hugging Face) and an ONNX file the explorer opens, the activation against the model's own hooks."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -320,3 +321,73 @@ def test_the_channel_endpoints_refuse_bad_input_in_one_line(client) -> None:
     with pytest.raises(Exception, match="no block 'layer9.0' in this model"):
         client.predict("resnet18", None, "random", "cpu", "own", "layer9.0", 0, "maco", 8, 64, "", "",
                        api_name="/channel_page")
+
+
+class _Stop(Exception):
+    pass
+
+
+def _atlas_job(striped: dict, tmp_path: Path, out: str, **kw):
+    from explorer.visualize.atlas import AtlasJob
+
+    path = tmp_path / "stripes.th"
+    if not path.exists():
+        torch.save(striped["model"].state_dict(), path)
+    return AtlasJob(parse_spec("cifar:1-1-1:c2"), "file", str(path), ("layer1.0",), Settings(steps=6, size=32),
+                    tmp_path / out, shard=4, **kw)
+
+
+def test_an_atlas_continues_where_it_stopped(striped: dict, tmp_path: Path) -> None:
+    """16 channels in 4 shards: stopped after 2, run again, it paints the other 2; every picture equals an atlas
+    painted in one go (a picture's seed is its own), and the model's own hook agrees with its numbers."""
+    from explorer.visualize.atlas import run_atlas
+
+    def stop_after_two(done: int, total: int) -> None:
+        if done == 2:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        run_atlas(_atlas_job(striped, tmp_path, "atlas"), stop_after_two)
+    assert len(list((tmp_path / "atlas" / "shards").glob("*.json"))) == 2
+    resumed = run_atlas(_atlas_job(striped, tmp_path, "atlas"))
+    whole = run_atlas(_atlas_job(striped, tmp_path, "whole"))
+    assert resumed["resumed_from"] == 2 and whole["resumed_from"] == 0 and resumed["shards"] == 4
+    assert [p["channel"] for p in resumed["pictures"]] == list(range(16))
+    for a, b in zip(resumed["pictures"], whole["pictures"]):
+        assert a == b
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "atlas" / a["file"])),
+                              np.asarray(Image.open(tmp_path / "whole" / b["file"])))
+    first = resumed["pictures"][5]
+    x = torch.from_numpy(np.asarray(Image.open(tmp_path / "atlas" / first["file"]))).permute(2, 0, 1)[None] / 255
+    own = _block_means(striped["model"], striped["model"].layer1[0], _normalised(x))
+    assert first["mean"] == pytest.approx(float(own[0, 5]), rel=1e-4, abs=1e-5)
+    from explorer.visualize.atlas import AtlasError
+
+    with pytest.raises(AtlasError, match="holds an atlas with another settings"):
+        run_atlas(dataclasses.replace(_atlas_job(striped, tmp_path, "atlas"), settings=Settings(steps=7, size=32)))
+
+
+def test_an_atlas_on_a_two_node_ray_cluster(striped: dict, tmp_path: Path) -> None:
+    """The same atlas on Ray actors spread over a real two-node cluster: the same pictures as the local engine, up
+    to float rounding (an actor's torch runs on its own thread count, which orders its sums otherwise)."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    from explorer.visualize.atlas import run_atlas
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    c.add_node(num_cpus=1)
+    ray.init(address=c.address, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    try:
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        remote = run_atlas(_atlas_job(striped, tmp_path, "ray", engine="ray", ray_address=c.address))
+    finally:
+        ray.shutdown()
+        c.shutdown()
+    local = run_atlas(_atlas_job(striped, tmp_path, "local"))
+    assert remote["engine"] == "ray" and remote["shards"] == 4
+    for a, b in zip(remote["pictures"], local["pictures"]):
+        assert a["file"] == b["file"] and a["mean"] == pytest.approx(b["mean"], rel=1e-2, abs=1e-4)
+        diff = np.abs(np.asarray(Image.open(tmp_path / "ray" / a["file"])).astype(int)
+                      - np.asarray(Image.open(tmp_path / "local" / b["file"])).astype(int))
+        assert diff.max() <= 3 and diff.mean() < 0.5, (a["file"], diff.max(), diff.mean())

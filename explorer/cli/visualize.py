@@ -34,8 +34,15 @@ def parse_channels(text: str) -> list[int]:
 
 def visualize_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help=SPEC_HELP)
-    p.add_argument("--block", dest="vis_block", required=True, help="the residual block (as the trace names it)")
-    p.add_argument("--channels", required=True, help="e.g. 0-63 or 3,7,9")
+    p.add_argument("--block", dest="vis_block", help="the residual block (as the trace names it); with --atlas, "
+                                                     "default every block")
+    p.add_argument("--channels", help="e.g. 0-63 or 3,7,9 (with --atlas: every channel)")
+    p.add_argument("--atlas", action="store_true", help="every channel of --block (or of every block), in shards "
+                   "an engine paints; run it again to continue one that stopped")
+    p.add_argument("--engine", choices=["local", "ray"], default="local", help="with --atlas: local (default) or "
+                                                                                "ray (actors, a GPU each)")
+    p.add_argument("--ray-address", help="with --engine ray: join this cluster (default: start a local one)")
+    p.add_argument("--shard", type=int, default=8, help="with --atlas: channels per shard (default 8)")
     p.add_argument("--method", choices=METHODS, default="maco", help="maco (phase only, natural magnitude; default) "
                                                                      "or fourier (Lucid's)")
     p.add_argument("--steps", type=int, help=f"optimisation steps (default {GPU_STEPS} on a GPU, {CPU_STEPS} on the CPU)")
@@ -80,6 +87,10 @@ def visualize(args: argparse.Namespace, limits: Limits) -> str:
     weights = args.weights or (str(args.opened.path) if args.opened else None)
     if weights and not Path(weights).is_file():
         raise UsageError(f"--weights: no such file {weights}")
+    if args.atlas:
+        return _atlas(args, config, weights, limits)
+    if not args.vis_block or not args.channels:
+        raise UsageError(f"--{'block' if not args.vis_block else 'channels'} is needed (or --atlas for every channel)")
     dev = resolve_device(args.device)
     loaded = FeatureStore(limits).model(config, "file" if weights else "hub" if args.hub else "random", weights, dev)
     pre = loaded.preprocess.normalised(args.normalize) if args.normalize else loaded.preprocess
@@ -117,6 +128,32 @@ def visualize(args: argparse.Namespace, limits: Limits) -> str:
     lines = [f"{config.spec} {args.vis_block} · weights: {loaded.weights_label}"]
     lines += [f"channel {p['channel']}: {p['check']['line']}" for p in report["pictures"]]
     return "\n".join(lines + [f"wrote {w}" for w in written])
+
+
+def _atlas(args: argparse.Namespace, config: object, weights: str | None, limits: Limits) -> str:
+    """``--atlas``: every channel of the block (or blocks), resumable, on the chosen engine."""
+    from ..visualize import Settings
+    from ..visualize.atlas import AtlasJob, run_atlas
+
+    if args.channels:
+        raise UsageError("--atlas paints every channel: leave out --channels")
+    if args.shard < 1:
+        raise UsageError(f"--shard must be at least 1, got {args.shard}")
+    gpu = args.device not in ("cpu",)
+    size = args.size or CPU_SIZE
+    s = Settings(args.method, args.steps or (GPU_STEPS if gpu else CPU_STEPS), size, None, args.lr,
+                 per_channel=args.per_channel, diversity=args.diversity, seed=args.seed).check()
+    job = AtlasJob(config, "file" if weights else "hub" if args.hub else "random", weights,
+                   (args.vis_block,) if args.vis_block else None, s, Path(args.out), args.normalize, args.shard,
+                   args.engine, args.ray_address, args.device, limits)
+    summary = run_atlas(job, lambda done, total: print(f"\r{done}/{total} shards   ", end="", file=sys.stderr,
+                                                        flush=True))
+    print(file=sys.stderr)
+    if args.json:
+        return json.dumps(summary, indent=1)
+    return (f"{summary['model']} · weights: {summary['weights']} · {len(summary['pictures'])} pictures in "
+            f"{summary['shards']} shards ({summary['resumed_from']} were done already) on the {args.engine} engine\n"
+            f"wrote {Path(args.out) / 'atlas.json'}")
 
 
 def _check_dict(c) -> dict:  # noqa: ANN001 - a visualize.check.Check
