@@ -391,3 +391,26 @@ def test_an_atlas_on_a_two_node_ray_cluster(striped: dict, tmp_path: Path) -> No
         diff = np.abs(np.asarray(Image.open(tmp_path / "ray" / a["file"])).astype(int)
                       - np.asarray(Image.open(tmp_path / "local" / b["file"])).astype(int))
         assert diff.max() <= 3 and diff.mean() < 0.5, (a["file"], diff.max(), diff.mean())
+
+
+def test_pictures_are_kept_by_their_weights_and_a_folder_gives_its_spectrum(striped: dict, tmp_path: Path) -> None:
+    from explorer.visualize.kept import Kept, weights_digest
+    from explorer.visualize.spectrum import folder_magnitude
+
+    model = build(parse_spec("cifar:1-1-1:c2")).eval()
+    model.load_state_dict(striped["model"].state_dict())
+    digest = weights_digest(model)
+    assert digest == weights_digest(striped["model"])  # the same tensors, another module
+    kept, s = Kept(size=2), Settings(steps=8, size=32)
+    kept.put(Kept.key(model, (MEAN, STD), "layer1.0", 3, s), ["picture"])
+    assert kept.get(Kept.key(striped["model"], (MEAN, STD), "layer1.0", 3, s)) == ["picture"]
+    assert kept.get(Kept.key(model, (MEAN, STD), "layer1.0", 3, Settings(steps=9, size=32))) is None
+    with torch.no_grad():
+        model.layer1[0].conv1.weight[0, 0, 0, 0] += 1  # a changed weight is another model
+    assert weights_digest(model) != digest and kept.get(Kept.key(model, (MEAN, STD), "layer1.0", 3, s)) is None
+    folder = tmp_path / "photos"
+    _save_folder(striped["pixels"][::32], striped["labels"][::32], folder)
+    files = sorted(folder.rglob("*.png"))
+    own = magnitude_of([torch.from_numpy(np.asarray(Image.open(f), dtype=np.float32) / 255).permute(2, 0, 1)
+                        for f in files], 32)
+    assert len(files) == 4 and torch.allclose(folder_magnitude(folder, 32), own)

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 from resnet.preprocess import NORMALISATIONS
@@ -146,8 +147,15 @@ def _atlas(args: argparse.Namespace, config: object, weights: str | None, limits
     job = AtlasJob(config, "file" if weights else "hub" if args.hub else "random", weights,
                    (args.vis_block,) if args.vis_block else None, s, Path(args.out), args.normalize, args.shard,
                    args.engine, args.ray_address, args.device, limits)
-    summary = run_atlas(job, lambda done, total: print(f"\r{done}/{total} shards   ", end="", file=sys.stderr,
-                                                        flush=True))
+    start, first = time.perf_counter(), []
+
+    def shown(done: int, total: int) -> None:  # the time left, from the shards this run has painted
+        first.append(done) if not first else None
+        painted = done - first[0] + 1
+        left = (time.perf_counter() - start) / painted * (total - done)
+        print(f"\r{done}/{total} shards · about {left:,.0f} s left   ", end="", file=sys.stderr, flush=True)
+
+    summary = run_atlas(job, shown)
     print(file=sys.stderr)
     if args.json:
         return json.dumps(summary, indent=1)
