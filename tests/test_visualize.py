@@ -236,6 +236,13 @@ def test_the_cli_writes_pictures_and_checks_them_against_a_dataset_run(striped: 
     assert [b for b, _ in first["check"]["path"]] == ["layer1.0"]  # the earlier block
     r = run("visualize", tmp_path / "stripes.th", "--block", "layer2.0", "--channels", "0-99", "--out", tmp_path / "x")
     assert r.returncode != 0 and r.stderr.strip().splitlines()[-1].startswith("error: --channels: layer2.0 has 32")
+    r = run("visualize", tmp_path / "stripes.th", "--atlas", "--block", "layer1.0", "--steps", "4", "--size", "32",
+            "--shard", "8", "--out", tmp_path / "atlas", "--json")
+    assert r.returncode == 0, r.stderr
+    atlas = json.loads(r.stdout)
+    assert atlas["shards"] == 2 and [p["channel"] for p in atlas["pictures"]] == list(range(16))
+    assert all((tmp_path / "atlas" / p["file"]).is_file() for p in atlas["pictures"])
+    assert "2/2 shards" in r.stderr
 
 
 def test_the_check_says_where_the_path_is_unlike_real_images() -> None:
