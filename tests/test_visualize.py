@@ -421,3 +421,36 @@ def test_pictures_are_kept_by_their_weights_and_a_folder_gives_its_spectrum(stri
     own = magnitude_of([torch.from_numpy(np.asarray(Image.open(f), dtype=np.float32) / 255).permute(2, 0, 1)
                         for f in files], 32)
     assert len(files) == 4 and torch.allclose(folder_magnitude(folder, 32), own)
+
+
+def test_a_device_failure_draws_on_the_cpu(striped: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback the feature maps have: a device error on the first try redraws on the CPU, with a notice, and
+    the same picture as a CPU run."""
+    import explorer.visualize.optimise as optimise
+
+    real = optimise._drawn
+
+    def failing(model, block, s, magnitude, norm, dev, *rest):
+        if dev.type == "cuda":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(model, block, s, magnitude, norm, dev, *rest)
+
+    monkeypatch.setattr(optimise, "resolve_device", lambda d: torch.device("cuda"))
+    monkeypatch.setattr(optimise, "_drawn", failing)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    s = Settings(steps=4, size=32)
+    (p,) = visualize(striped["model"], "layer1.0", [2], s, MEAN, STD, device="cuda")
+    assert p.device == "cpu" and p.notice == ("CUDA failed (CUDA out of memory. Tried to allocate 2.00 GiB); drawn on "
+                                              "the CPU instead")
+    monkeypatch.undo()
+    (q,) = visualize(striped["model"], "layer1.0", [2], s, MEAN, STD, device="cpu")
+    assert np.array_equal(p.pixels, q.pixels) and not q.notice
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_a_picture_on_cuda_matches_the_cpus(striped: dict) -> None:
+    s = Settings(method="fourier", steps=8, size=32)
+    (g,) = visualize(striped["model"], "layer1.0", [2], s, MEAN, STD, device="cuda")
+    (c,) = visualize(striped["model"], "layer1.0", [2], s, MEAN, STD, device="cpu")
+    assert g.device == "cuda" and np.abs(g.pixels.astype(int) - c.pixels.astype(int)).max() <= 2
+    assert next(striped["model"].parameters()).device.type == "cpu"  # the model went back where it was

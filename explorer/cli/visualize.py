@@ -120,13 +120,14 @@ def visualize(args: argparse.Namespace, limits: Limits) -> str:
               "settings": dataclasses.asdict(s) | {"lr": s.rate},
               "normalisation": {"mean": list(pre.mean), "std": list(pre.std)}, "run": args.run,
               "pictures": [{"channel": p.channel, "index": p.index, "file": name(p), "mean": p.mean, "peak": p.peak,
-                            "check": _check_dict(check(p, dataset_run))} for p in pictures]}
+                            "device": p.device, "notice": p.notice, "check": _check_dict(check(p, dataset_run))} for p in pictures]}
     text = json.dumps(report, indent=1)
     written = write_outputs({**{out / name(p): p.image for p in pictures}, out / "visualize.json": text}, out,
                             args.force)
     if args.json:
         return text
     lines = [f"{config.spec} {args.vis_block} · weights: {loaded.weights_label}"]
+    lines += [p.notice for p in pictures[:1] if p.notice]
     lines += [f"channel {p['channel']}: {p['check']['line']}" for p in report["pictures"]]
     return "\n".join(lines + [f"wrote {w}" for w in written])
 

@@ -86,7 +86,7 @@ def paint(model: Any, shard: AtlasShard, settings: Settings, mean: tuple, std: t
     name = lambda p: f"{p.block}_c{p.channel}{f'_{p.index}' if settings.per_channel > 1 else ''}.png"  # noqa: E731
     return {"record": {"shard": shard.index, "block": shard.block,
                        "pictures": [{"channel": p.channel, "index": p.index, "file": name(p), "mean": p.mean,
-                                     "peak": p.peak} for p in pictures]},
+                                     "peak": p.peak, "device": p.device, "notice": p.notice} for p in pictures]},
             "pixels": {name(p): p.pixels for p in pictures}}
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -82,6 +82,8 @@ class Visualization:
     peak: float  # its spatial maximum (what a dataset run ranks images by)
     path: dict[str, np.ndarray] = field(default_factory=dict)  # every block's channel means (the path check)
     objective: list[float] = field(default_factory=list)  # per step, on the crops
+    device: str = "cpu"  # where it was drawn
+    notice: str = ""  # a device failure the CPU stood in for
 
     @property
     def image(self) -> Image.Image:
@@ -158,13 +160,41 @@ def visualize(model: nn.Module, block: str, channels: Sequence[int], settings: S
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     dev = model_device(model) if device is None else resolve_device(device)
-    shown = s.input_size or s.size
-    norm = (torch.tensor(mean, device=dev).view(1, 3, 1, 1), torch.tensor(std, device=dev).view(1, 3, 1, 1))
-    run = _Run(model, block, s, _parameterisation(s, magnitude), norm, shown, dev,
-               (s.steps // 8 if _deep(model, block, shown, dev) else 0) if s.warmup is None else s.warmup)
     jobs = [(c, k) for c in channels for k in range(s.per_channel)]
     per = max(s.per_channel, batch // s.per_channel * s.per_channel)  # a channel's pictures stay together
     groups = [jobs[i:i + per] for i in range(0, len(jobs), per)]
+    try:
+        return _drawn(model, block, s, magnitude, (mean, std), dev, groups, progress, cancel)
+    except RuntimeError as exc:  # a CUDA/MPS failure (out of memory, device error): the CPU, with a notice
+        if dev.type == "cpu":
+            raise
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        out = _drawn(model, block, s, magnitude, (mean, std), torch.device("cpu"), groups, progress, cancel)
+        for p in out:
+            p.notice = f"{dev.type.upper()} failed ({first}); drawn on the CPU instead"
+        return out
+
+
+@contextlib.contextmanager
+def _placed(model: nn.Module, dev: torch.device) -> Iterator[None]:
+    """The model on ``dev`` (gradients on), back on its own device afterwards."""
+    home = next((p.device for p in model.parameters()), dev)
+    if home != dev:
+        model.to(dev)
+    try:
+        yield
+    finally:
+        if home != dev:
+            model.to(home)
+
+
+def _drawn(model: nn.Module, block: str, s: Settings, magnitude: Tensor | None, norm: tuple, dev: torch.device,
+           groups: list[list[tuple[int, int]]], progress: Progress | None,
+           cancel: Callable[[], bool] | None) -> list[Visualization]:
+    shown = s.input_size or s.size
+    stats = (torch.tensor(norm[0], device=dev).view(1, 3, 1, 1), torch.tensor(norm[1], device=dev).view(1, 3, 1, 1))
     done, start, out = 0, time.perf_counter(), []
 
     def stepped(_step: int) -> None:
@@ -173,8 +203,13 @@ def visualize(model: nn.Module, block: str, channels: Sequence[int], settings: S
         if progress is not None:
             progress(done, s.steps * len(groups), time.perf_counter() - start)
 
-    for group in groups:
-        out += run.optimise(group, stepped, cancel)
+    with _placed(model, dev):
+        run = _Run(model, block, s, _parameterisation(s, magnitude), stats, shown, dev,
+                   (s.steps // 8 if _deep(model, block, shown, dev) else 0) if s.warmup is None else s.warmup)
+        for group in groups:
+            out += run.optimise(group, stepped, cancel)
+    for p in out:
+        p.device = dev.type
     return out
 
 

@@ -128,7 +128,7 @@ def _around(spec: str, weights: str, block: str, c: int, cid: str, run: str, req
 
 
 def _lines(pictures: list[Any], files: Any) -> str:
-    return "  \n".join(lib.check(p, files).line for p in pictures)
+    return "  \n".join([p.notice for p in pictures[:1] if p.notice] + [lib.check(p, files).line for p in pictures])
 
 
 def _shown(picture: Any) -> Any:
