@@ -56,7 +56,8 @@ Module map — two pipelines over frozen records:
                 spectrum.py (a folder's magnitude), robust.py (random crops, scale, rotation, noise, per picture),
                 relu.py (the ReLU-gradient warm-up), optimise.py (``visualize``: many channels in one batch),
                 check.py (each picture against a dataset run: its peak, and its path through the earlier blocks),
-                kept.py (pictures kept by weights digest, block, channel and settings)
+                kept.py (pictures kept by weights digest, block, channel and settings), atlas.py (every channel
+                of a block or a model, in shards on the local or Ray engine, resumable)
     limits.py   every resource limit as one value; files.py output folders; theme.py plotly template;
                 palette.py the colours that mean one thing in every view
     launcher.py the resnet-explorer command: app and open start the web app, the rest go to cli/

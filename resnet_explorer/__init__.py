@@ -6,7 +6,7 @@
     runs.py       dataset runs per browser session, their folders held, their files read once
     lib.py        the torch side, one lazy namespace: the page is served before torch is imported
     refusals.py   exception -> the one-line toast the user sees; one wrapper around every event's function
-    handlers/     the public API by area (model, structure, selection, graph, features, cams, dataset, uploads;
+    handlers/     the public API by area (model, structure, selection, graph, features, cams, dataset, channel, uploads;
                   checks: the shared validation): validate, call
                   ``explorer``, return named results; never the layout
     html.py       the HTML the page shows (user text escaped)

@@ -9,6 +9,7 @@ Module map:
     check     what comes with every picture: the activation it reaches against the channel's top dataset image,
               and whether its path through the earlier blocks looks like real images'
     kept      pictures kept by (weights digest, normalisation, block, channel, settings)
+    atlas     every channel of a block or a model, in shards on the local engine or Ray actors, resumable
     spectrum  MACO's magnitude from a folder of images (kept per folder and size)
 """
 from __future__ import annotations
