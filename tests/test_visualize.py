@@ -314,6 +314,14 @@ def test_the_channel_page_in_the_browser(page, tmp_path: Path) -> None:
         expect(page.locator("#ch-check")).to_contain_text(f"× the channel's top dataset image ({top:.3g}, ")
         page.set_viewport_size({"width": 1440, "height": 900})
         page.screenshot(path=str(tmp_path / "channel_page.png"))
+        # from the Dataset tab: a channel typed there opens here with "Its picture ›"
+        page.get_by_role("tab", name="Dataset").click()
+        ds_block = page.locator("#ds-block input").input_value()
+        page.locator("#ds-channel input").fill("5")
+        page.locator("#ds-channel input").press("Enter")
+        page.locator("#ds-to-channel").click()
+        expect(page.locator("#ch-title")).to_contain_text(f"resnet50 · {ds_block} · channel 5", timeout=60_000)
+        assert page.locator("#ch-channel input").input_value() == "5"
     finally:
         APP.configure(before)
 
