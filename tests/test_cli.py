@@ -86,7 +86,7 @@ def test_summary_with_weights_and_device(tmp_path: Path) -> None:
     (["summary", "resnet50", "--weights", "/nonexistent.pth"], "no such checkpoint file: nonexistent.pth"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["summary", "resnet50", "--frobnicate"], "unrecognized arguments: --frobnicate (see python -m explorer --help)"),
-    ([], "choose a command: summary, explain, analyze, export, compare, features, cam, weights, dataset, app, open (see python -m explorer --help)"),
+    ([], "choose a command: summary, explain, analyze, export, compare, features, cam, weights, dataset, visualize, app, open (see python -m explorer --help)"),
 ])
 def test_bad_arguments_exit_nonzero_with_one_line(args: list[str], message: str) -> None:
     r = run(*args)
