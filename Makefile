@@ -8,9 +8,10 @@ run: setup
 test: setup-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# The quick loop while editing: everything but real browsers, server processes, kernels, wheels and clusters.
+# The quick loop while editing: everything but real browsers, server processes, kernels, wheels, clusters and
+# command-line processes (the whole suite runs them), on two workers (pytest-xdist).
 test-fast: setup-test
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not slow and not cli" -n 2 $(PYTEST_ARGS)
 
 bench: setup-test
 	$(PY) -m benchmarks $(ARGS)

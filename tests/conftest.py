@@ -23,15 +23,32 @@ SLOW_MODULES = {"test_browser", "test_layout", "test_wheel", "test_show", "test_
                 "test_load", "test_startup", "test_download", "test_dataset_app"}
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: a real browser, server process, kernel, wheel or Ray cluster "
-                                       "(make test-fast leaves these out)")
+CLI_PROCESS = '"-m", "explorer"'  # how a test starts the command line as a process
+
+
+def _starts_the_cli(item: pytest.Item, helpers: dict) -> bool:
+    """Whether a test runs ``python -m explorer`` itself or through one of its module's helpers."""
+    import inspect
+
+    module = item.module
+    if module not in helpers:
+        helpers[module] = {name for name, fn in vars(module).items() if inspect.isfunction(fn)
+                           and fn.__module__ == module.__name__ and CLI_PROCESS in inspect.getsource(fn)}
+    try:
+        source = inspect.getsource(item.function)
+    except (OSError, TypeError):
+        return False
+    return CLI_PROCESS in source or any(f"{name}(" in source for name in helpers[module])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    helpers: dict = {}
     for item in items:
+        if item.module is not None and _starts_the_cli(item, helpers):
+            item.add_marker(pytest.mark.cli)
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        if module in SLOW_MODULES or "ray" in item.name.split("[")[0].split("_") or "cluster" in item.name:
+        if module in SLOW_MODULES or "ray" in item.name.split("[")[0].split("_") or "cluster" in item.name \
+                or "cluster" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
 
 
