@@ -197,3 +197,23 @@ def test_a_transformer_add_is_not_a_block() -> None:
     assert not e.recognised and [a.reason.split(" (")[0] for a in e.additions] == ["no convolution on either side"]
     with pytest.raises(NotAResNet, match="residual additions but no convolution in them"):
         trace(Tokens(), input_size=32)
+
+
+def test_a_vgg_with_a_skip_is_refused_naming_its_addition() -> None:
+    """A VGG whose head adds a side classifier on an early feature map: one addition, of class scores."""
+
+    class VGGSkip(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            v = torchvision.models.vgg11()
+            self.a, self.b = v.features[:3], v.features[3:6]
+            self.head, self.side = nn.Linear(128, 10), nn.Linear(64, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x1 = self.a(x)
+            return self.head(self.b(x1).mean((2, 3))) + self.side(x1.mean((2, 3)))
+
+    e = explorer.explain(VGGSkip(), 64)
+    assert not e.recognised and [a.reason for a in e.additions] == ["its operands are not feature maps (1×10)"]
+    with pytest.raises(NotAResNet, match="VGGSkip is not a convolutional residual network"):
+        trace(VGGSkip(), input_size=64)
