@@ -1,6 +1,9 @@
-"""Output files for a server: each response gets a fresh private folder under a root, and old folders go."""
+"""Output files: for a server, each response gets a fresh private folder under a root, and old folders go; for a
+long job (a dataset run, an atlas), its folder claimed by a manifest and written atomically, so it can resume."""
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import tempfile
@@ -11,6 +14,28 @@ from pathlib import Path
 from typing import Iterator
 
 MAX_AGE_S = 3600
+
+
+def atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` so that ``path`` is either its old contents or all of the new ones."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def claim(out: Path, wanted: dict, inner: str, refused: type[Exception] = ValueError, what: str = "a run") -> None:
+    """Take ``out`` for a job that keeps its progress in ``out / inner``, named by ``manifest.json``: an
+    interrupted run of the same job is continued, another job's folder refused (``refused``, one line)."""
+    path = out / "manifest.json"
+    if path.exists():
+        found = json.loads(path.read_text())
+        if found != wanted:
+            differs = [k for k in wanted if found.get(k) != wanted[k]]
+            raise refused(f"{out.name} holds {what} with another {', '.join(differs)} ({found.get('model')}); use "
+                          "another --out, or empty it")
+        return
+    (out / inner).mkdir(parents=True, exist_ok=True)
+    atomic(path, json.dumps(wanted, indent=1).encode())
 _HELD: dict[Path, int] = {}  # folders that are in use (a run going, a run listed): never pruned
 _HELD_LOCK = threading.Lock()
 

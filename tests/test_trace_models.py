@@ -24,6 +24,7 @@ from memory_probe import inference_peak, saved_for_backward
 from rf_probe import gradient_rf
 from torch import nn
 from torchinfo import summary
+from training import hooked_output
 
 from explorer.capture import capture
 from explorer.graph.levels import build_graph
@@ -163,30 +164,19 @@ CASES = {
 }
 
 
+def _outputs(model: nn.Module, modules: dict[str, nn.Module], x: torch.Tensor, of) -> dict:
+    """``of(output)`` of each named module in one forward of ``x`` (the test's own hooks)."""
+    seen: dict = {}
+    hooked_output(model, x, [(m, lambda _m, _i, o, n=n: seen.__setitem__(n, of(o))) for n, m in modules.items()])
+    return seen
+
+
 def _shapes(model: nn.Module, modules: dict[str, nn.Module], x: torch.Tensor) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {}
-    handles = [m.register_forward_hook(lambda _m, _i, o, n=n: shapes.__setitem__(n, tuple(o.shape[1:])))
-               for n, m in modules.items()]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return shapes
+    return _outputs(model, modules, x, lambda o: tuple(o.shape[1:]))
 
 
 def _branch_norms(model: nn.Module, ends: dict[str, nn.Module], x: torch.Tensor) -> dict[str, float]:
-    norms: dict[str, float] = {}
-    handles = [m.register_forward_hook(lambda _m, _i, o, n=n: norms.__setitem__(n, float(o.float().norm())))
-               for n, m in ends.items()]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return norms
+    return _outputs(model, ends, x, lambda o: float(o.float().norm()))
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -28,7 +28,8 @@ from .folder import DatasetError, ImageSet, list_images
 from .job import ENGINES, DatasetJob, Progress, check_job
 from .shards import shards
 from .stats import CHANNEL_COLUMNS, TOP_COLUMNS, channel_columns, top_columns
-from .tally import ShardResult, Tally, atomic
+from ..files import atomic, claim as claim_folder
+from .tally import ShardResult, Tally
 
 PARTIALS_FORMAT = 3  # what partials/ holds (3: one merged tally; 2: a file per shard); another is not resumed
 
@@ -48,17 +49,7 @@ def manifest(job: DatasetJob, images: ImageSet, pre: Preprocess, weights: str, b
 
 def claim(out: Path, wanted: dict) -> None:
     """Take ``out`` for this run; an interrupted run of the same job is continued, another job's refused."""
-    path = out / "manifest.json"
-    if path.exists():
-        found = json.loads(path.read_text())
-        if found != wanted:
-            differs = [k for k in wanted if found.get(k) != wanted[k]]
-            raise DatasetError(f"{out.name} holds a run with another {', '.join(differs)} ({found.get('model')}); "
-                               "use another --out, or empty it")
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "partials").mkdir(exist_ok=True)
-    atomic(path, json.dumps(wanted, indent=1).encode())
+    claim_folder(out, wanted, "partials", DatasetError)
 
 
 # ---- the run ---------------------------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ files of their own only while they wait.
 from __future__ import annotations
 
 import io
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic
 from ..lesion.partial import LesionPartial
 from .stats import FIELDS, Partial
 
@@ -129,11 +129,4 @@ class Tally:
         self.every = max(self.least, 20 * (self.saved_at - began))
 
 
-def atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` so that ``path`` is either its old contents or all of the new ones."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-__all__ = ["ShardResult", "TALLY", "Tally", "atomic"]
+__all__ = ["ShardResult", "TALLY", "Tally"]

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from ..dataset.tally import atomic
+from ..files import atomic, claim
 from ..limits import DEFAULT_LIMITS, Limits
 from .optimise import Settings, visualize
 
@@ -90,20 +90,6 @@ def paint(model: Any, shard: AtlasShard, settings: Settings, mean: tuple, std: t
             "pixels": {name(p): p.pixels for p in pictures}}
 
 
-def _claim(out: Path, wanted: dict) -> None:
-    """Take ``out`` for this atlas; an interrupted one of the same job is continued, another job's refused."""
-    path = out / "manifest.json"
-    if path.exists():
-        found = json.loads(path.read_text())
-        if found != wanted:
-            differs = [k for k in wanted if found.get(k) != wanted[k]]
-            raise AtlasError(f"{out.name} holds an atlas with another {', '.join(differs)}; use another --out, "
-                             "or empty it")
-        return
-    (out / "shards").mkdir(parents=True, exist_ok=True)
-    atomic(path, json.dumps(wanted, indent=1).encode())
-
-
 def run_atlas(job: AtlasJob, progress: Callable[[int, int], None] | None = None) -> dict:
     """Paint every shard not yet on disk, on the job's engine; then ``atlas.json``: every picture's numbers."""
     if job.engine not in ENGINES:
@@ -111,8 +97,9 @@ def run_atlas(job: AtlasJob, progress: Callable[[int, int], None] | None = None)
     loaded, mean, std = _loaded(job, "cpu" if job.engine == "ray" else job.device)
     shards = shards_of(loaded.model, job)
     settings = json.loads(json.dumps(asdict(job.settings)))
-    _claim(job.out, {"model": job.model.spec, "weights": loaded.weights_label, "settings": settings, "mean": list(mean),
-                     "std": list(std), "blocks": sorted({s.block for s in shards}), "shard": job.shard})
+    claim(job.out, {"model": job.model.spec, "weights": loaded.weights_label, "settings": settings, "mean": list(mean),
+                     "std": list(std), "blocks": sorted({s.block for s in shards}), "shard": job.shard}, "shards",
+          AtlasError, "an atlas")
     records = job.out / "shards"
     todo = [s for s in shards if not (records / f"{s.index:06d}.json").exists()]
     done = len(shards) - len(todo)
