@@ -462,3 +462,23 @@ def test_a_picture_on_cuda_matches_the_cpus(striped: dict) -> None:
     (c,) = visualize(striped["model"], "layer1.0", [2], s, MEAN, STD, device="cpu")
     assert g.device == "cuda" and np.abs(g.pixels.astype(int) - c.pixels.astype(int)).max() <= 2
     assert next(striped["model"].parameters()).device.type == "cpu"  # the model went back where it was
+
+
+def test_the_relu_warm_up_lets_a_dead_picture_move() -> None:
+    """Lucid's redirected ReLU: where a picture's ordinary gradient through a ReLU is all zero, the gradient that
+    would raise a negative input goes through; elsewhere the ordinary one. In place or not (``nn.ReLU(True)``)."""
+    from torch import nn
+
+    from explorer.visualize.relu import RedirectedRelu
+
+    x = -torch.rand(2, 3, 4, 4) - 0.1
+    x[1] += 2  # picture 0: every input negative (a dead start); picture 1: every input positive
+    for relu in (torch.relu, nn.ReLU(inplace=True)):
+        leaf = x.clone().requires_grad_(True)
+        with RedirectedRelu():
+            out = relu(leaf * 1.0)
+        (-out.sum()).backward()
+        assert torch.equal(leaf.grad, -torch.ones_like(x))  # both move: picture 0 by the redirected gradient
+        plain = x.clone().requires_grad_(True)
+        (-relu(plain * 1.0).sum()).backward()
+        assert plain.grad[0].abs().sum() == 0 and torch.equal(plain.grad[1], leaf.grad[1])
