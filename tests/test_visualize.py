@@ -322,6 +322,13 @@ def test_the_channel_page_in_the_browser(page, tmp_path: Path) -> None:
         page.locator("#ds-to-channel").click()
         expect(page.locator("#ch-title")).to_contain_text(f"resnet50 · {ds_block} · channel 5", timeout=60_000)
         assert page.locator("#ch-channel input").input_value() == "5"
+        # from the inspector: a graph node selected, its channels' pictures a button away (the channel kept)
+        page.get_by_role("tab", name="Graph").click()
+        node = page.locator("#graph svg g.node", has=page.locator("title", has_text=re.compile(r"^layer3\.2$")))
+        node.click()
+        expect(page.locator("#inspector-facts")).to_contain_text("layer3.2 · Bottleneck", timeout=30_000)
+        page.locator("#inspector-channel-page").click()
+        expect(page.locator("#ch-title")).to_contain_text("resnet50 · layer3.2 · channel 5", timeout=60_000)
     finally:
         APP.configure(before)
 
