@@ -107,9 +107,10 @@ def _where(loaded: Any, block: str, channel: float, size: int) -> tuple[str, int
     return block, c
 
 
-def _around(spec: str, weights: str, block: str, c: int, cid: str, run: str, request: gr.Request | None
-            ) -> tuple[Any, Any, str, Any]:
-    """The channel over the current image (when one has run at this model), its examples and the open run."""
+def _around(spec: str, weights: str, label: str, block: str, c: int, cid: str, run: str,
+            request: gr.Request | None) -> tuple[Any, Any, str, Any]:
+    """The channel over the current image (when one has run at this model), its examples, and the open run when
+    its weights are these (``label``): a run of other weights shows its examples but checks no picture."""
     channel_map = None
     if cid:
         try:
@@ -124,6 +125,9 @@ def _around(spec: str, weights: str, block: str, c: int, cid: str, run: str, req
         return channel_map, None, "No dataset run of this model is open: run or open one (Dataset tab) to see the " \
                                   "channel's top images here and to check its picture against them.", None
     shown = dataset_channel(run, block, c, request)
+    if files.summary.get("weights") != label:
+        return channel_map, shown.examples, shown.caption + f" The run used other weights ({files.summary.get('weights')})" \
+            ": pictures of these weights are not checked against it.", None
     return channel_map, shown.examples, shown.caption, files
 
 
@@ -148,7 +152,8 @@ def channel_page(spec: str, checkpoint: str | None, weights: str, device: str, n
     loaded, pre = _model(spec, checkpoint, weights, device, normalisation)
     s = _settings(method, steps, size)
     block, c = _where(loaded, block, channel, s.size)
-    channel_map, examples, caption, files = _around(spec, weights, block, c, cid, run, request)
+    channel_map, examples, caption, files = _around(spec, weights, loaded.weights_label, block, c, cid, run,
+                                                     request)
     key = lib.Kept.key(loaded.model, (pre.mean, pre.std), block, c, s)
     pictures = _kept().get(key)
     title = f"**{spec} · {block} · channel {c}** · weights: {loaded.weights_label}" + \
@@ -166,6 +171,8 @@ def _step_cost(loaded: Any, pre: Any, block: str, s: Any) -> float:
     """Seconds per step of this model at this size, measured once (two steps: the second is the cost)."""
     costs, key = _KEPT["costs"], (id(loaded.model), block, s.size, s.method)
     if key not in costs:
+        if len(costs) > 256:  # (ids of models gone may come back: a bound, not a cache policy)
+            costs.clear()
         times: list[float] = []
         with loaded.lock:
             lib.visualize(loaded.model, block, [0], lib.Settings(method=s.method, steps=2, size=s.size),
