@@ -108,7 +108,7 @@ def visualize(args: argparse.Namespace, limits: Limits) -> str:
     s = Settings(args.method, args.steps or (GPU_STEPS if gpu else CPU_STEPS), size, None, args.lr,
                  per_channel=args.per_channel, diversity=args.diversity, seed=args.seed).check()
     magnitude = folder_magnitude(Path(args.spectrum_from), size, limits) if args.spectrum_from else None
-    dataset_run = _dataset_run(args.run, config.spec, weights, limits) if args.run else None
+    dataset_run = _dataset_run(args.run, config.spec, loaded.weights_label, limits) if args.run else None
     if not loaded.trained:
         print(RANDOM_NOTICE, file=sys.stderr)
     pictures = run(loaded.model, args.vis_block, channels, s, pre.mean, pre.std, magnitude, dev, args.batch,
@@ -170,7 +170,7 @@ def _check_dict(c) -> dict:  # noqa: ANN001 - a visualize.check.Check
             "path": [list(p) for p in c.path], "line": c.line}
 
 
-def _dataset_run(folder: str, model: str, weights: str | None, limits: Limits):  # noqa: ANN202 - a RunFiles
+def _dataset_run(folder: str, model: str, weights: str, limits: Limits):  # noqa: ANN202 - a RunFiles
     """The run's files, read as data; refused when they are another model's or other weights' (its numbers would
     not apply)."""
     from ..dataset.views import RunFiles
@@ -180,9 +180,8 @@ def _dataset_run(folder: str, model: str, weights: str | None, limits: Limits): 
     run = RunFiles.load(folder, limits)
     if run.summary.get("model") != model:
         raise UsageError(f"--run: that run is of {run.summary.get('model')}, not {model}")
-    theirs = run.summary.get("weights_file")
-    if (theirs or weights) and (not theirs or not weights or Path(theirs) != Path(weights).resolve()):
-        raise UsageError(f"--run: that run used other weights ({Path(theirs).name if theirs else 'none given'})")
+    if run.summary.get("weights") != weights:
+        raise UsageError(f"--run: that run used other weights ({run.summary.get('weights')}, not {weights})")
     return run
 
 
