@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 SCREENS = [(1440, 900), (1280, 720)]
-TABS = ["Graph", "Tables", "Channels & structure", "Compare", "Feature maps", "Dataset"]
+TABS = ["Graph", "Tables", "Channels & structure", "Compare", "Feature maps", "Dataset", "Channel pictures"]
 
 
 def _open(browser, url: str, size: tuple[int, int], block_requests: bool = False):

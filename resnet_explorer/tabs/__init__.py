@@ -84,7 +84,7 @@ class Inspector:
     code: gr.HTML
     hub: gr.HTML  # the selection component: shows it, and hears clicks on the page (assets/selection.js)
     panel: gr.Column  # the side panel the inspector is in: opened when the user selects a block
-    channel_page: gr.Button | None = None  # opens the Channel tab on the selected block
+    channel_page: gr.Button | None = None  # opens the Channel pictures tab on the selected block
 
     @property
     def outputs(self) -> list[Any]:

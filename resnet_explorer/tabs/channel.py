@@ -1,4 +1,4 @@
-"""The Channel tab (Microscope's unit page): a block and a channel; the picture the channel wants (MACO or Fourier)
+"""The Channel pictures tab (Microscope's unit page): a block and a channel; the picture the channel wants (MACO or Fourier)
 with its check, the channel over the current image, its dataset examples. Reached from a tile of the Feature maps
 grid, a row or number of the Dataset tab, and the inspector's "Channel page" button."""
 from __future__ import annotations
@@ -24,7 +24,7 @@ class ChannelView(TabView):
 
 def build(page: Page) -> ChannelView:
     p: dict[str, Any] = {}
-    with gr.Tab("Channel", id="channel", elem_id="tab-channel") as tab:
+    with gr.Tab("Channel pictures", id="channel", elem_id="tab-channel") as tab:
         with gr.Row():
             p["block"] = gr.Dropdown([], value=None, label="Block", elem_id="ch-block", allow_custom_value=True)
             p["channel"] = gr.Number(None, precision=0, label="Channel", elem_id="ch-channel", min_width=100)

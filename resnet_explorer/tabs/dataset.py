@@ -33,7 +33,7 @@ class DatasetTabView(TabView):
     crop: gr.Number | None = None
     run_id: gr.State | None = None
     channel: gr.Number | None = None
-    to_channel: gr.Button | None = None  # opens the Channel tab on this channel
+    to_channel: gr.Button | None = None  # opens the Channel pictures tab on this channel
 
 
 def _inputs(p: dict[str, Any]) -> None:
