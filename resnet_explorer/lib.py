@@ -23,7 +23,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "explorer.structure.figures": ("highlight_block", "memory_figure"),
     "explorer.structure.inspector": ("inspect_block", "inspection_markdown"),
     "explorer.structure.views": ("compare_views", "structure_views", "warm_presets"),
-    "explorer.tracing": ("ForwardFailed", "NotAResNet", "resolve_device", "structure_trace", "trace"),
+    "explorer.tracing": ("ForwardFailed", "NotAResNet", "resolve_device", "structure_trace"),
     "explorer.visualize": ("Cancelled", "Settings", "check", "visualize"),
     "explorer.visualize.kept": ("Kept",),
     "resnet": ("CheckpointError", "find_cached"),

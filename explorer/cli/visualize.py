@@ -115,7 +115,7 @@ def visualize(args: argparse.Namespace, limits: Limits) -> str:
                    _progress(len(channels) * s.per_channel, s.steps, size))
     print(file=sys.stderr)
     out = Path(args.out)
-    name = lambda p: f"{p.block}_c{p.channel}{f'_{p.index}' if s.per_channel > 1 else ''}.png"  # noqa: E731
+    name = lambda p: p.file_name(s.per_channel > 1)  # noqa: E731
     report = {"model": config.spec, "weights": loaded.weights_label, "trained": loaded.trained,
               "settings": dataclasses.asdict(s) | {"lr": s.rate},
               "normalisation": {"mean": list(pre.mean), "std": list(pre.std)}, "run": args.run,

@@ -83,7 +83,7 @@ def paint(model: Any, shard: AtlasShard, settings: Settings, mean: tuple, std: t
     """One shard's pictures (file name -> H×W×3 uint8) and its record (the numbers of each picture)."""
     pictures = visualize(model, shard.block, list(shard.channels), settings, mean, std, device=device,
                          batch=len(shard.channels) * settings.per_channel)
-    name = lambda p: f"{p.block}_c{p.channel}{f'_{p.index}' if settings.per_channel > 1 else ''}.png"  # noqa: E731
+    name = lambda p: p.file_name(settings.per_channel > 1)  # noqa: E731
     return {"record": {"shard": shard.index, "block": shard.block,
                        "pictures": [{"channel": p.channel, "index": p.index, "file": name(p), "mean": p.mean,
                                      "peak": p.peak, "device": p.device, "notice": p.notice} for p in pictures]},
@@ -135,9 +135,8 @@ class _Painter:
     """A Ray actor holding the model (on its GPU where it has one): ``paint`` on each shard it is given."""
 
     def __init__(self, job: AtlasJob, gpu: bool) -> None:
-        self.job = job
-        self.model, self.mean, self.std = _loaded(job, "cuda" if gpu else "cpu")
-        self.model = self.model.model
+        loaded, self.mean, self.std = _loaded(job, "cuda" if gpu else "cpu")
+        self.job, self.model = job, loaded.model
 
     def paint(self, shard: AtlasShard) -> dict[str, Any]:
         return paint(self.model, shard, self.job.settings, self.mean, self.std)

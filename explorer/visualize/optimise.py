@@ -89,6 +89,10 @@ class Visualization:
     def image(self) -> Image.Image:
         return Image.fromarray(self.pixels)
 
+    def file_name(self, numbered: bool = False) -> str:
+        """``<block>_c<channel>.png`` (``numbered``: with the picture's index, for several per channel)."""
+        return f"{self.block}_c{self.channel}{f'_{self.index}' if numbered else ''}.png"
+
 
 Progress = Callable[[int, int, float], None]  # (step, steps, seconds so far)
 
@@ -266,17 +270,18 @@ def _measured(model: nn.Module, block: str, jobs: list[tuple[int, int]], pixels:
     x = input_like(model, (x - norm[0]) / norm[1])
     means: dict[str, list[Tensor]] = {}
     outs: list[Tensor] = []
-
-    def watch(plan: Plan) -> dict[int, list]:
-        def keep(name: str) -> Callable[[Tensor], None]:
-            return lambda t: (means.setdefault(name, []).append(t.float().mean((2, 3)).cpu()),
-                              outs.append(t) if name == block else None)
-        return {b.output: [keep(b.name)] for b in plan.blocks}
-
     size = fixed_batch(model) or len(x)
     with eval_mode(model), torch.no_grad():
         for chunk in x.split(size):
-            watched_run(model, chunk, watch, replan=lambda: (means.clear(), outs.clear()))
+            kept: dict[str, Tensor] = {}  # this chunk's (a re-plan clears only them)
+
+            def watch(plan: Plan) -> dict[int, list]:
+                return {b.output: [lambda t, n=b.name: kept.__setitem__(n, t)] for b in plan.blocks}
+
+            watched_run(model, chunk, watch, replan=kept.clear)
+            for name, t in kept.items():
+                means.setdefault(name, []).append(t.float().mean((2, 3)).cpu())
+            outs.append(kept[block])
     act = torch.cat(outs).float().cpu()
     path = {name: torch.cat(v).numpy() for name, v in means.items()}
     rgb = (pixels.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).cpu().numpy()

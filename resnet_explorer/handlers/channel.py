@@ -94,10 +94,10 @@ def _settings(method: str, steps: float, size: float) -> Any:
     return lib.Settings(method=method, steps=n, size=px)
 
 
-def _where(loaded: Any, block: str, channel: float, size: int) -> tuple[str, int]:
+def _where(spec: str, block: str, channel: float, size: int) -> tuple[str, int]:
     capped("a block name", block)
     c = whole("channel", channel)
-    blocks = {b.name: b for b in lib.trace(loaded.model, input_size=size, device="meta").blocks}
+    blocks = {b.name: b for b in lib.structure_trace(model_config(spec), size).blocks}  # (cached per model)
     if block not in blocks:
         names = list(blocks)
         raise Refusal(f"no block {block[:80]!r} in this model (its blocks are {names[0]} … {names[-1]})", "No such block")
@@ -151,7 +151,7 @@ def channel_page(spec: str, checkpoint: str | None, weights: str, device: str, n
         return skipped(ChannelPage)
     loaded, pre = _model(spec, checkpoint, weights, device, normalisation)
     s = _settings(method, steps, size)
-    block, c = _where(loaded, block, channel, s.size)
+    block, c = _where(spec, block, channel, s.size)
     channel_map, examples, caption, files = _around(spec, weights, loaded.weights_label, block, c, cid, run,
                                                      request)
     key = lib.Kept.key(loaded.model, (pre.mean, pre.std), block, c, s)
@@ -190,7 +190,7 @@ def channel_visualize(spec: str, checkpoint: str | None, weights: str, device: s
         raise Refusal("pick a block and a channel first", "No channel")
     loaded, pre = _model(spec, checkpoint, weights, device, normalisation)
     s = _settings(method, steps, size)
-    block, c = _where(loaded, block, channel, s.size)
+    block, c = _where(spec, block, channel, s.size)
     key = lib.Kept.key(loaded.model, (pre.mean, pre.std), block, c, s)
     if _kept().get(key) is None:
         stop = _STOPS[_session(request)] = threading.Event()
